@@ -1,0 +1,36 @@
+# `make run` and `make test` do all the set-up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+PORT ?= 8501
+
+.PHONY: run test bench browser clean-venv
+
+$(STAMP): requirements.txt requirements-nodeps.txt
+	$(PYTHON) -m venv $(VENV)
+	# torch first and pinned: the CPU wheel on this disk (unpinned pulls a CUDA build)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "Installing Debian chromium and chromium-driver for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+run: $(STAMP)
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP) browser
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/analyze.py
+
+clean-venv:
+	rm -rf $(VENV)

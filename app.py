@@ -1,0 +1,10 @@
+"""Music studio: multipage entry point (``streamlit run app.py`` or ``make run``)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:", layout="wide")
+
+pages = [
+    st.Page("pages/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
+]
+st.navigation(pages).run()

@@ -1,0 +1,28 @@
+"""The studio's core library: audio in, analyses, renders and covers out.
+
+Pure Python; never imports streamlit. Everything a page shows is computed here, so tests,
+the CLI (``python -m core``) and batch jobs call exactly what the app calls.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import AudioError, OptionError, StoreError, StudioError  # noqa: E402
+from .audio import Track, load_track, track_from_array  # noqa: E402
+from .grid import WindowGrid  # noqa: E402
+from .analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
+from .segment import SegmentOptions  # noqa: E402
+
+__all__ = [
+    "Analysis",
+    "AnalysisOptions",
+    "AudioError",
+    "OptionError",
+    "SegmentOptions",
+    "StoreError",
+    "StudioError",
+    "Track",
+    "WindowGrid",
+    "analyze",
+    "load_track",
+    "track_from_array",
+]

@@ -1,0 +1,117 @@
+"""Command line: ``python -m core analyze TRACK... --out DIR``.
+
+Other tools script these names and files; keep them stable (see ../shared/tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .analysis import AnalysisOptions
+from .errors import StudioError
+from .progress import terminal_bar
+from .segment import BOUNDARY_METHODS, SegmentOptions
+
+
+def _analysis_options(args) -> AnalysisOptions:
+    return AnalysisOptions(
+        window_s=args.window_s,
+        hop_s=args.hop_s,
+        key_profile=args.key_profile,
+        segmentation=SegmentOptions(
+            k_min=args.k_min,
+            k_max=args.k_max,
+            boundary_method=args.boundary_method,
+            min_segment_s=args.min_segment_s,
+        ),
+    )
+
+
+def write_analysis(analysis, folder: Path) -> None:
+    """windows.csv, segments.csv and summary.json of one analysis into ``folder``."""
+    from .store import atomic_write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "windows.csv", analysis.windows.to_csv(index=False, float_format="%.6g").encode())
+    atomic_write(folder / "segments.csv", analysis.segments.to_csv(index=False).encode())
+    atomic_write(folder / "summary.json", (json.dumps(analysis.summary(), indent=2) + "\n").encode())
+
+
+def cmd_analyze(args) -> int:
+    from .store import Store
+
+    options = _analysis_options(args)
+    store = None if args.no_store else Store(args.data_dir)
+    out = Path(args.out)
+    used: set[str] = set()
+    failures = 0
+    for path in args.tracks:
+        path = Path(path)
+        stem = path.stem
+        name = stem
+        i = 2
+        while name in used:  # two inputs with the same stem get distinct folders
+            name = f"{stem}-{i}"
+            i += 1
+        used.add(name)
+        try:
+            if not path.is_file():
+                raise StudioError(f"'{path}' does not exist or is not a file.")
+            data = path.read_bytes()
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                if store is not None:
+                    track = store.add_track(data, name=stem, suffix=path.suffix)
+                    analysis = store.analysis_for(track, options=options, progress=bar)
+                else:
+                    from .analysis import analyze
+                    from .audio import load_track
+                    from .store import max_duration_s
+
+                    track = load_track(data, name=stem, max_duration_s=max_duration_s())
+                    analysis = analyze(track, options=options, progress=bar)
+            write_analysis(analysis, out / name)
+            for w in analysis.warnings:
+                print(f"  note: {path.name}: {w}", file=sys.stderr)
+            print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
+                  f"{analysis.key or 'no key'}, {len(analysis.segments)} segments (k={analysis.k}) -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="Analyse tracks: per-window tempo/key/features and the form.")
+    a.add_argument("tracks", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, AIFF)")
+    a.add_argument("--out", required=True, help="output folder; one sub-folder per track")
+    a.add_argument("--window-s", type=float, default=10.0, help="window length in seconds (default 10)")
+    a.add_argument("--hop-s", type=float, default=2.0, help="window hop in seconds (default 2)")
+    a.add_argument("--key-profile", default=None, help="key profile name (assets/key_profiles.json)")
+    a.add_argument("--k-min", type=int, default=None, help="fewest section types (default: by duration)")
+    a.add_argument("--k-max", type=int, default=None, help="most section types (default: by duration)")
+    a.add_argument("--boundary-method", choices=BOUNDARY_METHODS, default="novelty")
+    a.add_argument("--min-segment-s", type=float, default=6.0, help="shortest segment in seconds (default 6)")
+    a.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    a.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_analyze)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

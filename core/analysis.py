@@ -1,0 +1,336 @@
+"""``analyze(track) -> Analysis``: the per-window table, the form and the global readings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import librosa
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .audio import ANALYSIS_SR, Track
+from .errors import OptionError
+from .features import window_features
+from .frames import compute_frames
+from .grid import WindowGrid, window_mean_var
+from .key import KeyEstimate, estimate_keys, get_profile
+from .segment import SegmentOptions, segment
+from .tempo import estimate_tempo
+
+#: Bump when an algorithm change alters results, so cached analyses are recomputed.
+ANALYSIS_VERSION = 1
+#: Windows quieter than this (mean frame RMS, dBFS) are flagged silent.
+SILENT_WINDOW_DB = -60.0
+
+#: Leading columns of the per-window table (the CLI contract: start_s, end_s, tempo_bpm,
+#: tonic, mode, segment first), followed by the feature columns.
+BASE_COLUMNS = (
+    "start_s",
+    "end_s",
+    "tempo_bpm",
+    "tonic",
+    "mode",
+    "segment",
+    "segment_label",
+    "key_confidence",
+    "partial",
+    "silent",
+)
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every knob of :func:`analyze` (all have good defaults)."""
+
+    window_s: float = 10.0
+    hop_s: float = 2.0
+    key_profile: str | None = None  # None = the default in assets/key_profiles.json
+    key_context: float = 0.6  # weight of the whole track's key in each window's key
+    segmentation: SegmentOptions = field(default_factory=SegmentOptions)
+
+    def __post_init__(self):
+        WindowGrid(self.window_s, self.hop_s)  # validates
+        if not (0.0 <= self.key_context <= 5.0):
+            raise OptionError(f"Key context weight must be between 0 and 5 (got {self.key_context}).")
+        if self.key_profile is not None:
+            get_profile(self.key_profile)
+
+    @property
+    def grid(self) -> WindowGrid:
+        return WindowGrid(self.window_s, self.hop_s)
+
+    def cache_key(self) -> str:
+        """Stable hash of the options and the analysis version (part of the cache key)."""
+        payload = json.dumps({"v": ANALYSIS_VERSION, **asdict(self)}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnalysisOptions":
+        d = dict(d)
+        seg = d.pop("segmentation", {}) or {}
+        return cls(**d, segmentation=SegmentOptions(**seg))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the analysis found in one track.
+
+    ``windows`` is the project's "complete data" table (one row per window of the ONE grid);
+    ``segments`` the form (start_s, end_s, label). Arrays are kept for plots.
+    """
+
+    track_hash: str
+    track_name: str
+    duration_s: float
+    options: AnalysisOptions
+    windows: pd.DataFrame
+    segments: pd.DataFrame
+    tempo_bpm: float
+    tonic: str
+    mode: str
+    key_confidence: float
+    k: int
+    silhouette: dict[int, float]
+    beat_times_s: np.ndarray
+    chroma: np.ndarray  # (12, n_frames), each frame scaled to max 1
+    chroma_frame_s: float
+    novelty: np.ndarray
+    novelty_times_s: np.ndarray
+    warnings: tuple[str, ...] = ()
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.tonic} {self.mode}".strip()
+
+    def summary(self) -> dict:
+        """The summary.json contract: duration_s, tempo_bpm, tonic, mode, key, k (and more)."""
+        return {
+            "name": self.track_name,
+            "content_hash": self.track_hash,
+            "duration_s": round(self.duration_s, 3),
+            "tempo_bpm": None if not np.isfinite(self.tempo_bpm) else round(self.tempo_bpm, 2),
+            "tonic": self.tonic,
+            "mode": self.mode,
+            "key": self.key,
+            "key_confidence": round(self.key_confidence, 3),
+            "k": self.k,
+            "silhouette": {str(k): round(v, 4) for k, v in self.silhouette.items()},
+            "n_segments": len(self.segments),
+            "n_windows": len(self.windows),
+            "window_s": self.options.window_s,
+            "hop_s": self.options.hop_s,
+            "warnings": list(self.warnings),
+            "versions": self.versions,
+        }
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    return {"studio": __version__, "analysis": str(ANALYSIS_VERSION), "librosa": librosa.__version__,
+            "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+
+
+def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=None) -> Analysis:
+    """Analyse a track: per-window tempo, key and features, global tempo/key, and form.
+
+    Parameters
+    ----------
+    track : Track
+    options : AnalysisOptions, optional
+    progress : callable(fraction, message), optional
+        Called as the work advances (0..1).
+    """
+    opts = options or AnalysisOptions()
+    if not isinstance(opts, AnalysisOptions):
+        raise OptionError("options must be an AnalysisOptions.")
+    report = progress or (lambda f, m: None)
+    report(0.0, "Preparing audio")
+    y = track.mono(sr=ANALYSIS_SR)
+    duration_s = track.duration_s
+    frames = compute_frames(y, sr=ANALYSIS_SR, progress=lambda f, m: report(0.05 + 0.55 * f, m))
+    grid = opts.grid
+    starts, ends, partial = grid.windows(duration_s)
+    f0, f1 = grid.frame_bounds(duration_s, sr=ANALYSIS_SR, hop_length=frames.hop_length, n_frames=frames.n_frames)
+
+    rms_db = 20 * np.log10(np.maximum(frames.rms, 1e-6))
+    silent_frames = rms_db < SILENT_WINDOW_DB
+    win_rms = window_mean_var(frames.rms[None, :], f0, f1)[0][:, 0]
+    silent = 20 * np.log10(np.maximum(win_rms, 1e-6)) < SILENT_WINDOW_DB
+
+    report(0.62, "Tempo and beats")
+    tempo = estimate_tempo(
+        frames.onset_env, sr=ANALYSIS_SR, hop_length=frames.hop_length, f0=f0, f1=f1, silent_frames=silent_frames
+    )
+    win_tempo = np.where(silent, np.nan, tempo.window_tempo_bpm)
+
+    report(0.7, "Key")
+    # Log-compressed CQT chroma (measured best, see README "Key estimation").
+    chroma_log = np.log1p(100.0 * frames.chroma_cqt / max(float(frames.chroma_cqt.max()), 1e-12))
+    loud = ~silent_frames
+    global_chroma = chroma_log[:, loud].sum(axis=1) if loud.any() else np.zeros(12)
+    chroma_win, _ = window_mean_var(chroma_log, f0, f1)
+    keys = estimate_keys(
+        chroma_win, profile=opts.key_profile, context=global_chroma, context_weight=opts.key_context
+    )
+    keys = KeyEstimate(
+        np.where(silent, -1, keys.tonic), np.where(silent, -1, keys.mode), np.where(silent, 0.0, keys.confidence)
+    )
+    gkey = estimate_keys(global_chroma[None, :], profile=opts.key_profile)
+
+    report(0.75, "Form (Laplacian segmentation)")
+    beat_frames = librosa.time_to_frames(tempo.beat_times_s, sr=ANALYSIS_SR, hop_length=frames.hop_length)
+    if track.is_silent:
+        from .segment import Segmentation
+
+        seg = Segmentation(np.array([0.0, duration_s]), ["A"], 1)
+    else:
+        seg = segment(
+            frames.cqt_db,
+            frames.mfcc,
+            beat_frames,
+            frame_s=frames.frame_s,
+            duration_s=duration_s,
+            options=opts.segmentation,
+        )
+    segments = pd.DataFrame(
+        {
+            "start_s": np.round(seg.boundaries_s[:-1], 3),
+            "end_s": np.round(seg.boundaries_s[1:], 3),
+            "label": seg.labels,
+        }
+    )
+    centers = (starts + ends) / 2
+    seg_idx = np.clip(np.searchsorted(seg.boundaries_s, centers, side="right") - 1, 0, len(segments) - 1)
+
+    report(0.9, "Window features")
+    onset_frames = librosa.onset.onset_detect(
+        onset_envelope=frames.onset_env, sr=ANALYSIS_SR, hop_length=frames.hop_length, units="frames"
+    )
+    feats = window_features(
+        frames, f0, f1, tempo_bpm=win_tempo, pulse_clarity=tempo.pulse_clarity, onset_frames=np.sort(onset_frames)
+    )
+    windows = pd.DataFrame(
+        {
+            "start_s": np.round(starts, 3),
+            "end_s": np.round(ends, 3),
+            "tempo_bpm": np.round(win_tempo, 2),
+            "tonic": keys.tonic_names(),
+            "mode": keys.mode_names(),
+            "segment": seg_idx,
+            "segment_label": [segments.label[i] for i in seg_idx],
+            "key_confidence": np.round(keys.confidence, 3),
+            "partial": partial,
+            "silent": silent,
+        }
+    )
+    assert tuple(windows.columns) == BASE_COLUMNS
+    windows = pd.concat([windows, feats], axis=1)
+
+    chroma = frames.chroma_cqt / np.maximum(frames.chroma_cqt.max(axis=0, keepdims=True), 1e-9)
+    warnings = list(track.warnings)
+    if duration_s < grid.window_s:
+        warnings.append(
+            f"The clip ({duration_s:.1f} s) is shorter than one {grid.window_s:g} s window: it is analysed as one window."
+        )
+    if not track.is_silent and silent.any():
+        warnings.append(f"{int(silent.sum())} of {len(silent)} windows are silent (no tempo or key there).")
+    if not np.isfinite(tempo.tempo_bpm) and not track.is_silent:
+        warnings.append("No steady pulse was found: tempo is left empty.")
+    report(1.0, "Done")
+    return Analysis(
+        track_hash=track.content_hash,
+        track_name=track.name,
+        duration_s=duration_s,
+        options=opts,
+        windows=windows,
+        segments=segments,
+        tempo_bpm=float(tempo.tempo_bpm),
+        tonic=gkey.tonic_names()[0],
+        mode=gkey.mode_names()[0],
+        key_confidence=float(gkey.confidence[0]),
+        k=int(seg.k),
+        silhouette=dict(seg.silhouette),
+        beat_times_s=np.asarray(tempo.beat_times_s, dtype=float),
+        chroma=chroma.astype(np.float32),
+        chroma_frame_s=frames.frame_s,
+        novelty=np.asarray(seg.novelty, dtype=float),
+        novelty_times_s=np.asarray(seg.sync_times_s, dtype=float),
+        warnings=tuple(warnings),
+        versions=_versions(),
+    )
+
+
+# ----------------------------------------------------------------------------- storage
+_ARRAYS = ("beat_times_s", "chroma", "novelty", "novelty_times_s")
+
+
+def analysis_to_bytes(analysis: Analysis) -> bytes:
+    """Serialise an Analysis to one compressed .npz (no pickle: tables go in as JSON)."""
+    import io
+
+    meta = {
+        "track_hash": analysis.track_hash,
+        "track_name": analysis.track_name,
+        "duration_s": analysis.duration_s,
+        "options": asdict(analysis.options),
+        "tempo_bpm": analysis.tempo_bpm,
+        "tonic": analysis.tonic,
+        "mode": analysis.mode,
+        "key_confidence": analysis.key_confidence,
+        "k": analysis.k,
+        "silhouette": {str(k): v for k, v in analysis.silhouette.items()},
+        "chroma_frame_s": analysis.chroma_frame_s,
+        "warnings": list(analysis.warnings),
+        "versions": analysis.versions,
+        "windows": analysis.windows.to_json(orient="split", index=False, double_precision=10),
+        "segments": analysis.segments.to_json(orient="split", index=False, double_precision=10),
+    }
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        **{name: np.asarray(getattr(analysis, name)) for name in _ARRAYS},
+    )
+    return buf.getvalue()
+
+
+def analysis_from_bytes(data: bytes) -> Analysis:
+    import io
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+        arrays = {name: z[name] for name in _ARRAYS}
+
+    def table(text: str) -> pd.DataFrame:
+        d = json.loads(text)
+        return pd.DataFrame(d["data"], columns=d["columns"])
+
+    windows = table(meta.pop("windows"))
+    for col in ("tonic", "mode", "segment_label"):
+        windows[col] = windows[col].fillna("").astype(str)
+    for col in ("partial", "silent"):
+        windows[col] = windows[col].astype(bool)
+    windows["tempo_bpm"] = windows["tempo_bpm"].astype(float)
+    return Analysis(
+        track_hash=meta["track_hash"],
+        track_name=meta["track_name"],
+        duration_s=meta["duration_s"],
+        options=AnalysisOptions.from_dict(meta["options"]),
+        windows=windows,
+        segments=table(meta["segments"]),
+        tempo_bpm=float("nan") if meta["tempo_bpm"] is None else meta["tempo_bpm"],
+        tonic=meta["tonic"],
+        mode=meta["mode"],
+        key_confidence=meta["key_confidence"],
+        k=meta["k"],
+        silhouette={int(k): v for k, v in meta["silhouette"].items()},
+        chroma_frame_s=meta["chroma_frame_s"],
+        warnings=tuple(meta["warnings"]),
+        versions=meta["versions"],
+        **arrays,
+    )

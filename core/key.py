@@ -1,0 +1,123 @@
+"""Tonic and mode from chroma with key profiles (profiles are data: assets/key_profiles.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OptionError
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+MODES = ("major", "minor")
+PROFILES_PATH = Path(__file__).resolve().parent.parent / "assets" / "key_profiles.json"
+
+
+@dataclass(frozen=True)
+class KeyProfile:
+    name: str
+    major: np.ndarray
+    minor: np.ndarray
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    tonic: np.ndarray  # (n,) pitch-class index 0..11, -1 where no pitch content
+    mode: np.ndarray  # (n,) 0 = major, 1 = minor, -1 where no pitch content
+    confidence: np.ndarray  # (n,) correlation of the best key, 0..1
+
+    def tonic_names(self) -> list[str]:
+        return [PITCH_CLASSES[t] if t >= 0 else "" for t in self.tonic]
+
+    def mode_names(self) -> list[str]:
+        return [MODES[m] if m >= 0 else "" for m in self.mode]
+
+
+@lru_cache(maxsize=4)
+def load_profiles(path: str = str(PROFILES_PATH)) -> tuple[str, dict[str, KeyProfile]]:
+    """Read and validate the key profile file; returns (default name, profiles)."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise OptionError(f"Key profile file {path} could not be read: {exc}") from None
+    profiles = {}
+    for name, entry in raw.get("profiles", {}).items():
+        try:
+            major = np.asarray(entry["major"], dtype=float)
+            minor = np.asarray(entry["minor"], dtype=float)
+        except (KeyError, TypeError, ValueError):
+            raise OptionError(f"Key profile '{name}' needs 'major' and 'minor' lists of 12 numbers.") from None
+        if major.shape != (12,) or minor.shape != (12,) or (major < 0).any() or (minor < 0).any():
+            raise OptionError(f"Key profile '{name}' needs 12 non-negative weights for each mode.")
+        profiles[name] = KeyProfile(name, major, minor)
+    default = raw.get("default")
+    if default not in profiles:
+        raise OptionError(f"Key profile file names default '{default}', which it does not define.")
+    return default, profiles
+
+
+def get_profile(name: str | None = None) -> KeyProfile:
+    default, profiles = load_profiles()
+    name = name or default
+    if name not in profiles:
+        raise OptionError(f"Unknown key profile '{name}'. Choose one of: {', '.join(sorted(profiles))}.")
+    return profiles[name]
+
+
+def _templates(profile: KeyProfile) -> np.ndarray:
+    """(24, 12) z-scored templates: rows 0-11 major on C..B, 12-23 minor on C..B."""
+    rows = [np.roll(profile.major, t) for t in range(12)] + [np.roll(profile.minor, t) for t in range(12)]
+    m = np.asarray(rows)
+    m = m - m.mean(axis=1, keepdims=True)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def _zscore(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = x - x.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm > 0, norm, 1.0), norm[..., 0] < 1e-9
+
+
+def estimate_keys(
+    chroma: np.ndarray,
+    *,
+    profile: str | KeyProfile | None = None,
+    context: np.ndarray | None = None,
+    context_weight: float = 0.0,
+) -> KeyEstimate:
+    """Best key for each chroma vector.
+
+    Parameters
+    ----------
+    chroma : (n, 12) non-negative pitch-class energies (one row per window)
+    profile : profile name from assets/key_profiles.json or a KeyProfile
+    context : (12,) optional chroma of the whole track
+    context_weight : how much the track's key correlation is added to each window's
+        (0 = windows alone; 0.6 = a window leaves the track's key only on clear evidence)
+    """
+    prof = profile if isinstance(profile, KeyProfile) else get_profile(profile)
+    x = np.atleast_2d(np.asarray(chroma, dtype=float))
+    energy = x.sum(axis=1)
+    x, flat = _zscore(x)
+    flat = flat | (energy < 1e-9)
+    templates = _templates(prof)
+    corr = x @ templates.T  # (n, 24)
+    score = corr
+    if context is not None and context_weight > 0:
+        cz, cflat = _zscore(np.asarray(context, dtype=float))
+        if not cflat:
+            score = corr + context_weight * (cz @ templates.T)[None, :]
+    best = score.argmax(axis=1)
+    corr = np.take_along_axis(corr, best[:, None], axis=1)
+    tonic = np.where(flat, -1, best % 12)
+    mode = np.where(flat, -1, best // 12)
+    conf = np.where(flat, 0.0, np.clip(corr[:, 0], 0.0, 1.0))
+    return KeyEstimate(tonic.astype(int), mode.astype(int), conf)
+
+
+def key_name(tonic: int, mode: int) -> str:
+    """'D minor'; '' when there is no key."""
+    return f"{PITCH_CLASSES[tonic]} {MODES[mode]}" if tonic >= 0 and mode >= 0 else ""

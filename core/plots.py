@@ -1,0 +1,70 @@
+"""Plotly figures of an analysis (pure functions: the pages only display them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .analysis import Analysis
+from .key import PITCH_CLASSES
+
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
+           "#ff9da6", "#bab0ac"]
+
+
+def label_colors(labels) -> dict[str, str]:
+    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(dict.fromkeys(labels))}
+
+
+def chroma_figure(analysis: Analysis, *, max_columns: int = 1500) -> go.Figure:
+    """CQT chroma heatmap with the segment boundaries and labels drawn on it."""
+    chroma = analysis.chroma
+    n = chroma.shape[1]
+    step = max(1, int(np.ceil(n / max_columns)))
+    if step > 1:
+        m = (n // step) * step
+        chroma = chroma[:, :m].reshape(12, -1, step).mean(axis=2) if m else chroma
+    times = (np.arange(chroma.shape[1]) * step + step / 2) * analysis.chroma_frame_s
+    fig = go.Figure(
+        go.Heatmap(z=chroma, x=times, y=list(PITCH_CLASSES), colorscale="Magma", zmin=0, zmax=1,
+                   colorbar=dict(title="energy"), hovertemplate="%{x:.1f} s<br>%{y}: %{z:.2f}<extra></extra>")
+    )
+    colors = label_colors(analysis.segments["label"])
+    for seg in analysis.segments.itertuples():
+        if seg.start_s > 0:
+            fig.add_vline(x=seg.start_s, line=dict(color="white", width=2, dash="dash"))
+        fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=1.06, yref="paper", text=f"<b>{seg.label}</b>",
+                           showarrow=False, font=dict(color=colors[seg.label], size=14))
+    fig.update_layout(title="CQT chroma and form", xaxis_title="time (s)", yaxis_title="pitch class",
+                      height=340, margin=dict(l=50, r=20, t=60, b=40))
+    return fig
+
+
+def tempo_key_figure(analysis: Analysis) -> go.Figure:
+    """Tempo (BPM) and tonic per window over time, with the segments shaded."""
+    w = analysis.windows
+    centers = (w["start_s"] + w["end_s"]) / 2
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("Tempo per window", "Tonic per window"))
+    fig.add_trace(go.Scatter(x=centers, y=w["tempo_bpm"], mode="lines+markers", name="tempo (BPM)",
+                             hovertemplate="%{x:.0f} s: %{y:.1f} BPM<extra></extra>"), row=1, col=1)
+    if np.isfinite(analysis.tempo_bpm):
+        fig.add_hline(y=analysis.tempo_bpm, line=dict(color="gray", dash="dot"), row=1, col=1,
+                      annotation_text=f"global {analysis.tempo_bpm:.1f} BPM")
+    for mode, symbol, color in (("major", "circle", "#f58518"), ("minor", "diamond", "#4c78a8")):
+        sel = w["mode"] == mode
+        fig.add_trace(go.Scatter(x=centers[sel], y=w["tonic"][sel], mode="markers", name=mode,
+                                 marker=dict(symbol=symbol, size=9, color=color),
+                                 hovertemplate="%{x:.0f} s: %{y} " + mode + "<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(title_text="BPM", row=1, col=1)
+    fig.update_yaxes(title_text="tonic", categoryorder="array", categoryarray=list(PITCH_CLASSES), type="category",
+                     row=2, col=1)
+    fig.update_xaxes(title_text="time (s)", row=2, col=1)
+    colors = label_colors(analysis.segments["label"])
+    for seg in analysis.segments.itertuples():
+        for row in (1, 2):
+            fig.add_vrect(x0=seg.start_s, x1=seg.end_s, fillcolor=colors[seg.label], opacity=0.10, line_width=0,
+                          row=row, col=1)
+    fig.update_layout(height=430, margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.15))
+    return fig

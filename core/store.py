@@ -1,0 +1,202 @@
+"""The studio's store: one SQLite file plus content-addressed files in a data directory.
+
+Layout of ``STUDIO_DATA_DIR`` (default ``~/.local/share/music-studio``)::
+
+    studio.sqlite3               tracks, analyses (and later: edits, renders, votes)
+    audio/ab/abcdef....wav       original uploads, named by content hash
+    analyses/abcdef..._opts.npz  serialised analyses, keyed by track hash + options
+
+Files are written to a temporary name and renamed into place (atomic on POSIX); database
+writes run in transactions. A second look at the same content is a lookup, not a recompute.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from .analysis import Analysis, AnalysisOptions, analysis_from_bytes, analysis_to_bytes, analyze
+from .audio import DEFAULT_MAX_DURATION_S, Track, content_hash, load_track
+from .errors import StoreError
+
+ENV_DATA_DIR = "STUDIO_DATA_DIR"
+ENV_MAX_DURATION = "STUDIO_MAX_DURATION_S"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    content_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    file TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS analyses (
+    track_hash TEXT NOT NULL REFERENCES tracks(content_hash),
+    options_key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, options_key)
+);
+"""
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "music-studio"
+
+
+def max_duration_s() -> float:
+    """The long-file limit: ``STUDIO_MAX_DURATION_S`` or 20 minutes."""
+    raw = os.environ.get(ENV_MAX_DURATION)
+    try:
+        return float(raw) if raw else DEFAULT_MAX_DURATION_S
+    except ValueError:
+        return DEFAULT_MAX_DURATION_S
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Store:
+    """Tracks and analyses by content hash, in ``root`` (see module docstring)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_data_dir()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"The data directory {self.root} cannot be used: {exc}") from None
+
+    @contextmanager
+    def _db(self):
+        conn = sqlite3.connect(self.root / "studio.sqlite3", timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            with conn:  # one transaction: commit on success, roll back on error
+                yield conn
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------------ tracks
+    def add_track(self, data: bytes, *, name: str, suffix: str = "") -> Track:
+        """Decode uploaded bytes (or fetch them if this content is known) and keep them.
+
+        The same content uploaded twice is decoded from the stored file with no new write.
+        """
+        digest = content_hash(data)
+        known = self.get_track(digest, name=name)
+        if known is not None:
+            return known
+        track = load_track(data, name=name, max_duration_s=max_duration_s())
+        ext = (suffix or "." + track.format.lower()).lower()
+        rel = Path("audio") / digest[:2] / f"{digest}{ext}"
+        self._keep(track, data, rel)
+        return track
+
+    def _keep(self, track: Track, data: bytes, rel: Path) -> None:
+        atomic_write(self.root / rel, data)
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?)",
+                (track.content_hash, track.name, track.format, track.sample_rate, track.channels,
+                 track.duration_s, str(rel), time.time()),
+            )
+
+    def get_track(self, digest: str, *, name: str | None = None) -> Track | None:
+        with self._db() as db:
+            row = db.execute("SELECT name, file FROM tracks WHERE content_hash=?", (digest,)).fetchone()
+        if row is None:
+            return None
+        path = self.root / row[1]
+        if not path.is_file():
+            return None
+        track = load_track(path, name=name or row[0], max_duration_s=float("inf"))
+        # The stored file may be a float WAV of in-memory audio: its identity stays the key.
+        return replace(track, content_hash=digest)
+
+    def track_bytes(self, digest: str) -> bytes | None:
+        """The original uploaded file (for playback at full quality)."""
+        with self._db() as db:
+            row = db.execute("SELECT file FROM tracks WHERE content_hash=?", (digest,)).fetchone()
+        if row is None or not (self.root / row[0]).is_file():
+            return None
+        return (self.root / row[0]).read_bytes()
+
+    def list_tracks(self) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT content_hash, name, format, sample_rate, channels, duration_s, added_at "
+                "FROM tracks ORDER BY added_at DESC"
+            ).fetchall()
+        keys = ("content_hash", "name", "format", "sample_rate", "channels", "duration_s", "added_at")
+        return [dict(zip(keys, r)) for r in rows]
+
+    # ---------------------------------------------------------------- analyses
+    def get_analysis(self, digest: str, options: AnalysisOptions) -> Analysis | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT file FROM analyses WHERE track_hash=? AND options_key=?", (digest, options.cache_key())
+            ).fetchone()
+        if row is None or not (self.root / row[0]).is_file():
+            return None
+        return analysis_from_bytes((self.root / row[0]).read_bytes())
+
+    def put_analysis(self, analysis: Analysis) -> None:
+        key = analysis.options.cache_key()
+        rel = Path("analyses") / f"{analysis.track_hash}_{key}.npz"
+        atomic_write(self.root / rel, analysis_to_bytes(analysis))
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO analyses VALUES (?,?,?,?)", (analysis.track_hash, key, str(rel), time.time())
+            )
+
+    def analysis_for(
+        self, track: Track, *, options: AnalysisOptions | None = None, progress=None
+    ) -> Analysis:
+        """The cached analysis of ``track`` with ``options``, computing and storing it once.
+
+        A track that is not in the store yet is added (as 32-bit float WAV) first.
+        """
+        opts = options or AnalysisOptions()
+        cached = self.get_analysis(track.content_hash, opts)
+        if cached is not None:
+            if progress:
+                progress(1.0, "Loaded from the store")
+            return cached
+        with self._db() as db:
+            known = db.execute("SELECT 1 FROM tracks WHERE content_hash=?", (track.content_hash,)).fetchone()
+        if known is None:
+            from .audio import to_wav_bytes
+
+            rel = Path("audio") / track.content_hash[:2] / f"{track.content_hash}.wav"
+            self._keep(track, to_wav_bytes(track.samples, track.sample_rate, subtype="FLOAT"), rel)
+        result = analyze(track, options=opts, progress=progress)
+        self.put_analysis(result)
+        return result

@@ -1,0 +1,124 @@
+"""Analyze: upload tracks, see chroma, tempo and tonic per window, and the form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from core import AnalysisOptions, SegmentOptions, StudioError
+from core.plots import chroma_figure, tempo_key_figure
+from core.segment import BOUNDARY_METHODS
+from pages.common import get_store, page_progress, waveform_player
+
+AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
+
+st.title("Analyze")
+st.caption(
+    "Drop in reference tracks to see what the machine hears: CQT chroma, tempo and tonic per "
+    "10 s window, and the form of the piece (Laplacian segmentation)."
+)
+store = get_store()
+
+with st.expander("Analysis options"):
+    c1, c2, c3 = st.columns(3)
+    window_s = c1.number_input("Window length (s)", 2.0, 60.0, 10.0, 1.0, key="window_s")
+    hop_s = c2.number_input("Window hop (s)", 0.5, 30.0, 2.0, 0.5, key="hop_s")
+    boundary = c3.selectbox("Boundary method", BOUNDARY_METHODS, key="boundary_method",
+                            help="novelty: peaks of a novelty curve on the Laplacian embedding (default). "
+                                 "labels: wherever the section-type label changes.")
+    c4, c5, c6 = st.columns(3)
+    auto_k = c4.checkbox("Section types by duration rule", True, key="auto_k",
+                         help="k is chosen by silhouette within a range set by the track's length.")
+    k_lo, k_hi = c5.slider("Section types (k range)", 1, 12, (2, 6), key="k_range", disabled=auto_k)
+    min_seg = c6.number_input("Shortest segment (s)", 0.0, 60.0, 6.0, 1.0, key="min_segment_s")
+try:
+    options = AnalysisOptions(
+        window_s=window_s,
+        hop_s=hop_s,
+        segmentation=SegmentOptions(
+            k_min=None if auto_k else k_lo,
+            k_max=None if auto_k else k_hi,
+            boundary_method=boundary,
+            min_segment_s=min_seg,
+        ),
+    )
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+
+uploads = st.file_uploader("Upload tracks (WAV, FLAC, OGG, MP3, AIFF)", type=AUDIO_TYPES,
+                           accept_multiple_files=True, key="uploader")
+shown: list[str] = st.session_state.setdefault("analyze_shown", [])
+for up in uploads or []:
+    try:
+        track = store.add_track(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
+    except StudioError as exc:
+        st.error(f"{up.name}: {exc}")
+        continue
+    if track.content_hash not in shown:
+        shown.append(track.content_hash)
+
+library = store.list_tracks()
+if library:
+    names = {t["content_hash"]: f"{t['name']} ({t['duration_s']:.0f} s)" for t in library}
+    picked = st.multiselect("Or open tracks analysed before", list(names), format_func=names.get,
+                            key="library_pick")
+    for h in picked:
+        if h not in shown:
+            shown.append(h)
+
+if not shown:
+    st.info("Upload a track to begin. Everything you analyse is kept, so coming back is instant.")
+    st.stop()
+
+
+def show(content_hash: str) -> None:
+    track = store.get_track(content_hash)
+    if track is None:
+        st.error("This track's audio is no longer in the store; upload it again.")
+        return
+    analysis = store.get_analysis(content_hash, options)
+    if analysis is None:
+        bar, progress = page_progress(f"Analysing {track.name}")
+        try:
+            analysis = store.analysis_for(track, options=options, progress=progress)
+        except StudioError as exc:
+            st.error(f"{track.name}: {exc}")
+            return
+        finally:
+            bar.empty()
+    for w in analysis.warnings:
+        st.warning(w)
+    m = st.columns(5)
+    m[0].metric("Duration", f"{analysis.duration_s:.1f} s")
+    m[1].metric("Tempo", f"{analysis.tempo_bpm:.1f} BPM" if analysis.tempo_bpm == analysis.tempo_bpm else "-")
+    m[2].metric("Key", analysis.key or "-")
+    m[3].metric("Section types (k)", analysis.k)
+    m[4].metric("Segments", len(analysis.segments))
+    waveform_player(track, analysis.segments)
+    st.plotly_chart(chroma_figure(analysis), key=f"chroma-{content_hash}")
+    st.plotly_chart(tempo_key_figure(analysis), key=f"tempo-{content_hash}")
+    left, right = st.columns([1, 2])
+    with left:
+        st.subheader("Segments")
+        st.dataframe(analysis.segments, hide_index=True, key=f"segtable-{content_hash}")
+        st.download_button("Segments CSV", analysis.segments.to_csv(index=False), f"{track.name}_segments.csv",
+                           "text/csv", key=f"dlseg-{content_hash}")
+        st.download_button("Summary JSON", json.dumps(analysis.summary(), indent=2), f"{track.name}_summary.json",
+                           "application/json", key=f"dlsum-{content_hash}")
+    with right:
+        st.subheader("Windows")
+        st.dataframe(analysis.windows, hide_index=True, height=300, key=f"wintable-{content_hash}")
+        st.download_button("Windows CSV", analysis.windows.to_csv(index=False, float_format="%.6g"),
+                           f"{track.name}_windows.csv", "text/csv", key=f"dlwin-{content_hash}")
+
+
+labels = []
+for h in shown:
+    row = next((t for t in library if t["content_hash"] == h), None)
+    labels.append(row["name"] if row else h[:8])
+for tab, h in zip(st.tabs(labels), shown):
+    with tab:
+        show(h)

@@ -1,0 +1,67 @@
+"""Shared page helpers: the store, progress bars, the waveform player. Thin by design."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.audio import to_ogg_bytes
+from core.plots import PALETTE
+from core.store import Store
+
+COMPONENTS = Path(__file__).resolve().parent / "components"
+
+
+@st.cache_resource
+def get_store() -> Store:
+    """One Store per server process (the data directory comes from STUDIO_DATA_DIR)."""
+    return Store()
+
+
+def page_progress(label: str):
+    """A Streamlit progress bar and a ``progress(fraction, message)`` callback feeding it."""
+    bar = st.progress(0.0, text=label)
+
+    def progress(fraction: float, message: str = "") -> None:
+        bar.progress(float(min(max(fraction, 0.0), 1.0)), text=f"{label}: {message}" if message else label)
+
+    return bar, progress
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def preview_ogg(content_hash: str, _samples: np.ndarray, sample_rate: int) -> bytes:
+    """Compact OGG Vorbis of a track for in-browser players (cached by content hash)."""
+    return to_ogg_bytes(_samples, sample_rate)
+
+
+def waveform_peaks(samples: np.ndarray, n: int = 1200) -> list[list[float]]:
+    """(min, max) per pixel column of the mono mix, scaled to the track's peak."""
+    y = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if y.size == 0:
+        return [[0.0, 0.0]]
+    n = max(1, min(n, y.size))
+    edges = np.linspace(0, y.size, n + 1).astype(int)
+    lo = np.minimum.reduceat(y, edges[:-1])
+    hi = np.maximum.reduceat(y, edges[:-1])
+    peak = max(float(np.max(np.abs(y))), 1e-9)
+    return np.round(np.stack([lo, hi], axis=1) / peak, 3).tolist()
+
+
+def waveform_player(track, segments, *, height: int = 205) -> None:
+    """The waveform player with coloured segment regions and a playhead (an iframe)."""
+    ogg = preview_ogg(track.content_hash, track.samples, track.sample_rate)
+    labels = list(dict.fromkeys(segments["label"]))
+    config = {
+        "audio_url": "data:audio/ogg;base64," + base64.b64encode(ogg).decode(),
+        "duration_s": track.duration_s,
+        "peaks": waveform_peaks(track.samples),
+        "segments": segments[["start_s", "end_s", "label"]].to_dict(orient="records"),
+        "labels": labels,
+        "palette": PALETTE,
+    }
+    html = (COMPONENTS / "waveform_player.html").read_text().replace("__CONFIG__", json.dumps(config))
+    st.iframe(html, height=height)
