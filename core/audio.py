@@ -108,6 +108,28 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+def _wav_declared_frames(data: bytes) -> tuple[int, int] | None:
+    """(frames the WAV header declares, frames actually present), or None if not a RIFF WAV.
+
+    libsndfile quietly clamps a truncated WAV to the bytes present; the header tells the truth.
+    """
+    import struct
+
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, block_align = 12, 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if cid == b"fmt " and pos + 22 <= len(data):
+            block_align = struct.unpack("<H", data[pos + 20 : pos + 22])[0]
+        if cid == b"data":
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block_align, (len(data) - pos - 8) // block_align
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def load_track(
     source: str | os.PathLike | bytes,
     *,
@@ -187,6 +209,9 @@ def _decode(data: bytes, *, label: str, max_duration_s: float) -> Track:
         raise AudioError(f"'{label}' contains no audio samples (a header with nothing after it).")
     if n / sr > max_duration_s:
         raise AudioError(_too_long(label, n / sr, max_duration_s))
+    wav = _wav_declared_frames(data)
+    if wav is not None and wav[0] > wav[1]:
+        declared = wav[0]
     if declared and n < declared * 0.99:
         warnings.append(
             f"The file ends early: its header promises {declared / sr:.1f} s but only "

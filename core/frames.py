@@ -54,8 +54,9 @@ class Frames:
 def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
     """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz."""
     step = progress or (lambda f, m: None)
-    if y.size < N_FFT:
-        y = np.pad(y, (0, N_FFT - y.size))
+    min_len = 2 * sr  # the CQT's lowest octaves need a couple of seconds of signal
+    if y.size < min_len:
+        y = np.pad(y, (0, min_len - y.size))
     step(0.0, "Spectrogram")
     stft = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = stft**2
@@ -73,7 +74,12 @@ def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
     rolloff = librosa.feature.spectral_rolloff(S=stft, sr=sr, roll_percent=0.85)[0]
     flatness = librosa.feature.spectral_flatness(S=stft)[0]
     contrast = librosa.feature.spectral_contrast(S=stft, sr=sr).mean(axis=0)
-    chroma_stft = librosa.feature.chroma_stft(S=power, sr=sr)
+    # Tuning offset (fractions of a semitone) estimated once, used by both chromas and
+    # the CQT, so a band tuned to 432 Hz still lands on the right pitch classes.
+    tuning = 0.0
+    if float(stft.max()) > 1e-4:
+        tuning = float(librosa.estimate_tuning(S=stft[: int(stft.shape[0] * 0.5)], sr=sr, n_fft=N_FFT))
+    chroma_stft = librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning)
     # HPSS on the mel power spectrogram: ~30x cheaper than on the linear STFT and
     # enough to split sustained (harmonic) from transient (percussive) energy.
     mel_h, mel_p = librosa.decompose.hpss(mel, kernel_size=(9, 17), margin=1.0)
@@ -88,6 +94,7 @@ def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
             hop_length=HOP_LENGTH,
             n_bins=CQT_BINS_PER_OCTAVE * CQT_OCTAVES,
             bins_per_octave=CQT_BINS_PER_OCTAVE,
+            tuning=tuning,
         )
     )[:, :n]
     chroma_cqt = librosa.feature.chroma_cqt(

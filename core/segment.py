@@ -57,6 +57,8 @@ class SegmentOptions:
     mfcc_weight : float
         Weight of timbre (MFCC) next to harmony (CQT) in the recurrence features; 0 gives
         the CQT-only recurrence of the paper.
+    silhouette_tolerance : float
+        k is the largest k whose silhouette is within this of the best score.
     seed : int
         KMeans seed (segmentation is deterministic for a given seed).
     """
@@ -69,6 +71,7 @@ class SegmentOptions:
     n_eigenvectors: int = 5
     peak_prominence: float = 0.12
     mfcc_weight: float = 2.0
+    silhouette_tolerance: float = 0.03
     seed: int = 0
 
     def __post_init__(self):
@@ -139,7 +142,7 @@ def _recurrence_features(cqt_sync: np.ndarray, mfcc_sync: np.ndarray, mfcc_weigh
 
 def _affinity(cqt_sync: np.ndarray, mfcc_sync: np.ndarray) -> np.ndarray:
     n = cqt_sync.shape[1]
-    width = max(1, min(3, (n - 1) // 2))
+    width = max(1, min(3, (n - 1) // 2 - 1))
     R = librosa.segment.recurrence_matrix(cqt_sync, width=width, mode="affinity", sym=True)
     df = librosa.segment.timelag_filter(scipy.ndimage.median_filter)
     Rf = df(R, size=(1, 7))
@@ -169,26 +172,32 @@ def _cluster(evecs: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(X), X
 
 
-def _choose_k(evecs: np.ndarray, k_lo: int, k_hi: int, seed: int) -> tuple[int, np.ndarray, dict[int, float]]:
+def _choose_k(
+    evecs: np.ndarray, k_lo: int, k_hi: int, seed: int, tolerance: float
+) -> tuple[int, np.ndarray, dict[int, float]]:
+    """k by silhouette: the largest k whose score is within ``tolerance`` of the best.
+
+    Silhouette leans towards few clusters (see NOTES-segmentation.md), so near-ties go to
+    the finer labelling.
+    """
     n = evecs.shape[0]
     k_hi = min(k_hi, n - 1)
     scores: dict[int, float] = {}
-    best = (1, np.zeros(n, dtype=int))
-    best_score = -np.inf
+    labelings: dict[int, np.ndarray] = {}
     for k in range(max(2, k_lo), k_hi + 1):
         labels, X = _cluster(evecs, k, seed)
         if len(np.unique(labels)) < 2:
             continue
-        s = float(silhouette_score(X, labels))
-        scores[k] = s
-        if s > best_score:
-            best_score, best = s, (k, labels)
-    if k_lo <= 1 and (not scores or best_score < 0.5):
-        # A short clip only splits into two types when the split is clear.
-        return 1, np.zeros(n, dtype=int), scores
+        scores[k] = float(silhouette_score(X, labels))
+        labelings[k] = labels
     if not scores:
         return 1, np.zeros(n, dtype=int), scores
-    return best[0], best[1], scores
+    best_score = max(scores.values())
+    if k_lo <= 1 and best_score < 0.5:
+        # A short clip only splits into two types when the split is clear.
+        return 1, np.zeros(n, dtype=int), scores
+    k = max(k for k, v in scores.items() if v >= best_score - tolerance)
+    return k, labelings[k], scores
 
 
 def _novelty(evecs: np.ndarray, m: int, half_width: int) -> np.ndarray:
@@ -251,14 +260,14 @@ def segment(
         k_hi = max(k_hi, k_lo)
     if options.k_max and not options.k_min:
         k_lo = min(k_lo, k_hi)
-    if n_sync < 6:
+    if n_sync < 12:  # under ~6 s of beats: too little to find a form in
         return Segmentation(np.array([0.0, duration_s]), ["A"], 1, {}, np.zeros(n_sync), times[:-1])
 
     cqt_sync = librosa.util.sync(cqt_db, edges[1:-1], aggregate=np.median, pad=True)[:, :n_sync]
     mfcc_sync = librosa.util.sync(mfcc, edges[1:-1], pad=True)[:, :n_sync]
     A = _affinity(_recurrence_features(cqt_sync, mfcc_sync, options.mfcc_weight), mfcc_sync)
     evecs = _embedding(A)
-    k, labels, scores = _choose_k(evecs, k_lo, k_hi, options.seed)
+    k, labels, scores = _choose_k(evecs, k_lo, k_hi, options.seed, options.silhouette_tolerance)
 
     beat_s = np.median(np.diff(times)) if n_sync > 1 else 0.5
     half_width = int(np.clip(round(options.kernel_s / beat_s), 4, 64))

@@ -1,0 +1,45 @@
+"""Shared fixtures: a private data directory per test and ground-truth audio."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path, monkeypatch):
+    """No test reads or writes the user's real store."""
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "studio-data"))
+
+
+@pytest.fixture(scope="session")
+def abac_piece():
+    """An A B A C form at 96 BPM in D minor (8 bars a section, 80 s), rendered once."""
+    from core.groundtruth import form_track
+
+    return form_track(form="ABAC", tempo_bpm=96.0, tonic="D", mode="minor", bars_per_section=8, seed=0)
+
+
+@pytest.fixture(scope="session")
+def abac_analysis(abac_piece):
+    import core
+
+    audio, sr, _ = abac_piece
+    return core.analyze(core.track_from_array(audio, sr, name="abac"))
+
+
+def wav_bytes(y: np.ndarray, sr: int, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()

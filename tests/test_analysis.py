@@ -1,0 +1,193 @@
+"""Analysis against ground truth made by construction, and its edge cases."""
+
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+import core
+from core import AnalysisOptions, OptionError, SegmentOptions, WindowGrid
+from core.features import AMPER21, GTZAN, feature_columns
+from core.segment import k_range
+
+
+# ----------------------------------------------------------------------------- grid
+def test_grid_full_and_partial_windows():
+    starts, ends, partial = WindowGrid(10, 2).windows(25.0)
+    assert list(starts) == [0, 2, 4, 6, 8, 10, 12, 14, 16]
+    assert ends[-2] == 24 and ends[-1] == 25.0
+    assert partial.tolist() == [False] * 8 + [True]
+
+
+def test_grid_exact_fit_has_no_partial_window():
+    starts, ends, partial = WindowGrid(10, 2).windows(20.0)
+    assert ends[-1] == 20.0 and not partial.any()
+
+
+def test_grid_clip_shorter_than_a_window_is_one_window():
+    starts, ends, partial = WindowGrid(10, 2).windows(4.5)
+    assert starts.tolist() == [0.0] and ends.tolist() == [4.5] and partial.tolist() == [True]
+
+
+@pytest.mark.parametrize("kw", [dict(window_s=0.1), dict(window_s=10, hop_s=20), dict(window_s=10, hop_s=0)])
+def test_grid_rejects_bad_settings(kw):
+    with pytest.raises(OptionError):
+        WindowGrid(**kw)
+
+
+def test_k_range_rule():
+    assert k_range(10) == (1, 1)
+    assert k_range(25) == (1, 2)
+    assert k_range(60) == (2, 4)
+    lo, hi = k_range(240)
+    assert lo >= 3 and hi <= 8
+
+
+# ------------------------------------------------------------------ ground truth
+def test_abac_tempo_key_and_form(abac_piece, abac_analysis):
+    _, _, truth = abac_piece
+    a = abac_analysis
+    assert abs(a.tempo_bpm / truth.tempo_bpm - 1) < 0.02
+    assert (a.tonic, a.mode) == ("D", "minor")
+    right = (a.windows.tonic == "D") & (a.windows["mode"] == "minor")
+    assert right.mean() >= 0.8
+    ref = np.array(list(zip(truth.boundaries_s[:-1], truth.boundaries_s[1:])))
+    est = a.segments[["start_s", "end_s"]].to_numpy()
+    _, _, f3 = mir_eval.segment.detection(ref, est, window=3, trim=True)
+    assert f3 >= 0.8, a.segments
+    # windows tempo: every non-partial window within 2 %
+    full = a.windows[~a.windows.partial]
+    assert (np.abs(full.tempo_bpm / truth.tempo_bpm - 1) < 0.02).mean() >= 0.9
+
+
+def test_returning_material_shares_its_label(abac_analysis):
+    seg = abac_analysis.segments
+    assert len(seg) == 4
+    assert seg.label[0] == seg.label[2]  # A returns as A
+    assert seg.label[0] != seg.label[1]
+
+
+def test_per_window_table_contract(abac_analysis):
+    w = abac_analysis.windows
+    assert list(w.columns[:6]) == ["start_s", "end_s", "tempo_bpm", "tonic", "mode", "segment"]
+    for name in ("amper21", "gtzan"):
+        assert set(feature_columns(name)) <= set(w.columns)
+    assert len(AMPER21) == 21 and len(GTZAN) == 58
+    feats = w[feature_columns("amper21") + feature_columns("gtzan")].to_numpy()
+    assert np.isfinite(feats).all()
+    assert set(w.tonic) <= set(core.key.PITCH_CLASSES)
+    assert set(w["mode"]) <= {"major", "minor"}
+    assert w.segment.between(0, len(abac_analysis.segments) - 1).all()
+    # windows on the ONE grid
+    starts, ends, _ = WindowGrid().windows(abac_analysis.duration_s)
+    assert np.allclose(w.start_s, starts) and np.allclose(w.end_s, ends, atol=1e-3)
+
+
+def test_features_tell_textures_apart(abac_analysis):
+    w = abac_analysis.windows
+    a_win = w[(w.start_s >= 0) & (w.end_s <= 20)]
+    c_win = w[(w.start_s >= 60) & (w.end_s <= 80)]
+    # the C texture (distorted guitar, 16th hats) is brighter and busier than A
+    assert c_win["amper21.spectral_centroid_hz"].mean() > a_win["amper21.spectral_centroid_hz"].mean()
+    assert c_win["amper21.onset_rate_per_s"].mean() > a_win["amper21.onset_rate_per_s"].mean()
+
+
+def test_summary_contract(abac_analysis):
+    s = abac_analysis.summary()
+    for key in ("duration_s", "tempo_bpm", "tonic", "mode", "key", "k"):
+        assert key in s
+    assert s["key"] == "D minor"
+
+
+def test_same_input_same_result(abac_piece):
+    audio, sr, _ = abac_piece
+    clip = audio[: 30 * sr]
+    a = core.analyze(core.track_from_array(clip, sr))
+    b = core.analyze(core.track_from_array(clip, sr))
+    assert a.windows.equals(b.windows) and a.segments.equals(b.segments)
+
+
+def test_progress_is_reported(abac_piece):
+    audio, sr, _ = abac_piece
+    seen = []
+    core.analyze(core.track_from_array(audio[: 12 * sr], sr), progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+
+@pytest.mark.parametrize("major_tonic", ["A", "F#"])
+def test_major_key_and_other_tempo(major_tonic):
+    from core.groundtruth import form_track
+
+    audio, sr, truth = form_track(form="ABCA", tempo_bpm=128, tonic=major_tonic, mode="major", bars_per_section=6)
+    a = core.analyze(core.track_from_array(audio, sr))
+    assert abs(a.tempo_bpm / 128 - 1) < 0.02
+    assert (a.tonic, a.mode) == (major_tonic, "major")
+
+
+# -------------------------------------------------------------------- edge cases
+def test_silence_is_analysed_and_said(tmp_path):
+    tr = core.track_from_array(np.zeros((44100 * 15, 2), np.float32), 44100, name="silence")
+    a = core.analyze(tr)
+    assert a.windows.silent.all()
+    assert np.isnan(a.tempo_bpm)
+    assert a.tonic == "" and len(a.segments) == 1
+    assert any("silent" in w for w in a.warnings)
+
+
+def test_clip_shorter_than_a_window(abac_piece):
+    audio, sr, _ = abac_piece
+    a = core.analyze(core.track_from_array(audio[: int(4 * sr)], sr))
+    assert len(a.windows) == 1 and bool(a.windows.partial[0])
+    assert a.windows.end_s[0] == pytest.approx(4.0, abs=0.01)
+    assert len(a.segments) == 1 and a.k == 1
+    assert any("shorter than one" in w for w in a.warnings)
+
+
+def test_tiny_clip_does_not_crash():
+    tr = core.track_from_array(np.random.default_rng(0).normal(0, 0.1, (500, 1)).astype(np.float32), 22050)
+    a = core.analyze(tr)
+    assert len(a.windows) == 1
+
+
+def test_8khz_input_keeps_tempo(abac_piece):
+    import soxr
+
+    audio, sr, truth = abac_piece
+    low = soxr.resample(audio[: 40 * sr], sr, 8000).astype(np.float32)
+    a = core.analyze(core.track_from_array(low, 8000))
+    assert abs(a.tempo_bpm / truth.tempo_bpm - 1) < 0.02
+
+
+def test_options_are_validated():
+    with pytest.raises(OptionError):
+        AnalysisOptions(window_s=10, hop_s=11)
+    with pytest.raises(OptionError):
+        AnalysisOptions(key_profile="nonsense")
+    with pytest.raises(OptionError):
+        SegmentOptions(boundary_method="magic")
+    with pytest.raises(OptionError):
+        SegmentOptions(k_min=5, k_max=2)
+
+
+def test_knobs_change_the_result(abac_piece):
+    audio, sr, _ = abac_piece
+    tr = core.track_from_array(audio, sr)
+    forced = core.analyze(tr, options=AnalysisOptions(segmentation=SegmentOptions(k_min=3, k_max=3)))
+    assert forced.k == 3
+    labels = core.analyze(tr, options=AnalysisOptions(segmentation=SegmentOptions(boundary_method="labels")))
+    assert len(labels.segments) >= 2
+    coarse = core.analyze(tr, options=AnalysisOptions(window_s=20, hop_s=5))
+    assert coarse.windows.start_s.diff().dropna().eq(5).all()
+
+
+def test_analysis_round_trips_through_bytes(abac_analysis):
+    from core.analysis import analysis_from_bytes, analysis_to_bytes
+
+    back = analysis_from_bytes(analysis_to_bytes(abac_analysis))
+    assert back.summary() == abac_analysis.summary()
+    assert np.allclose(back.chroma, abac_analysis.chroma)
+    assert back.windows.shape == abac_analysis.windows.shape
+    assert (back.windows.tonic == abac_analysis.windows.tonic).all()
+    assert np.allclose(back.windows["gtzan.mfcc5_var"], abac_analysis.windows["gtzan.mfcc5_var"])

@@ -1,0 +1,248 @@
+"""Real-browser tests: ``streamlit run app.py`` driven by Playwright over Debian Chromium.
+
+Run with ``pytest -m browser``. The server starts once per module with a private
+STUDIO_DATA_DIR; the browser is Debian's ``/usr/bin/chromium`` (never ``playwright install``).
+Skipped when Playwright or Chromium is not available.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+UPLOAD_INPUT = "[data-testid=stFileUploader] input[type=file]"
+# The first analysis in a fresh server process compiles numba/librosa code (~30 s).
+ANALYSIS_TIMEOUT_MS = 120_000
+
+sync_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _write_wav(path: Path, *, bars_per_section: int = 3) -> Path:
+    import soundfile as sf
+
+    from core.groundtruth import form_track
+
+    audio, sr, _ = form_track(form="ABAC", tempo_bpm=96, tonic="D", mode="minor",
+                              bars_per_section=bars_per_section)
+    sf.write(path, audio, sr, subtype="PCM_16")
+    return path
+
+
+def _player_frame(page, timeout_s: float = 30.0):
+    """The frame holding the waveform player (Streamlit renders it as an iframe)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if frame is page.main_frame:
+                continue
+            try:
+                if frame.locator("[data-testid=waveform-player]").count():
+                    return frame
+            except Exception:  # frame detached while iterating
+                pass
+        time.sleep(0.25)
+    raise AssertionError("waveform player iframe not found")
+
+
+def _assert_no_traceback(page) -> None:
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body, body[-2000:]
+    assert page.locator("[data-testid=stException]").count() == 0, body[-2000:]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``streamlit run app.py`` on a free port with a fresh data directory; yields the URL."""
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("studio-data")
+    env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
+    log = tmp_path_factory.mktemp("streamlit-log") / "server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+           "--server.headless", "true", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not _wait_healthy(url, proc):
+                print(log.read_text(errors="replace"))
+                pytest.fail(f"streamlit did not become healthy on {url}")
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(server)
+    pg.locator(UPLOAD_INPUT).wait_for(state="attached")
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def wav_30s(tmp_path_factory):
+    return _write_wav(tmp_path_factory.mktemp("audio") / "abac.wav", bars_per_section=3)
+
+
+@pytest.fixture
+def analysed_page(page, wav_30s):
+    """The Analyze page after uploading the 30 s ABAC piece and waiting for the results."""
+    page.locator(UPLOAD_INPUT).set_input_files(str(wav_30s))
+    page.get_by_role("button", name="Windows CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    return page
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.browser
+def test_upload_shows_analysis(analysed_page):
+    page = analysed_page
+    # Metrics
+    for label in ("Duration", "Tempo", "Key", "Segments"):
+        page.locator("[data-testid=stMetricLabel]", has_text=label).first.wait_for()
+    tempo = page.locator("[data-testid=stMetric]", has_text="Tempo").first.inner_text()
+    assert "BPM" in tempo, tempo
+    duration = page.locator("[data-testid=stMetric]", has_text="Duration").first.inner_text()
+    assert "30.0 s" in duration, duration
+
+    # Waveform player: an iframe holding the player and its canvas
+    frame = _player_frame(page)
+    frame.locator("[data-testid=waveform-player] canvas").wait_for()
+    assert frame.evaluate("document.getElementById('wave').width") > 0
+
+    # Plotly charts: chroma and tempo/key
+    plots = page.locator(".js-plotly-plot")
+    page.locator(".js-plotly-plot", has_text="CQT chroma").first.wait_for()
+    assert plots.count() >= 2
+    texts = [plots.nth(i).inner_text() for i in range(plots.count())]
+    assert any("CQT chroma" in t for t in texts), texts
+    assert any("empo" in t and "CQT chroma" not in t for t in texts), texts
+
+    # Tables and downloads
+    page.locator("[data-testid=stDataFrame]").nth(1).wait_for()
+    assert page.locator("[data-testid=stDataFrame]").count() >= 2
+    for name in ("Windows CSV", "Segments CSV"):
+        assert page.get_by_role("button", name=name).is_visible()
+    _assert_no_traceback(page)
+
+
+@pytest.mark.browser
+def test_waveform_click_plays(analysed_page):
+    page = analysed_page
+    frame = _player_frame(page)
+    frame.wait_for_function(
+        "() => { const a = document.getElementById('audio');"
+        " return a && a.readyState >= 1 && isFinite(a.duration); }",
+        timeout=20_000,
+    )
+    src_len = frame.evaluate("document.getElementById('audio').src.length")
+    duration = frame.evaluate("document.getElementById('audio').duration")
+    assert src_len > 1000
+    assert abs(duration - 30.0) < 0.5, duration
+
+    # Shift-click seeks to the exact time under the pointer (a plain click jumps to the start
+    # of the segment there, which depends on the segmentation); 40 % of 30 s is 12 s.
+    canvas = frame.locator("canvas#wave")
+    box = canvas.bounding_box()
+    canvas.click(position={"x": box["width"] * 0.4, "y": box["height"] / 2}, modifiers=["Shift"])
+    frame.wait_for_function(
+        "() => { const a = document.getElementById('audio');"
+        " return !a.paused || a.currentTime > 0; }",
+        timeout=5_000,
+    )
+    state = frame.evaluate(
+        "(() => { const a = document.getElementById('audio');"
+        " return {paused: a.paused, t: a.currentTime, label: document.getElementById('play').textContent}; })()"
+    )
+    assert not state["paused"], state
+    assert 11.0 < state["t"] < 20.0, state
+    assert "Pause" in state["label"], state
+
+
+@pytest.mark.browser
+def test_pdf_named_wav_is_rejected(page, tmp_path):
+    pdf = tmp_path / "notes.wav"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+    page.locator(UPLOAD_INPUT).set_input_files(str(pdf))
+    alert = page.locator("[data-testid=stAlert]", has_text="PDF")
+    alert.first.wait_for(timeout=30_000)
+    assert "notes.wav" in alert.first.inner_text()
+    _assert_no_traceback(page)
+    # The app is still alive: the uploader is there and no analysis results appeared.
+    assert page.locator(UPLOAD_INPUT).count() == 1
+    assert page.get_by_role("button", name="Windows CSV").count() == 0
