@@ -28,16 +28,17 @@ def chroma_figure(analysis: Analysis, *, max_columns: int = 1500) -> go.Figure:
     times = (np.arange(chroma.shape[1]) * step + step / 2) * analysis.chroma_frame_s
     fig = go.Figure(
         go.Heatmap(z=chroma, x=times, y=list(PITCH_CLASSES), colorscale="Magma", zmin=0, zmax=1,
-                   colorbar=dict(title="energy"), hovertemplate="%{x:.1f} s<br>%{y}: %{z:.2f}<extra></extra>")
+                   showscale=False, hovertemplate="%{x:.1f} s<br>%{y}: %{z:.2f}<extra></extra>")
     )
     colors = label_colors(analysis.segments["label"])
     for seg in analysis.segments.itertuples():
         if seg.start_s > 0:
             fig.add_vline(x=seg.start_s, line=dict(color="white", width=2, dash="dash"))
-        fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=1.06, yref="paper", text=f"<b>{seg.label}</b>",
-                           showarrow=False, font=dict(color=colors[seg.label], size=14))
-    fig.update_layout(title="CQT chroma and form", xaxis_title="time (s)", yaxis_title="pitch class",
-                      height=340, margin=dict(l=50, r=20, t=60, b=40))
+        fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=1.0, yref="paper", yanchor="bottom",
+                           text=f"<b>{seg.label}</b>", showarrow=False, font=dict(color=colors[seg.label], size=15))
+    fig.update_layout(title=dict(text="CQT chroma and form", y=0.97), xaxis_title="time (s)",
+                      yaxis_title="pitch class", height=360, margin=dict(l=60, r=20, t=70, b=40),
+                      xaxis=dict(range=[0, analysis.duration_s]))
     return fig
 
 
@@ -57,14 +58,20 @@ def tempo_key_figure(analysis: Analysis) -> go.Figure:
         fig.add_trace(go.Scatter(x=centers[sel], y=w["tonic"][sel], mode="markers", name=mode,
                                  marker=dict(symbol=symbol, size=9, color=color),
                                  hovertemplate="%{x:.0f} s: %{y} " + mode + "<extra></extra>"), row=2, col=1)
+    tempi = w["tempo_bpm"].dropna()
+    if len(tempi):  # at least +-3 BPM visible, so decimals of jitter do not look like swings
+        lo, hi = float(tempi.min()), float(tempi.max())
+        mid, half = (lo + hi) / 2, max((hi - lo) / 2 * 1.15, 3.0)
+        fig.update_yaxes(range=[mid - half, mid + half], row=1, col=1)
     fig.update_yaxes(title_text="BPM", row=1, col=1)
     fig.update_yaxes(title_text="tonic", categoryorder="array", categoryarray=list(PITCH_CLASSES), type="category",
                      row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
+    fig.update_xaxes(range=[0, analysis.duration_s])
     colors = label_colors(analysis.segments["label"])
     for seg in analysis.segments.itertuples():
         for row in (1, 2):
             fig.add_vrect(x0=seg.start_s, x1=seg.end_s, fillcolor=colors[seg.label], opacity=0.10, line_width=0,
                           row=row, col=1)
-    fig.update_layout(height=430, margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(height=430, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.15))
     return fig

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import AnalysisOptions, SegmentOptions, StudioError
+from core.analysis import BASE_COLUMNS
 from core.plots import chroma_figure, tempo_key_figure
 from core.segment import BOUNDARY_METHODS
 from pages.common import get_store, page_progress, waveform_player
@@ -110,7 +111,9 @@ def show(content_hash: str) -> None:
                            "application/json", key=f"dlsum-{content_hash}")
     with right:
         st.subheader("Windows")
-        st.dataframe(analysis.windows, hide_index=True, height=300, key=f"wintable-{content_hash}")
+        show_features = st.toggle("Show the feature columns (amper21, gtzan)", False, key=f"feat-{content_hash}")
+        table = analysis.windows if show_features else analysis.windows[list(BASE_COLUMNS)]
+        st.dataframe(table, hide_index=True, height=300, key=f"wintable-{content_hash}")
         st.download_button("Windows CSV", analysis.windows.to_csv(index=False, float_format="%.6g"),
                            f"{track.name}_windows.csv", "text/csv", key=f"dlwin-{content_hash}")
 

@@ -11,15 +11,19 @@ import streamlit as st
 
 from core.audio import to_ogg_bytes
 from core.plots import PALETTE
-from core.store import Store
+from core.store import Store, default_data_dir
 
 COMPONENTS = Path(__file__).resolve().parent / "components"
 
 
-@st.cache_resource
 def get_store() -> Store:
-    """One Store per server process (the data directory comes from STUDIO_DATA_DIR)."""
-    return Store()
+    """The Store of the data directory in STUDIO_DATA_DIR (one per directory and process)."""
+    return _store_at(str(default_data_dir()))
+
+
+@st.cache_resource
+def _store_at(root: str) -> Store:
+    return Store(root)
 
 
 def page_progress(label: str):

@@ -1,0 +1,81 @@
+"""The Analyze page under streamlit.testing.v1.AppTest (the real script, no browser)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, wav_bytes
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def clip(abac_piece):
+    audio, sr, _ = abac_piece
+    return wav_bytes(audio[: 24 * sr], sr)
+
+
+def fresh_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_empty_page_invites_an_upload():
+    at = fresh_app()
+    assert at.title[0].value == "Analyze"
+    assert "Upload a track" in at.info[0].value
+
+
+def test_upload_shows_player_charts_tables_and_downloads(clip):
+    at = fresh_app()
+    at.file_uploader(key="uploader").set_value(("clip.wav", clip, "audio/wav"))
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Duration"] == "24.0 s"
+    assert metrics["Tempo"].startswith("96.")
+    assert metrics["Key"] == "D minor"
+    assert len(at.get("iframe")) == 1  # the waveform player
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("CQT chroma" in spec for spec in charts)
+    assert any("Tempo per window" in spec for spec in charts)
+    assert len(at.dataframe) == 2
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Segments CSV", "Windows CSV", "Summary JSON"} <= set(labels)
+
+
+def test_pdf_upload_gets_a_message_and_the_page_lives(clip):
+    at = fresh_app()
+    at.file_uploader(key="uploader").set_value(("notes.wav", b"%PDF-1.5 fake", "audio/wav"))
+    at.run()
+    assert not at.exception
+    assert any("PDF" in e.value for e in at.error)
+
+
+def test_work_survives_a_server_restart(clip):
+    at = fresh_app()
+    at.file_uploader(key="uploader").set_value(("clip.wav", clip, "audio/wav"))
+    at.run()
+    # a brand-new session (as after a restart) finds the track in the library
+    again = fresh_app()
+    from core.store import Store
+
+    known = [t["content_hash"] for t in Store().list_tracks()]
+    pick = again.multiselect(key="library_pick")
+    assert len(pick.options) == len(known) == 1
+    pick.set_value(known)
+    again.run()
+    assert not again.exception
+    assert {m.label: m.value for m in again.metric}["Key"] == "D minor"
+
+
+def test_bad_option_combination_is_refused():
+    at = fresh_app()
+    at.number_input(key="window_s").set_value(4.0)
+    at.number_input(key="hop_s").set_value(6.0)
+    at.run()
+    assert not at.exception
+    assert any("hop" in e.value.lower() for e in at.error)
