@@ -83,6 +83,34 @@ def cmd_analyze(args) -> int:
     return 1 if failures else 0
 
 
+def cmd_render(args) -> int:
+    from .audio import to_wav_bytes
+    from .render import render
+    from .store import atomic_write
+    from .timeline import load_timeline
+
+    timeline = load_timeline(args.timeline)
+    with terminal_bar(Path(args.timeline).name, enabled=not args.quiet) as bar:
+        result = render(timeline, seed=args.seed, progress=bar)
+    out = Path(args.output)
+    atomic_write(out, to_wav_bytes(result.audio, result.sample_rate, subtype="PCM_24"))
+    if args.midi:
+        atomic_write(Path(args.midi), result.midi_bytes())
+    bands = ", ".join(f"{r.id}: {r.descriptor} / {r.band}" for r in result.regions)
+    print(f"{out}: {result.duration_s:.1f} s, {result.loudness_lufs:.1f} LUFS, peak {result.peak_dbfs:.1f} dBFS "
+          f"(seed {result.seed}; {bands})")
+    return 0
+
+
+def cmd_examples(args) -> int:
+    """One short render per genre into assets/examples (OGG) plus their timelines."""
+    from .examples import write_examples
+
+    for path in write_examples(Path(args.out), duration_s=args.duration_s, seed=args.seed):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -100,6 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
+
+    r = sub.add_parser("render", help="Render a timeline JSON to WAV (and MIDI).")
+    r.add_argument("timeline", help="timeline JSON (see docs/timeline.md)")
+    r.add_argument("-o", "--output", required=True, help="output WAV (24-bit, 44.1 kHz stereo)")
+    r.add_argument("--midi", default=None, help="also write the arrangement as a MIDI file")
+    r.add_argument("--seed", type=int, default=0, help="same seed, same music (default 0)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_render)
+
+    e = sub.add_parser("examples", help="Render one short example per genre (assets/examples).")
+    e.add_argument("--out", default="assets/examples")
+    e.add_argument("--duration-s", type=float, default=20.0)
+    e.add_argument("--seed", type=int, default=1)
+    e.set_defaults(func=cmd_examples)
     return p
 
 

@@ -14,7 +14,7 @@ def terminal_bar(label: str, *, enabled: bool = True):
     from tqdm import tqdm
 
     bar = tqdm(total=100, desc=label, unit="%", leave=True, disable=not enabled,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+               bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}")
     state = {"n": 0}
 
     def progress(fraction: float, message: str = "") -> None:

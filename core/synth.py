@@ -65,7 +65,10 @@ def render_midi(
             chan = melodic_channels[n_melodic]
             n_melodic += 1
         try:
-            synth.program_select(chan, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else inst.program,
+            # drum kits are bank 128 programs (0 standard, 8 room, 16 power, 24 electronic,
+            # 25 TR-808, 32 jazz, 40 brush, 48 orchestra); compose sets `drum_kit`
+            synth.program_select(chan, sfid, 128 if inst.is_drum else 0,
+                                 int(getattr(inst, "drum_kit", 0)) if inst.is_drum else inst.program,
                                  is_drums=inst.is_drum)
         except RuntimeError:
             synth.program_select(chan, sfid, 0, 0, is_drums=inst.is_drum)

@@ -1,0 +1,211 @@
+"""The descriptor catalog (assets/catalog.json): loaded and validated once.
+
+A descriptor is ``genre_subgenre_mood`` (e.g. ``cinematic_percussion_primal_pulsing``). It
+carries its labels (genre, subgenre, mood, sentiment, valence 0-2, momentum 0-4) and the
+musical constraints the composer obeys: tempo range, mode and scale, progressions, groove
+family, swing, chord/bass/lead styles, instrument bands, density, dynamics, register.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import StudioError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+CATALOG_PATH = ASSETS / "catalog.json"
+
+SENTIMENTS = ("negative", "neutral", "positive")
+ROLES = ("drums", "percussion", "bass", "harmony", "pad", "lead")
+DYNAMICS = {"soft": 62, "medium": 80, "loud": 98}
+REGISTERS = {"low": -5, "mid": 0, "high": 7}
+REVERBS = ("room", "plate", "hall")
+CHORD_STYLES = ("triad", "seventh", "ninth", "add9", "sus", "power")
+BASS_STYLES = ("drone", "ostinato", "bounce", "pulse", "octaves", "offbeat", "808", "boombap", "eighths",
+               "roots", "alternating", "walking", "bossa")
+LEAD_STYLES = ("motif", "arpeggio")
+SCALES = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
+}
+
+
+class CatalogError(StudioError):
+    """The catalog file is invalid, or a descriptor name is unknown."""
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """One catalog entry with everything the composer needs."""
+
+    name: str
+    genre: str
+    subgenre: str
+    mood: str
+    sentiment: str
+    valence: int
+    momentum: int
+    tempo_bpm: tuple[float, float]
+    mode: str  # key mode for analysis: major | minor
+    scale: tuple[int, ...]  # semitones of the melodic scale
+    progressions: tuple[tuple[str, ...], ...]
+    groove: str
+    swing: float
+    chord_style: str
+    bass_style: str
+    lead_style: str
+    lead_rate: float  # lead notes per beat at full intensity
+    reverb: str
+    humanize: float
+    brightness: float  # -1 dark .. 1 bright (EQ tilt)
+    density: float  # 0..1 onset density
+    velocity: int  # base MIDI velocity from dynamics
+    register: int  # semitone shift of harmony and lead
+    tempo_bias: float  # -1 slow end .. 1 fast end of the tempo range
+    bands: dict  # band name -> {role: GM program or None}
+
+    @property
+    def default_tempo_bpm(self) -> float:
+        lo, hi = self.tempo_bpm
+        return round(lo + (hi - lo) * (0.5 + 0.5 * self.tempo_bias) * 0.999, 1)
+
+    def labels(self) -> dict:
+        return {"descriptor": self.name, "genre": self.genre, "subgenre": self.subgenre, "mood": self.mood,
+                "sentiment": self.sentiment, "valence": self.valence, "momentum": self.momentum}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    descriptors: dict[str, Descriptor]
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    def names(self) -> list[str]:
+        return sorted(self.descriptors)
+
+    def get(self, name: str) -> Descriptor:
+        """The descriptor called ``name``; an unknown name suggests the nearest ones."""
+        try:
+            return self.descriptors[name]
+        except KeyError:
+            near = self.suggest(name)
+            hint = f" Did you mean {', '.join(near)}?" if near else ""
+            raise CatalogError(f"Unknown descriptor '{name}'.{hint}") from None
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        return difflib.get_close_matches(str(name), self.names(), n=n, cutoff=0.5)
+
+    def tree(self) -> dict[str, dict[str, list[str]]]:
+        """genre -> subgenre -> moods, for pickers."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for d in self.descriptors.values():
+            out.setdefault(d.genre, {}).setdefault(d.subgenre, []).append(d.mood)
+        return out
+
+    def find(self, genre: str, subgenre: str, mood: str) -> Descriptor:
+        return self.get(f"{genre}_{subgenre}_{mood}")
+
+    def search(self, text: str) -> list[str]:
+        words = text.lower().replace("_", " ").split()
+        return [n for n in self.names() if all(w in n for w in words)]
+
+
+def _check(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise CatalogError(f"Catalog entry '{where}': {what}")
+
+
+def _parse(raw: dict) -> Catalog:
+    progs = raw.get("progressions")
+    moods = raw.get("moods")
+    genres = raw.get("genres")
+    _check(isinstance(progs, dict) and isinstance(moods, dict) and isinstance(genres, dict), "catalog",
+           "needs 'progressions', 'moods' and 'genres' objects")
+    from .harmony import parse_chord
+
+    for pname, p in progs.items():
+        _check(p.get("mode") in ("major", "minor"), pname, "mode must be major or minor")
+        _check(p.get("scale") in SCALES, pname, f"scale must be one of {', '.join(SCALES)}")
+        _check(isinstance(p.get("list"), list) and p["list"], pname, "needs a non-empty 'list' of progressions")
+        for prog in p["list"]:
+            for chord in prog:
+                try:
+                    parse_chord(chord)
+                except ValueError as exc:
+                    raise CatalogError(f"Catalog entry '{pname}': {exc}") from None
+    for mname, m in moods.items():
+        _check(m.get("sentiment") in SENTIMENTS, mname, "sentiment must be negative, neutral or positive")
+        _check(m.get("valence") in (0, 1, 2), mname, "valence must be 0, 1 or 2")
+        _check(m.get("momentum") in (0, 1, 2, 3, 4), mname, "momentum must be 0-4")
+        _check(m.get("harmony") in progs, mname, f"harmony '{m.get('harmony')}' is not a progression family")
+        _check(0 <= float(m.get("density", -1)) <= 1, mname, "density must be 0-1")
+        _check(m.get("dynamics") in DYNAMICS, mname, f"dynamics must be one of {', '.join(DYNAMICS)}")
+        _check(m.get("register") in REGISTERS, mname, f"register must be one of {', '.join(REGISTERS)}")
+        _check(-1 <= float(m.get("tempo_bias", 0)) <= 1, mname, "tempo_bias must be -1..1")
+    out: dict[str, Descriptor] = {}
+    for gname, g in genres.items():
+        for sname, s in g.get("subgenres", {}).items():
+            where = f"{gname}_{sname}"
+            lo, hi = s.get("tempo_bpm", [0, 0])
+            _check(20 <= lo < hi <= 200, where, "tempo_bpm must be [low, high] within 20-200")
+            for key, allowed in (("chord_style", CHORD_STYLES), ("bass_style", BASS_STYLES),
+                                 ("lead_style", LEAD_STYLES), ("reverb", REVERBS)):
+                _check(s.get(key) in allowed, where, f"{key} must be one of {', '.join(allowed)}")
+            _check(0 <= float(s.get("swing", -1)) <= 0.75, where, "swing must be 0-0.75")
+            bands = s.get("bands", {})
+            _check(bool(bands), where, "needs at least one band")
+            for bname, band in bands.items():
+                _check(set(band) == set(ROLES), f"{where}/{bname}", f"a band names exactly the roles {', '.join(ROLES)}")
+                for role, prog in band.items():
+                    _check(prog is None or (isinstance(prog, int) and 0 <= prog <= 127), f"{where}/{bname}",
+                           f"{role} must be a General MIDI program 0-127 or null")
+                _check(band["harmony"] is not None and band["bass"] is not None, f"{where}/{bname}",
+                       "harmony and bass are required")
+            _check(bool(s.get("moods")), where, "needs a list of moods")
+            for mood in s["moods"]:
+                name = f"{gname}_{sname}_{mood}"
+                _check(mood in moods, name, f"mood '{mood}' is not defined")
+                _check(name not in out, name, "defined twice")
+                m = moods[mood]
+                fam = progs[m["harmony"]]
+                out[name] = Descriptor(
+                    name=name, genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
+                    valence=int(m["valence"]), momentum=int(m["momentum"]), tempo_bpm=(float(lo), float(hi)),
+                    mode=fam["mode"], scale=SCALES[fam["scale"]],
+                    progressions=tuple(tuple(p) for p in fam["list"]), groove=s["groove"], swing=float(s["swing"]),
+                    chord_style=s["chord_style"], bass_style=s["bass_style"], lead_style=s["lead_style"],
+                    lead_rate=float(s.get("lead_rate", 1.0)), reverb=s["reverb"],
+                    humanize=float(s.get("humanize", 0.0)),
+                    brightness=float(s.get("brightness", 0.0)) + 0.25 * (int(m["valence"]) - 1),
+                    density=float(m["density"]), velocity=DYNAMICS[m["dynamics"]],
+                    register=REGISTERS[m["register"]], tempo_bias=float(m.get("tempo_bias", 0.0)), bands=bands,
+                )
+    _check(bool(out), "catalog", "defines no descriptors")
+    return Catalog(out)
+
+
+@lru_cache(maxsize=4)
+def load_catalog(path: str = str(CATALOG_PATH)) -> Catalog:
+    """Load and validate the catalog (cached: it is read once per process)."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise CatalogError(f"The catalog {path} could not be read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"The catalog {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+    cat = _parse(raw)
+    from .grooves import load_grooves
+
+    grooves = load_grooves()
+    for d in cat.descriptors.values():
+        _check(d.groove in grooves, d.name, f"groove '{d.groove}' is not in assets/grooves.json")
+    return cat

@@ -1,0 +1,497 @@
+"""The rule-based composer: descriptor + length + tempo + key + band + seed -> an arrangement.
+
+Form: phrase-aligned sections (4-bar phrases) with an intensity curve: an intro with the
+fewest instruments, a build, a climax with everything in at ``climax_at``, and an ending that
+resolves (a V-I cadence and a held tonic chord). Roles: drums (genre groove from
+assets/grooves.json), percussion (melodic percussion ostinato), bass (a style that follows
+the harmony), harmony (voiced, voice-led chords in the genre's comping rhythm), pad
+(sustained open voicings) and lead (an instrumental motif or an arpeggio; no vocal lines).
+
+How the descriptor's labels act: momentum sets onset density (drum level, comping and lead
+rates); valence sets mode, register and brightness; sentiment sets the progression family.
+The same seed gives the same music; other seeds change band, progressions, motifs, voicings
+and grooves' details.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pretty_midi
+
+from .catalog import Descriptor
+from .errors import OptionError
+from .grooves import STEP_VELOCITY, load_grooves
+from .harmony import parse_chord, styled, voice
+from .key import PITCH_CLASSES
+
+#: CC7 channel volume and CC10 pan centre per role (balance of the GM soundfont).
+ROLE_VOLUME = {"drums": 104, "percussion": 92, "bass": 104, "harmony": 84, "pad": 70, "lead": 96}
+ROLE_PAN = {"drums": 64, "percussion": 46, "bass": 64, "harmony": 42, "pad": 84, "lead": 74}
+#: Intensity at which each role enters.
+ROLE_ENTRY = {"pad": 0.0, "harmony": 0.0, "lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
+POSITIONS = ("only", "first", "middle", "last")
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """Structure options (seconds; None = a sensible default for the length)."""
+
+    intro_s: float | None = None
+    ending_s: float | None = None
+    climax_at: float = 0.7  # position of the climax, 0..1 of the length
+
+    def __post_init__(self):
+        if not (0.0 <= self.climax_at <= 1.0):
+            raise OptionError(f"Climax position must be between 0 and 1 (got {self.climax_at}).")
+        for name in ("intro_s", "ending_s"):
+            v = getattr(self, name)
+            if v is not None and not (0.0 <= v <= 600.0):
+                raise OptionError(f"{name} must be between 0 and 600 seconds (got {v}).")
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # intro | build | climax | breakdown | ending
+    start_s: float
+    end_s: float
+    intensity: float
+
+
+@dataclass
+class Arrangement:
+    """The symbolic arrangement of one region."""
+
+    midi: pretty_midi.PrettyMIDI
+    descriptor: str
+    band: str
+    tempo_bpm: float
+    tonic: str
+    mode: str
+    duration_s: float
+    sections: list[Section]
+    roles: dict[str, pretty_midi.Instrument] = field(default_factory=dict)
+
+
+class _Ctx:
+    """Everything a role writer needs; keeps the writers short."""
+
+    def __init__(self, d: Descriptor, tempo_bpm: float, tonic: int, rng: np.random.Generator):
+        self.d, self.rng, self.tonic = d, rng, tonic
+        self.beat_s = 60.0 / tempo_bpm
+        self.bar_s = 4 * self.beat_s
+        self.jitter_s = 0.012 * d.humanize
+
+    def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
+        """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
+        frac = beat % 1.0
+        if swing and self.d.swing > 0:
+            if abs(frac - 0.5) < 1e-6:
+                beat += self.d.swing / 6.0
+            elif abs(frac - 0.25) < 1e-6 or abs(frac - 0.75) < 1e-6:
+                beat += self.d.swing / 12.0
+        jitter = self.rng.normal(0, self.jitter_s) if self.jitter_s else 0.0
+        return max(0.0, bar * self.bar_s + beat * self.beat_s + jitter)
+
+    def vel(self, base: float, intensity: float, role: str) -> int:
+        v = self.d.velocity * base * (0.72 + 0.28 * intensity)
+        v += self.rng.normal(0, 4 * (0.3 + self.d.humanize))
+        return int(np.clip(v, 18, 127))
+
+
+def _note(inst, pitch, start, end, vel):
+    if end - start < 0.02:
+        end = start + 0.02
+    inst.notes.append(pretty_midi.Note(int(vel), int(np.clip(pitch, 0, 127)), float(start), float(end)))
+
+
+def _intensity_plan(n_bars: int, intro_bars: int, ending_bars: int, climax_at: float, position: str) -> list[float]:
+    """Intensity (0..1) per bar, constant within 4-bar phrases."""
+    out = []
+    climax_bar = climax_at * n_bars
+    for b in range(n_bars):
+        if b < intro_bars:
+            v = 0.18 + 0.12 * b / max(1, intro_bars)
+        elif b >= n_bars - ending_bars:
+            v = 0.4 if position in ("only", "last") else 0.85
+        else:
+            body_start = intro_bars
+            rise = max(1.0, climax_bar - body_start)
+            if b < climax_bar:
+                v = 0.4 + 0.6 * ((b - body_start) / rise) ** 0.8
+            else:
+                v = 1.0 if b - climax_bar < max(4, 0.25 * n_bars) else 0.8
+        out.append(v)
+    # phrase-align: each 4-bar phrase (after the intro) takes its phrase's maximum
+    for p in range(intro_bars, n_bars - ending_bars, 4):
+        end = min(p + 4, n_bars - ending_bars)
+        m = max(out[p:end])
+        out[p:end] = [m] * (end - p)
+    if position in ("middle", "last"):  # no intro texture inside a stitched piece
+        out = [max(v, 0.45) for v in out]
+    return out
+
+
+def _section_name(v: float, b: int, intro_bars: int, n_bars: int, ending_bars: int, prev: float) -> str:
+    if b < intro_bars:
+        return "intro"
+    if b >= n_bars - ending_bars:
+        return "ending"
+    if v >= 0.99:
+        return "climax"
+    return "breakdown" if v < prev else "build"
+
+
+# ------------------------------------------------------------------------- roles
+def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, intensity: float, grooves):
+    g = grooves[ctx.d.groove]
+    pattern = g["fill"] if fill and g["fill"] else g["levels"].get(level, {})
+    for pitch, steps in pattern.items():
+        n = len(steps)
+        for i, ch in enumerate(steps):
+            if ch == ".":
+                continue
+            beat = 4.0 * i / n
+            t = ctx.t(bar, beat)
+            _note(inst, pitch, t, t + 0.12, ctx.vel(STEP_VELOCITY[ch], intensity, "drums"))
+    if crash:
+        t = ctx.t(bar, 0.0, swing=False)
+        _note(inst, 49, t, t + 1.0, ctx.vel(0.95, intensity, "drums"))
+
+
+_COMP = {  # groove -> (low-density rhythm, high-density rhythm): (beat, length in beats)
+    "none": ([(0, 2), (2, 2)], [(0, 1), (1, 1), (2, 1), (3, 1)]),
+    "cinematic_pulse": ([(0, 4)], [(b * 0.5, 0.4) for b in range(8)]),
+    "quirky": ([(0, 1), (2, 1)], [(0, 0.4), (1, 0.4), (2, 0.4), (3, 0.4)]),
+    "world_pulse": ([(0, 2), (2, 2)], [(0, 0.5), (1.5, 0.5), (3, 0.5)]),
+    "electro_minimal": ([(0, 4)], [(0, 2), (2, 2)]),
+    "synthwave": ([(0, 4)], [(b * 0.5, 0.45) for b in range(8)]),
+    "four_floor": ([(0, 4)], [(0.5, 0.4), (1.5, 0.4), (2.5, 0.4), (3.5, 0.4)]),
+    "tropical": ([(0, 2), (2, 2)], [(0.5, 0.35), (1.5, 0.35), (2.5, 0.35), (3.5, 0.35)]),
+    "trap": ([(0, 4)], [(0, 2), (2, 1.5), (3.5, 0.5)]),
+    "boombap": ([(0, 2), (2, 2)], [(0, 1.4), (1.5, 0.5), (2.5, 1.5)]),
+    "pop": ([(0, 2), (2, 2)], [(b * 0.5, 0.45) for b in range(8)]),
+    "rock": ([(0, 4)], [(b * 0.5, 0.45) for b in range(8)]),
+    "halftime": ([(0, 4)], [(b * 0.25, 0.23) for b in range(16)]),
+    "folk": ([(0, 2), (2, 2)], [(0, 0.9), (1, 0.4), (1.5, 0.4), (2.5, 0.4), (3, 0.4), (3.5, 0.5)]),
+    "train": ([(0, 2), (2, 2)], [(0, 0.9), (1, 0.4), (1.5, 0.4), (2.5, 0.4), (3, 0.4), (3.5, 0.5)]),
+    "jazz_swing": ([(0, 1.5), (2, 1.5)], [(0, 1.2), (1.5, 0.4), (3, 0.6), (3.5, 0.4)]),
+    "bossa": ([(0, 1.5), (1.5, 2.5)], [(0, 1.0), (1.5, 1.0), (3, 0.5), (3.5, 0.5)]),
+    "brush": ([(0, 4)], [(0, 1.5), (2, 1.5)]),
+}
+_STRUM = {"folk", "train", "rock", "pop", "bossa"}
+
+
+def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
+    low, high = _COMP.get(ctx.d.groove, _COMP["none"])
+    dense = intensity * (0.5 + ctx.d.density) >= 0.65
+    rhythm = high if dense else low
+    pitches = voice(tones, center=center, previous=voicing_state.get("harmony"))
+    voicing_state["harmony"] = pitches
+    strum = ctx.d.groove in _STRUM
+    for k, (beat, length) in enumerate(rhythm):
+        t0 = ctx.t(bar, beat)
+        accent = 1.0 if beat in (0, 2) else 0.85
+        down = k % 2 == 0
+        for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
+            off = 0.012 * j if strum else 0.0
+            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97, ctx.vel(0.82 * accent, intensity, "harmony"))
+
+
+def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
+    """Sustained open chord over a tonic pedal (jazz: no pedal, it would blur the changes)."""
+    pcs = [chord_root_pc] + [t for t in tones if t != chord_root_pc]
+    pitches = voice(pcs, center=58 + ctx.d.register // 2, previous=voicing_state.get("pad"), size=4)
+    voicing_state["pad"] = pitches
+    if ctx.d.genre != "jazz":
+        pedal = 48 + ctx.tonic if 48 + ctx.tonic < min(pitches) else 36 + ctx.tonic
+        pitches = [pedal] + pitches
+    t0, t1 = ctx.t(bar, 0, swing=False), ctx.t(bar, 4, swing=False)
+    for p in pitches:
+        _note(inst, p, t0, t1 + 0.05, ctx.vel(0.62, intensity, "pad"))
+
+
+def _bass_root(pc: int) -> int:
+    """A low root in E1..D#2 (28..39)."""
+    return 28 + ((pc - 4) % 12)
+
+
+def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, scale_pcs):
+    r = _bass_root(root_pc)
+    fifth = r + 7
+    style = ctx.d.bass_style
+    v = lambda a=0.9: ctx.vel(a, intensity, "bass")  # noqa: E731
+    full = intensity >= 0.7
+    notes: list[tuple[float, float, int, int]] = []  # beat, length, pitch, velocity
+    if style == "drone":
+        notes = [(0, 4, r, v(0.8))]
+    elif style == "ostinato":
+        notes = [(b * 0.5, 0.45, r + (12 if full and b % 4 == 3 else 0), v(0.95 if b % 2 == 0 else 0.75)) for b in range(8)]
+    elif style == "bounce":
+        notes = [(0, 0.5, r, v()), (1, 0.4, fifth, v(0.7)), (2, 0.5, r, v()), (3, 0.4, fifth, v(0.7))]
+    elif style == "pulse":
+        notes = [(b, 0.8, r, v(0.9 if b % 2 == 0 else 0.75)) for b in range(4)]
+    elif style == "octaves":
+        notes = [(b * 0.5, 0.45, r + (12 if b % 2 else 0), v(0.9 if b % 2 == 0 else 0.8)) for b in range(8)]
+    elif style == "offbeat":
+        notes = [(b + 0.5, 0.4, r, v(0.9)) for b in range(4)] + ([(0, 0.3, r, v(0.7))] if full else [])
+    elif style == "808":
+        notes = [(0, 2.4, r - 12 if r - 12 >= 24 else r, v(1.0)), (2.5, 1.4, r - 12 if r - 12 >= 24 else r, v(0.9))]
+    elif style == "boombap":
+        notes = [(0, 1.2, r, v()), (1.5, 0.4, r, v(0.7)), (2.5, 1.0, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85))]
+    elif style == "eighths":
+        notes = [(b * 0.5, 0.45, r, v(0.9 if b % 2 == 0 else 0.75)) for b in range(8)] if full else \
+                [(b, 0.9, r, v(0.85)) for b in range(4)]
+    elif style == "roots":
+        notes = [(0, 1.9, r, v()), (2, 1.9, fifth if full else r, v(0.8))]
+    elif style == "alternating":
+        approach = _bass_root(next_root_pc)
+        notes = [(0, 0.9, r, v()), (1, 0.4, r, v(0.5)), (2, 0.9, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)),
+                 (3, 0.9, approach - 1 if approach - 1 > r else approach + 2, v(0.75))]
+    elif style == "walking":
+        target = _bass_root(next_root_pc)
+        third = r + chord.third
+        line = [r, third if ctx.rng.random() < 0.6 else r + 2, fifth, target + (1 if ctx.rng.random() < 0.5 else -1)]
+        notes = [(b, 0.95, p, v(0.9 if b == 0 else 0.78)) for b, p in enumerate(line)]
+    elif style == "bossa":
+        notes = [(0, 1.4, r, v()), (1.5, 0.45, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.8)),
+                 (2, 1.4, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)), (3.5, 0.45, r, v(0.8))]
+    for beat, length, pitch, vel in notes:
+        t0 = ctx.t(bar, beat)
+        _note(inst, pitch, t0, t0 + length * ctx.beat_s, vel)
+
+
+def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
+    """A one-bar motif: (beat, length, scale step). Rhythm from the lead rate."""
+    if rate <= 0.5:
+        cells = [[(0, 2), (2, 2)], [(0, 3), (3, 1)], [(0, 1.5), (1.5, 2.5)]]
+    elif rate <= 1.0:
+        cells = [[(0, 1), (1, 1), (2, 1.5), (3.5, 0.5)], [(0, 1.5), (1.5, 0.5), (2, 2)],
+                 [(0, 0.5), (0.5, 0.5), (1, 1), (2, 1), (3, 1)], [(0, 1), (1.5, 0.5), (2, 1), (3, 1)]]
+    else:
+        cells = [[(b * 0.5, 0.5) for b in range(8)], [(0, 0.5), (0.5, 0.5), (1, 1), (2, 0.5), (2.5, 0.5), (3, 1)],
+                 [(0, 0.75), (0.75, 0.75), (1.5, 0.5), (2, 0.5), (2.5, 0.5), (3, 1)]]
+    rhythm = cells[rng.integers(len(cells))]
+    steps, s = [], int(rng.integers(0, 3)) * 2  # start on 1, 3 or 5 of the scale
+    for _ in rhythm:
+        steps.append(s)
+        s += int(rng.choice([-2, -1, -1, 1, 1, 2, 3]))
+        s = int(np.clip(s, -2, 9))
+    return [(b, ln, st) for (b, ln), st in zip(rhythm, steps)]
+
+
+def _scale_pitch(tonic: int, scale: tuple[int, ...], step: int, base: int) -> int:
+    octave, idx = divmod(step, len(scale))
+    return base + tonic + 12 * octave + scale[idx]
+
+
+def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
+    """An arpeggio over the chord, or the motif fitted to the chord (``chord_pcs``: pitch classes)."""
+    d = ctx.d
+    base = 60 + d.register
+    if d.lead_style == "arpeggio":
+        rate = d.lead_rate * (0.5 if intensity < 0.6 else 1.0)
+        step = 1.0 / rate
+        pitches = sorted(base + ((pc - base) % 12) for pc in set(chord_pcs))
+        pitches = pitches + [p + 12 for p in pitches[:2]]
+        if ctx.rng.random() < 0.5:
+            pitches = pitches + pitches[-2:0:-1]
+        n = int(round(4 / step))
+        for i in range(n):
+            t0 = ctx.t(bar, i * step)
+            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9,
+                  ctx.vel(0.78 if i % 2 else 0.9, intensity, "lead"))
+        return
+    chord_pcs = set(chord_pcs)
+    shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
+    for k, (beat, length, st) in enumerate(motif):
+        if phrase_bar % 4 == 3 and beat >= 2:  # the phrase breathes in its last half bar
+            break
+        p = _scale_pitch(ctx.tonic, d.scale, st + shift, base)
+        if beat in (0, 2) or k == 0:  # strong beats land on chord tones
+            p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
+        t0 = ctx.t(bar, beat)
+        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92, ctx.vel(0.9 if beat == 0 else 0.8, intensity, "lead"))
+
+
+def _percussion(ctx: _Ctx, inst, bar, root_pc, intensity, level, grooves, program):
+    low_drum = program in (47, 116, 117, 118, 55)
+    base = 36 if low_drum else 60
+    root = base + ((root_pc - base) % 12)
+    pattern = next(iter(grooves[ctx.d.groove]["levels"].get(max(level, 1), {}).values()), "x...o...x...o...")
+    if ctx.d.groove == "none":
+        pattern = "x.......o......."
+    n = len(pattern)
+    for i, ch in enumerate(pattern):
+        if ch == ".":
+            continue
+        t0 = ctx.t(bar, 4.0 * i / n)
+        pitch = root if (i // max(1, n // 4)) % 2 == 0 or low_drum else root + 7
+        _note(inst, pitch, t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
+              ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity, "percussion"))
+
+
+# ------------------------------------------------------------------------ compose
+def compose(
+    descriptor: Descriptor,
+    *,
+    duration_s: float,
+    tempo_bpm: float,
+    tonic: str,
+    band: str | None = None,
+    seed: int = 0,
+    options: ComposeOptions | None = None,
+    position: str = "only",
+) -> Arrangement:
+    """Write the arrangement of one region.
+
+    Parameters
+    ----------
+    descriptor : the catalog entry (genre, mood and their musical constraints)
+    duration_s : length in seconds (the arrangement fills it; notes never pass it)
+    tempo_bpm : 20..200
+    tonic : sharp pitch name; the mode comes from the descriptor
+    band : one of ``descriptor.bands`` (None: chosen by the seed)
+    seed : same seed, same music
+    options : intro/ending lengths and climax position
+    position : ``only`` (intro and resolving ending), ``first`` (intro, ends on a fill),
+        ``middle`` (no intro, ends on a fill) or ``last`` (no intro, resolving ending)
+    """
+    opts = options or ComposeOptions()
+    if position not in POSITIONS:
+        raise OptionError(f"position must be one of {', '.join(POSITIONS)}.")
+    if not (20 <= tempo_bpm <= 200):
+        raise OptionError(f"Tempo must be between 20 and 200 BPM (got {tempo_bpm}).")
+    if tonic not in PITCH_CLASSES:
+        raise OptionError(f"Tonic must be one of {', '.join(PITCH_CLASSES)} (got '{tonic}').")
+    if duration_s <= 0:
+        raise OptionError("A region needs a positive length.")
+    rng = np.random.default_rng([int(seed)] + [ord(c) for c in descriptor.name])
+    bands = sorted(descriptor.bands)
+    if band is None:
+        band = bands[int(rng.integers(len(bands)))]
+    elif band not in descriptor.bands:
+        raise OptionError(f"'{band}' is not a band of {descriptor.name}; choose one of {', '.join(bands)}.")
+    programs = descriptor.bands[band]
+    tonic_pc = PITCH_CLASSES.index(tonic)
+    ctx = _Ctx(descriptor, tempo_bpm, tonic_pc, rng)
+    n_bars = max(1, int(math.ceil(duration_s / ctx.bar_s - 1e-6)))
+    full_bars = max(1, int(math.floor(duration_s / ctx.bar_s + 1e-6)))
+    resolve = position in ("only", "last")
+
+    def bars_of(seconds, default_bars):
+        if seconds is None:
+            return default_bars
+        return int(round(seconds / ctx.bar_s))
+
+    default_intro = 0 if position in ("middle", "last") else min(4, max(1, full_bars // 6))
+    intro_bars = int(np.clip(bars_of(opts.intro_s, default_intro), 0, max(0, full_bars - 1)))
+    ending_bars = int(np.clip(bars_of(opts.ending_s, 2 if resolve else 1), 1 if resolve else 0,
+                              max(0, full_bars - intro_bars)))
+    plan = _intensity_plan(n_bars, intro_bars, ending_bars, opts.climax_at, position)
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
+    insts: dict[str, pretty_midi.Instrument] = {}
+    pan_jitter = int(rng.integers(-8, 9))
+    for role in ("drums", "percussion", "bass", "harmony", "pad", "lead"):
+        prog = programs.get(role)
+        if prog is None:
+            continue
+        drum = role == "drums"
+        inst = pretty_midi.Instrument(program=0 if drum else int(prog), is_drum=drum, name=role)
+        pan = int(np.clip(ROLE_PAN[role] + (0 if role in ("drums", "bass") else pan_jitter), 0, 127))
+        inst.control_changes += [pretty_midi.ControlChange(7, ROLE_VOLUME[role], 0.0),
+                                 pretty_midi.ControlChange(10, pan, 0.0)]
+        if drum:
+            inst.drum_kit = int(prog)  # read by synth.render_midi (GM drum kit = bank 128 program)
+        insts[role] = inst
+        pm.instruments.append(inst)
+
+    # progressions: one for the build, another for the climax (same family)
+    progs = list(descriptor.progressions)
+    order = rng.permutation(len(progs))
+    prog_a = [parse_chord(c) for c in progs[order[0]]]
+    prog_b = [parse_chord(c) for c in progs[order[1 % len(progs)]]]
+    motif_a = _motif(rng, descriptor.lead_rate)
+    motif_b = _motif(rng, descriptor.lead_rate * (1.5 if descriptor.density > 0.6 else 1.0))
+    grooves = load_grooves()
+    final_bar = full_bars - 1 if resolve else None
+    dominant = parse_chord("V")  # the cadence chord (major V in minor too: harmonic minor)
+    tonic_chord = parse_chord("i" if descriptor.mode == "minor" else "I")
+    voicing_state: dict = {}
+    harmony_center = 62 + descriptor.register
+    sections: list[Section] = []
+    prev_v = 0.0
+    for bar in range(n_bars):
+        v = plan[bar]
+        name = _section_name(v, bar, intro_bars, n_bars, ending_bars, prev_v)
+        start = bar * ctx.bar_s
+        if sections and sections[-1].name == name and abs(sections[-1].intensity - v) < 1e-9:
+            sections[-1] = Section(name, sections[-1].start_s, min(start + ctx.bar_s, duration_s), v)
+        elif start < duration_s:
+            sections.append(Section(name, start, min(start + ctx.bar_s, duration_s), v))
+        in_climax = v >= 0.99
+        prog = prog_b if in_climax else prog_a
+        body_bar = bar - intro_bars
+        chord = prog[body_bar % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
+        if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
+            chord = dominant
+        is_final = resolve and bar >= (final_bar if final_bar is not None else n_bars)
+        if is_final:
+            chord = tonic_chord
+        tones = styled(chord, descriptor.chord_style, descriptor.mode)
+        root_pc = (tonic_pc + chord.root) % 12
+        pcs = [(root_pc + i) % 12 for i in tones]
+        nxt = prog[(body_bar + 1) % len(prog)] if bar + 1 < n_bars else tonic_chord
+        next_root_pc = (tonic_pc + nxt.root) % 12
+        phrase_end = (bar - intro_bars) % 4 == 3 or bar == n_bars - 1
+        next_v = plan[bar + 1] if bar + 1 < n_bars else (1.0 if not resolve else 0.0)
+        level = int(np.clip(math.ceil(v * (descriptor.momentum + 1) * 0.9), 0, 4))
+        if is_final:
+            # the resolving ending: a held tonic chord, a last crash, the lead on the tonic
+            t0 = ctx.t(bar, 0, swing=False)
+            t1 = duration_s
+            for p in voice(pcs, center=harmony_center, previous=voicing_state.get("harmony")):
+                _note(insts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6, "harmony"))
+            if "pad" in insts:
+                for p in voice(pcs, center=56, previous=voicing_state.get("pad"), size=4):
+                    _note(insts["pad"], p, t0, t1, ctx.vel(0.6, 0.6, "pad"))
+            _note(insts["bass"], _bass_root(root_pc), t0, t1, ctx.vel(0.9, 0.6, "bass"))
+            if "lead" in insts:
+                _note(insts["lead"], 60 + descriptor.register + ((tonic_pc - descriptor.register) % 12), t0,
+                      min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6, "lead"))
+            if "drums" in insts and descriptor.groove != "none" and bar == final_bar:
+                _note(insts["drums"], 49, t0, t0 + 2.0, ctx.vel(0.9, 0.6, "drums"))
+                _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6, "drums"))
+            prev_v = v
+            continue
+        if "pad" in insts and v >= ROLE_ENTRY["pad"]:
+            _pad(ctx, insts["pad"], bar, root_pc, pcs, v, voicing_state)
+        if v >= ROLE_ENTRY["harmony"] and not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):
+            _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
+        if v >= ROLE_ENTRY["bass"]:
+            _bass(ctx, insts["bass"], bar, chord, root_pc, next_root_pc, v, descriptor.scale)
+        if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
+            _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
+        if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
+            fill = phrase_end and (next_v > v or bar == n_bars - 1 or (bar + 1) % 8 == intro_bars % 8) \
+                and bar >= intro_bars
+            crash = bar > 0 and (v > prev_v + 0.05 or (bar - intro_bars) % 8 == 0) and level >= 2
+            _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
+        if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
+            _percussion(ctx, insts["percussion"], bar, root_pc, v, level, grooves, programs["percussion"])
+        prev_v = v
+    for inst in pm.instruments:  # nothing sounds past the region's end
+        kept = []
+        for n in inst.notes:
+            if n.start < duration_s - 0.01:
+                n.end = min(n.end, duration_s)
+                kept.append(n)
+        inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
+    if sections:
+        last = sections[-1]
+        sections[-1] = Section(last.name, last.start_s, duration_s, last.intensity)
+    return Arrangement(pm, descriptor.name, band, float(tempo_bpm), tonic, descriptor.mode, float(duration_s),
+                       sections, insts)

@@ -1,0 +1,209 @@
+"""``render(timeline, seed=...) -> Render``: compose, synthesise, mix and master a timeline.
+
+Per region: the composer writes the arrangement; tinysoundfont renders two groups with the
+General MIDI soundfont (rhythm section dry: drums and bass; the rest through the
+descriptor's reverb); regions are laid on the timeline, each one's release ringing into the
+next. The master chain (pedalboard) is a high-pass, an EQ tilt from the descriptor's
+brightness, a gentle bus compressor, loudness normalisation to -14 LUFS (pyloudnorm) and a
+true-peak brickwall limiter at -1 dBTP, so nothing clips.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pretty_midi
+
+from . import __version__
+from .catalog import load_catalog
+from .compose import Arrangement, ComposeOptions, compose
+from .synth import render_midi
+from .timeline import Timeline
+
+SAMPLE_RATE = 44100
+TARGET_LUFS = -14.0
+CEILING_DB = -1.0
+TAIL_S = 1.5  # release allowed to ring into the next region
+REVERBS = {  # room_size, damping, wet, width
+    "room": (0.25, 0.6, 0.12, 0.8),
+    "plate": (0.5, 0.45, 0.18, 1.0),
+    "hall": (0.82, 0.5, 0.28, 1.0),
+}
+DRY_ROLES = ("drums", "bass")
+
+
+@dataclass(frozen=True)
+class RegionRender:
+    id: str
+    descriptor: str
+    band: str
+    tempo_bpm: float
+    tonic: str
+    mode: str
+    start_s: float
+    end_s: float
+    sections: tuple = ()
+
+
+@dataclass(frozen=True)
+class Render:
+    """A rendered timeline and everything needed to reproduce it."""
+
+    audio: np.ndarray = field(repr=False)  # (n, 2) float32
+    sample_rate: int
+    midi: pretty_midi.PrettyMIDI = field(repr=False)
+    timeline: Timeline
+    seed: int
+    regions: tuple[RegionRender, ...]
+    loudness_lufs: float
+    peak_dbfs: float
+    versions: dict
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+    def wav_bytes(self) -> bytes:
+        from .audio import to_wav_bytes
+
+        return to_wav_bytes(self.audio, self.sample_rate, subtype="PCM_24")
+
+    def midi_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        self.midi.write(buf)
+        return buf.getvalue()
+
+
+def _versions() -> dict:
+    import pedalboard
+    import pyloudnorm
+
+    return {"studio": __version__, "pretty_midi": pretty_midi.__version__ if hasattr(pretty_midi, "__version__")
+            else "0.2", "pedalboard": pedalboard.__version__, "pyloudnorm": getattr(pyloudnorm, "__version__", "0.2")}
+
+
+def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:
+    pm = pretty_midi.PrettyMIDI(initial_tempo=arr.tempo_bpm)
+    pm.instruments = [inst for role, inst in arr.roles.items() if role in roles and inst.notes]
+    return pm
+
+
+def _region_audio(arr: Arrangement, reverb: str, sr: int) -> np.ndarray:
+    """Stereo audio of one arrangement: dry rhythm section + reverberated rest, with a tail."""
+    import pedalboard as pb
+
+    n = int(round((arr.duration_s + TAIL_S) * sr))
+    out = np.zeros((n, 2), dtype=np.float32)
+    for roles, wet in ((DRY_ROLES, False), (tuple(r for r in arr.roles if r not in DRY_ROLES), True)):
+        pm = _group(arr, roles)
+        if not pm.instruments:
+            continue
+        audio = render_midi(pm, sr=sr, tail_s=TAIL_S)
+        if wet:
+            room, damping, wet_level, width = REVERBS[reverb]
+            board = pb.Pedalboard([pb.Reverb(room_size=room, damping=damping, wet_level=wet_level, dry_level=0.85,
+                                             width=width)])
+            audio = board(audio.T.copy(), sr).T
+        m = min(n, audio.shape[0])
+        out[:m] += audio[:m]
+    return out
+
+
+def master(audio: np.ndarray, sr: int, *, brightness: float = 0.0) -> tuple[np.ndarray, float, float]:
+    """EQ, compression, -14 LUFS, -1 dBTP limiting. Returns (audio, LUFS, peak dBFS)."""
+    import pedalboard as pb
+    import pyloudnorm
+
+    x = np.ascontiguousarray(audio.T, dtype=np.float32)
+    if not np.any(np.abs(x) > 1e-7):
+        return audio.astype(np.float32), float("-inf"), float("-inf")
+    tilt = float(np.clip(brightness, -1, 1)) * 2.5
+    chain = pb.Pedalboard([
+        pb.HighpassFilter(cutoff_frequency_hz=30.0),
+        pb.PeakFilter(cutoff_frequency_hz=320.0, gain_db=-1.5, q=0.9),
+        pb.HighShelfFilter(cutoff_frequency_hz=6500.0, gain_db=tilt, q=0.7),
+        pb.LowShelfFilter(cutoff_frequency_hz=110.0, gain_db=1.0 - 0.5 * tilt, q=0.7),
+        pb.Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=15.0, release_ms=180.0),
+    ])
+    x = chain(x, sr)
+    meter = pyloudnorm.Meter(sr)
+    limiter = pb.Pedalboard([pb.BrickwallLimiter(ceiling_db=CEILING_DB, true_peak=True)])
+    y = x
+    for _ in range(3):  # normalise, limit, and correct for what the limiter took off
+        loud = meter.integrated_loudness(y.T)
+        if not np.isfinite(loud):
+            break
+        y = limiter(y * np.float32(10 ** ((TARGET_LUFS - loud) / 20)), sr)
+        if abs(meter.integrated_loudness(y.T) - TARGET_LUFS) < 0.3:
+            break
+        x = y
+    y = np.clip(y, -0.999, 0.999)  # safety: the limiter already keeps peaks near -1 dBFS
+    loud = float(meter.integrated_loudness(y.T))
+    peak = float(20 * np.log10(max(float(np.max(np.abs(y))), 1e-9)))
+    return np.ascontiguousarray(y.T, dtype=np.float32), loud, peak
+
+
+def render(
+    timeline: Timeline,
+    *,
+    seed: int = 0,
+    options: ComposeOptions | None = None,
+    sample_rate: int = SAMPLE_RATE,
+    progress=None,
+) -> Render:
+    """Render a timeline to mastered stereo audio plus its MIDI.
+
+    Parameters
+    ----------
+    timeline : Timeline (see docs/timeline.md)
+    seed : int; the same seed gives the same audio, different seeds different music
+    options : intro/ending lengths and climax position (apply to a single-region timeline's
+        region, and to the first/last regions of a multi-region one)
+    progress : callable(fraction, message), optional
+    """
+    report = progress or (lambda f, m: None)
+    catalog = load_catalog()
+    timeline.check_descriptors(catalog=catalog)
+    regions = timeline.regions
+    total = int(round(timeline.duration_s * sample_rate))
+    mix = np.zeros((total + int(TAIL_S * sample_rate), 2), dtype=np.float32)
+    midi = pretty_midi.PrettyMIDI(initial_tempo=float(regions[0].tempo_bpm))
+    done: list[RegionRender] = []
+    brightness = []
+    for i, region in enumerate(regions):
+        report(0.85 * i / len(regions), f"Composing region {i + 1} of {len(regions)} ({region.descriptor})")
+        d = catalog.get(region.descriptor)
+        if len(regions) == 1:
+            position = "only"
+        else:
+            position = "first" if i == 0 else "last" if i == len(regions) - 1 else "middle"
+        arr = compose(d, duration_s=region.duration_s, tempo_bpm=region.tempo_bpm, tonic=region.tonic,
+                      band=region.band, seed=seed + 7919 * i, options=options, position=position)
+        audio = _region_audio(arr, d.reverb, sample_rate)
+        start = int(round(region.start_s * sample_rate))
+        fade_in = min(int(0.01 * sample_rate), audio.shape[0])
+        audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]
+        end = min(start + audio.shape[0], mix.shape[0])
+        mix[start:end] += audio[: end - start]
+        for inst in arr.midi.instruments:
+            copy = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum, name=f"{region.id}:{inst.name}")
+            copy.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start + region.start_s, n.end + region.start_s)
+                          for n in inst.notes]
+            copy.control_changes = [pretty_midi.ControlChange(c.number, c.value, c.time + region.start_s)
+                                    for c in inst.control_changes]
+            midi.instruments.append(copy)
+        brightness.append((region.duration_s, d.brightness))
+        done.append(RegionRender(region.id, d.name, arr.band, region.tempo_bpm, region.tonic, d.mode, region.start_s,
+                                 region.end_s, tuple(arr.sections)))
+    report(0.88, "Mastering")
+    mix = mix[:total]
+    fade = min(int(0.5 * sample_rate), total)
+    if fade:
+        mix[total - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None] ** 2
+    weights = sum(w for w, _ in brightness) or 1.0
+    audio, lufs, peak = master(mix, sample_rate, brightness=sum(w * b for w, b in brightness) / weights)
+    report(1.0, "Done")
+    return Render(audio=audio, sample_rate=sample_rate, midi=midi, timeline=timeline, seed=int(seed),
+                  regions=tuple(done), loudness_lufs=lufs, peak_dbfs=peak, versions=_versions())
