@@ -6,5 +6,6 @@ st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:",
 
 pages = [
     st.Page("pages/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
+    st.Page("pages/render.py", title="Render", icon=":material/music_note:"),
 ]
 st.navigation(pages).run()

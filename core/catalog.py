@@ -176,7 +176,9 @@ def _parse(raw: dict) -> Catalog:
                 _check(mood in moods, name, f"mood '{mood}' is not defined")
                 _check(name not in out, name, "defined twice")
                 m = moods[mood]
-                fam = progs[m["harmony"]]
+                family = s.get("harmony_map", {}).get(m["harmony"], m["harmony"])
+                _check(family in progs, name, f"harmony_map names '{family}', which is not a progression family")
+                fam = progs[family]
                 out[name] = Descriptor(
                     name=name, genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
                     valence=int(m["valence"]), momentum=int(m["momentum"]), tempo_bpm=(float(lo), float(hi)),

@@ -83,6 +83,9 @@ class _Ctx:
         self.beat_s = 60.0 / tempo_bpm
         self.bar_s = 4 * self.beat_s
         self.jitter_s = 0.012 * d.humanize
+        # Below 90 BPM the beat is carried by quarter notes: 8th-note motion in the
+        # pitched parts would make the piece feel (and measure) twice as fast.
+        self.slow = tempo_bpm < 90
 
     def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
         """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
@@ -150,8 +153,9 @@ def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, inten
     pattern = g["fill"] if fill and g["fill"] else g["levels"].get(level, {})
     for pitch, steps in pattern.items():
         n = len(steps)
+        subdivide = pitch in _TIME_KEEPERS or not ctx.slow
         for i, ch in enumerate(steps):
-            if ch == ".":
+            if ch == "." or (not subdivide and (4 * i) % n and ch != "x"):
                 continue
             beat = 4.0 * i / n
             t = ctx.t(bar, beat)
@@ -160,6 +164,9 @@ def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, inten
         t = ctx.t(bar, 0.0, swing=False)
         _note(inst, 49, t, t + 1.0, ctx.vel(0.95, intensity, "drums"))
 
+
+#: Hats, ride, shakers: the drum voices that may subdivide the beat at slow tempi.
+_TIME_KEEPERS = {42, 44, 46, 51, 53, 69, 70, 54}
 
 _COMP = {  # groove -> (low-density rhythm, high-density rhythm): (beat, length in beats)
     "none": ([(0, 2), (2, 2)], [(0, 1), (1, 1), (2, 1), (3, 1)]),
@@ -188,12 +195,14 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
     low, high = _COMP.get(ctx.d.groove, _COMP["none"])
     dense = intensity * (0.5 + ctx.d.density) >= 0.65
     rhythm = high if dense else low
+    if ctx.slow and any(not float(b).is_integer() for b, _ in rhythm):
+        rhythm = [(float(b), 0.95) for b in range(4)] if len(rhythm) > 4 else [(float(round(b)), ln) for b, ln in rhythm]
     pitches = voice(tones, center=center, previous=voicing_state.get("harmony"))
     voicing_state["harmony"] = pitches
     strum = ctx.d.groove in _STRUM
     for k, (beat, length) in enumerate(rhythm):
         t0 = ctx.t(bar, beat)
-        accent = 1.0 if beat in (0, 2) else 0.85
+        accent = 1.0 if beat in (0, 2) else 0.85 if float(beat).is_integer() else 0.68
         down = k % 2 == 0
         for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
             off = 0.012 * j if strum else 0.0
@@ -293,6 +302,8 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
     base = 60 + d.register
     if d.lead_style == "arpeggio":
         rate = d.lead_rate * (0.5 if intensity < 0.6 else 1.0)
+        if ctx.slow:
+            rate = min(rate, 1.0)
         step = 1.0 / rate
         pitches = sorted(base + ((pc - base) % 12) for pc in set(chord_pcs))
         pitches = pitches + [p + 12 for p in pitches[:2]]
@@ -300,9 +311,11 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
             pitches = pitches + pitches[-2:0:-1]
         n = int(round(4 / step))
         for i in range(n):
-            t0 = ctx.t(bar, i * step)
+            beat = i * step
+            t0 = ctx.t(bar, beat)
+            on_beat = abs(beat - round(beat)) < 1e-6
             _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9,
-                  ctx.vel(0.78 if i % 2 else 0.9, intensity, "lead"))
+                  ctx.vel(0.95 if on_beat else 0.62, intensity, "lead"))
         return
     chord_pcs = set(chord_pcs)
     shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
@@ -325,7 +338,7 @@ def _percussion(ctx: _Ctx, inst, bar, root_pc, intensity, level, grooves, progra
         pattern = "x.......o......."
     n = len(pattern)
     for i, ch in enumerate(pattern):
-        if ch == ".":
+        if ch == "." or (ctx.slow and (4 * i) % n):  # slow tempi: on the beats only
             continue
         t0 = ctx.t(bar, 4.0 * i / n)
         pitch = root if (i // max(1, n // 4)) % 2 == 0 or low_drum else root + 7
@@ -428,8 +441,9 @@ def compose(
         v = plan[bar]
         name = _section_name(v, bar, intro_bars, n_bars, ending_bars, prev_v)
         start = bar * ctx.bar_s
-        if sections and sections[-1].name == name and abs(sections[-1].intensity - v) < 1e-9:
-            sections[-1] = Section(name, sections[-1].start_s, min(start + ctx.bar_s, duration_s), v)
+        if sections and sections[-1].name == name:
+            last = sections[-1]
+            sections[-1] = Section(name, last.start_s, min(start + ctx.bar_s, duration_s), max(last.intensity, v))
         elif start < duration_s:
             sections.append(Section(name, start, min(start + ctx.bar_s, duration_s), v))
         in_climax = v >= 0.99

@@ -75,3 +75,29 @@ def tempo_key_figure(analysis: Analysis) -> go.Figure:
                           row=row, col=1)
     fig.update_layout(height=430, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def render_figure(result) -> go.Figure:
+    """A render's loudness envelope with its regions and sections (intro, build, climax...)."""
+    y = result.audio.mean(axis=1)
+    hop = max(1, int(result.sample_rate * 0.05))
+    n = y.size // hop
+    env = np.sqrt(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1)) if n else np.zeros(1)
+    db = 20 * np.log10(np.maximum(env, 1e-5))
+    t = (np.arange(db.size) + 0.5) * hop / result.sample_rate
+    fig = go.Figure(go.Scatter(x=t, y=db, mode="lines", line=dict(color="#4a4e69", width=1), name="level (dBFS)",
+                               hovertemplate="%{x:.1f} s: %{y:.1f} dBFS<extra></extra>"))
+    section_colors = {"intro": "#72b7b2", "build": "#4c78a8", "climax": "#e45756", "breakdown": "#b279a2",
+                      "ending": "#54a24b"}
+    for region in result.regions:
+        for sec in region.sections:
+            fig.add_vrect(x0=region.start_s + sec.start_s, x1=region.start_s + sec.end_s,
+                          fillcolor=section_colors.get(sec.name, "#bab0ac"), opacity=0.08 + 0.17 * sec.intensity,
+                          line_width=0, annotation_text=sec.name, annotation_position="top left",
+                          annotation_font_size=10)
+        if region.start_s > 0:
+            fig.add_vline(x=region.start_s, line=dict(color="black", width=2))
+    fig.update_layout(height=220, margin=dict(l=50, r=20, t=30, b=35), xaxis_title="time (s)",
+                      yaxis_title="dBFS", showlegend=False, yaxis=dict(range=[-60, 0]),
+                      xaxis=dict(range=[0, result.duration_s]))
+    return fig

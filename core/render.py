@@ -22,6 +22,8 @@ from .compose import Arrangement, ComposeOptions, compose
 from .synth import render_midi
 from .timeline import Timeline
 
+#: Bump when a change to composing or mixing alters the audio (part of the render key).
+RENDER_VERSION = 1
 SAMPLE_RATE = 44100
 TARGET_LUFS = -14.0
 CEILING_DB = -1.0
@@ -76,12 +78,30 @@ class Render:
         return buf.getvalue()
 
 
+def options_dict(options: ComposeOptions | None) -> dict:
+    from dataclasses import asdict
+
+    return asdict(options or ComposeOptions())
+
+
+def render_key(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None) -> str:
+    """Content hash of a render request: timeline, seed, options and the render version."""
+    import hashlib
+    import json
+
+    payload = json.dumps({"timeline": timeline.to_dict(), "seed": int(seed), "options": options_dict(options),
+                          "version": RENDER_VERSION}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
 def _versions() -> dict:
     import pedalboard
-    import pyloudnorm
 
-    return {"studio": __version__, "pretty_midi": pretty_midi.__version__ if hasattr(pretty_midi, "__version__")
-            else "0.2", "pedalboard": pedalboard.__version__, "pyloudnorm": getattr(pyloudnorm, "__version__", "0.2")}
+    from importlib.metadata import version
+
+    return {"studio": __version__, "render": str(RENDER_VERSION), "pretty_midi": version("pretty_midi"),
+            "tinysoundfont": version("tinysoundfont"), "pedalboard": pedalboard.__version__,
+            "pyloudnorm": version("pyloudnorm")}
 
 
 def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:

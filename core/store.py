@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS tracks (
     file TEXT NOT NULL,
     added_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS renders (
+    render_key TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    timeline_json TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    options_json TEXT NOT NULL,
+    audio_file TEXT NOT NULL,
+    midi_file TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS analyses (
     track_hash TEXT NOT NULL REFERENCES tracks(content_hash),
     options_key TEXT NOT NULL,
@@ -200,3 +211,87 @@ class Store:
         result = analyze(track, options=opts, progress=progress)
         self.put_analysis(result)
         return result
+
+    # ----------------------------------------------------------------- renders
+    def render_for(self, timeline, *, seed: int = 0, options=None, title: str = "", progress=None):
+        """The render of ``timeline`` with ``seed`` and ``options``: stored once, then looked up.
+
+        The key is a hash of the timeline JSON, the seed, the options and the render version,
+        so the same request is instant the second time and never recomputed.
+        """
+        from .render import render, render_key
+
+        key = render_key(timeline, seed=seed, options=options)
+        cached = self.get_render(key)
+        if cached is not None:
+            if progress:
+                progress(1.0, "Loaded from the store")
+            return cached
+        result = render(timeline, seed=seed, options=options, progress=progress)
+        self.put_render(result, options=options, title=title)
+        return result
+
+    def put_render(self, result, *, options=None, title: str = "") -> str:
+        import io
+        import json
+
+        import soundfile as sf
+
+        from .render import options_dict, render_key
+
+        key = render_key(result.timeline, seed=result.seed, options=options)
+        buf = io.BytesIO()
+        sf.write(buf, result.audio, result.sample_rate, format="FLAC", subtype="PCM_24")
+        audio_rel = Path("renders") / f"{key}.flac"
+        midi_rel = Path("renders") / f"{key}.mid"
+        atomic_write(self.root / audio_rel, buf.getvalue())
+        atomic_write(self.root / midi_rel, result.midi_bytes())
+        meta = {"regions": [r.__dict__ | {"sections": [s.__dict__ for s in r.sections]} for r in result.regions],
+                "loudness_lufs": result.loudness_lufs, "peak_dbfs": result.peak_dbfs, "versions": result.versions}
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO renders VALUES (?,?,?,?,?,?,?,?,?)",
+                (key, title or _render_title(result), result.timeline.to_json(indent=None), int(result.seed),
+                 json.dumps(options_dict(options)), str(audio_rel), str(midi_rel), json.dumps(meta), time.time()),
+            )
+        return key
+
+    def get_render(self, key: str):
+        import io
+        import json
+
+        import pretty_midi
+        import soundfile as sf
+
+        from .render import Render, RegionRender
+        from .timeline import Timeline
+
+        with self._db() as db:
+            row = db.execute(
+                "SELECT timeline_json, seed, audio_file, midi_file, meta_json FROM renders WHERE render_key=?", (key,)
+            ).fetchone()
+        if row is None or not (self.root / row[2]).is_file() or not (self.root / row[3]).is_file():
+            return None
+        audio, sr = sf.read(self.root / row[2], dtype="float32", always_2d=True)
+        midi = pretty_midi.PrettyMIDI(io.BytesIO((self.root / row[3]).read_bytes()))
+        meta = json.loads(row[4])
+        from .compose import Section
+
+        regions = tuple(
+            RegionRender(**{**r, "sections": tuple(Section(**s) for s in r["sections"])}) for r in meta["regions"]
+        )
+        return Render(audio=audio, sample_rate=int(sr), midi=midi, timeline=Timeline.from_json(row[0]),
+                      seed=int(row[1]), regions=regions, loudness_lufs=meta["loudness_lufs"],
+                      peak_dbfs=meta["peak_dbfs"], versions=meta["versions"])
+
+    def list_renders(self, *, limit: int = 50) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT render_key, title, seed, created_at FROM renders ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(zip(("render_key", "title", "seed", "created_at"), r)) for r in rows]
+
+
+def _render_title(result) -> str:
+    names = " > ".join(r.descriptor for r in result.regions)
+    return f"{names} (seed {result.seed})"

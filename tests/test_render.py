@@ -1,0 +1,246 @@
+"""The render engine: catalog, composer, synthesis and mastering, and renders obeying timelines."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import mir_eval
+import numpy as np
+import pretty_midi
+import pytest
+
+import core
+from core.catalog import CatalogError, load_catalog
+from core.compose import ComposeOptions, compose
+from core.render import render
+from core.store import Store
+from core.timeline import load_timeline, multi_region, single_region
+from tests.conftest import ROOT
+
+CAT = load_catalog()
+
+
+# ------------------------------------------------------------------------- catalog
+def test_catalog_size_genres_and_balance():
+    assert len(CAT) >= 120
+    tree = CAT.tree()
+    for genre in ("cinematic", "documentary", "electronic", "hiphop", "pop", "rock", "folk", "jazz"):
+        assert 1 <= len(tree[genre]) <= 4
+    counts = Counter(d.sentiment for d in CAT.descriptors.values())
+    for s in ("positive", "neutral", "negative"):
+        assert 0.25 <= counts[s] / len(CAT) <= 0.42, counts
+    d = CAT.get("cinematic_percussion_primal_pulsing")
+    assert (d.genre, d.subgenre, d.mood, d.sentiment) == ("cinematic", "percussion", "primal_pulsing", "negative")
+    assert 20 <= d.tempo_bpm[0] < d.tempo_bpm[1] <= 200 and d.bands and d.progressions
+
+
+def test_unknown_descriptor_suggests_near_names():
+    with pytest.raises(CatalogError, match="Did you mean.*cinematic_percussion"):
+        CAT.get("cinematic_percusion_primal")
+
+
+def test_invalid_catalog_entry_is_reported_by_name(tmp_path):
+    raw = json.loads((ROOT / "assets" / "catalog.json").read_text())
+    raw["genres"]["rock"]["subgenres"]["indie"]["tempo_bpm"] = [150, 260]
+    bad = tmp_path / "catalog.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(CatalogError, match="rock_indie.*tempo"):
+        load_catalog(str(bad))
+    raw = json.loads((ROOT / "assets" / "catalog.json").read_text())
+    raw["genres"]["jazz"]["subgenres"]["bossa"]["moods"].append("euphoric")
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(CatalogError, match="jazz_bossa_euphoric.*euphoric"):
+        load_catalog(str(bad))
+    bad.write_text("{not json")
+    with pytest.raises(CatalogError, match="not valid JSON"):
+        load_catalog(str(bad))
+
+
+# ---------------------------------------------------------------------- soundfont
+# unpitched or bell-like (inharmonic) programs: checked for sound, not for pitch
+PERCUSSIVE = {47, 55, 98, 112, 114, 115, 116, 117, 118, 119, 14, 8, 10, 9, 13, 108, 11, 12}
+
+
+def used_programs() -> dict[int, str]:
+    out = {}
+    for d in CAT.descriptors.values():
+        for band in d.bands.values():
+            for role, prog in band.items():
+                if prog is not None and role != "drums":
+                    out.setdefault(prog, role)
+    return out
+
+
+def test_every_instrument_the_catalog_uses_sounds_at_pitch():
+    """The GM soundfont has holes (an alto-sax key range that is silent, a detuned whistle):
+    every program a band uses must sound, and pitched ones at the written pitch."""
+    import librosa
+
+    from core.synth import render_midi
+
+    bad = []
+    for prog, role in sorted(used_programs().items()):
+        notes = (36, 43) if role == "bass" else (55, 67, 76)
+        for pitch in notes:
+            pm = pretty_midi.PrettyMIDI()
+            inst = pretty_midi.Instrument(prog)
+            inst.notes.append(pretty_midi.Note(100, pitch, 0, 0.8))
+            pm.instruments.append(inst)
+            y = render_midi(pm, sr=22050, tail_s=0.1).mean(axis=1)
+            if np.abs(y).max() < 1e-3:
+                bad.append((prog, pitch, "silent"))
+                continue
+            if prog in PERCUSSIVE:
+                continue
+            f0 = librosa.yin(y[2000:15000], fmin=30, fmax=2000, sr=22050)
+            got = librosa.hz_to_midi(np.median(f0))
+            off = abs((got - pitch + 6) % 12 - 6)  # octave errors of the pitch tracker are fine
+            if off > 0.6:  # the accordion is detuned by design (musette)
+                bad.append((prog, pitch, round(float(got), 1)))
+    assert not bad, bad
+
+
+# ------------------------------------------------------------------------ composer
+def roles_in(arr, t0, t1):
+    return {name for name, inst in arr.roles.items() if any(t0 <= n.start < t1 for n in inst.notes)}
+
+
+def test_form_intro_climax_ending():
+    d = CAT.get("rock_indie_driving")
+    arr = compose(d, duration_s=60, tempo_bpm=120, tonic="E", seed=3,
+                  options=ComposeOptions(intro_s=8, ending_s=4, climax_at=0.6))
+    names = [s.name for s in arr.sections]
+    assert names[0] == "intro" and names[-1] == "ending" and "climax" in names and "build" in names
+    intro = roles_in(arr, 0, 8)
+    climax = next(s for s in arr.sections if s.name == "climax")
+    full = roles_in(arr, climax.start_s, climax.end_s)
+    assert full == set(arr.roles) and len(intro) < len(full)
+    assert abs(climax.start_s / 60 - 0.6) < 0.2
+    # the ending resolves: the last chord is the tonic triad with the tonic in the bass
+    last_bass = max(arr.roles["bass"].notes, key=lambda n: n.start)
+    assert last_bass.pitch % 12 == core.key.PITCH_CLASSES.index("E")
+    last_start = max(n.start for n in arr.roles["harmony"].notes)
+    final = {n.pitch % 12 for n in arr.roles["harmony"].notes if n.start == last_start}
+    assert final <= {4, 7, 11} and 4 in final  # E minor triad (driving = minor)
+    assert all(n.end <= 60 + 1e-6 for inst in arr.midi.instruments for n in inst.notes)
+
+
+def test_same_seed_same_music_other_seed_other_music():
+    d = CAT.get("jazz_bossa_romantic")
+    a = compose(d, duration_s=20, tempo_bpm=130, tonic="F", seed=5)
+    b = compose(d, duration_s=20, tempo_bpm=130, tonic="F", seed=5)
+    c = compose(d, duration_s=20, tempo_bpm=130, tonic="F", seed=6)
+
+    def notes(arr):
+        return [(i.name, n.pitch, round(n.start, 4), n.velocity) for i in arr.midi.instruments for n in i.notes]
+
+    assert notes(a) == notes(b)
+    assert notes(a) != notes(c)
+
+
+def test_momentum_drives_density_and_valence_drives_mode():
+    calm = CAT.get("electronic_synthwave_brooding")  # momentum 1
+    busy = CAT.get("electronic_synthwave_driving")  # momentum 4
+    assert busy.momentum > calm.momentum
+
+    def onsets(d):
+        arr = compose(d, duration_s=40, tempo_bpm=110, tonic="A", seed=1, band="retro_polysynth")
+        return sum(len(i.notes) for i in arr.midi.instruments) / 40
+
+    assert onsets(busy) > 1.3 * onsets(calm)
+    assert CAT.get("pop_corporate_uplifting").mode == "major" and CAT.get("pop_corporate_melancholic").mode == "minor"
+
+
+# -------------------------------------------------------------------------- render
+@pytest.fixture(scope="module")
+def pop_render():
+    return render(single_region("pop_corporate_uplifting", duration_s=20, tempo_bpm=112, tonic="D"), seed=4)
+
+
+def test_render_is_mastered_and_reproducible(pop_render):
+    r = pop_render
+    assert r.audio.shape == (20 * 44100, 2) and r.sample_rate == 44100
+    assert abs(r.loudness_lufs + 14) < 0.5
+    assert r.peak_dbfs <= -0.9 and np.abs(r.audio).max() < 1.0
+    again = render(r.timeline, seed=4)
+    assert np.array_equal(r.audio, again.audio)
+    other = render(r.timeline, seed=5)
+    assert not np.allclose(r.audio, other.audio)
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(r.midi_bytes()))
+    assert sum(len(i.notes) for i in midi.instruments) > 100
+    assert r.versions["render"] and r.regions[0].band in CAT.get("pop_corporate_uplifting").bands
+
+
+@pytest.mark.parametrize(
+    "name,tempo,tonic",
+    [("pop_corporate_uplifting", 112, "D"), ("rock_indie_driving", 138, "E"), ("electronic_synthwave_driving", 108, "A"),
+     ("hiphop_trap_dark", 146, "F"), ("cinematic_percussion_determined", 96, "D"), ("folk_acoustic_hopeful", 92, "G"),
+     ("documentary_idiophonic_curious", 104, "C"), ("jazz_noir_mysterious", 76, "C")],
+)
+def test_render_obeys_its_timeline(name, tempo, tonic):
+    r = render(single_region(name, duration_s=30, tempo_bpm=tempo, tonic=tonic), seed=1)
+    a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
+    assert abs(a.tempo_bpm / tempo - 1) < 0.02, a.tempo_bpm
+    assert (a.windows.tonic == tonic).mean() >= 0.8, list(a.windows.tonic)
+
+
+def test_multi_region_changes_are_found_by_the_segmentation():
+    t = multi_region([
+        dict(start_s=0, end_s=24, descriptor="cinematic_ambient_sad", tempo_bpm=72, tonic="D"),
+        dict(start_s=24, end_s=48, descriptor="rock_indie_driving", tempo_bpm=132, tonic="A"),
+        dict(start_s=48, end_s=72, descriptor="jazz_bossa_relaxed", tempo_bpm=120, tonic="F"),
+    ])
+    r = render(t, seed=2)
+    assert [x.descriptor for x in r.regions] == [x.descriptor for x in t.regions]
+    a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
+    ref = np.array([[0, 24], [24, 48], [48, 72]], dtype=float)
+    est = a.segments[["start_s", "end_s"]].to_numpy()
+    _, _, f3 = mir_eval.segment.detection(ref, est, window=3, trim=True)
+    assert f3 >= 0.8, a.segments
+
+
+def test_every_descriptor_renders():
+    failures = []
+    for i, name in enumerate(CAT.names()):
+        d = CAT.get(name)
+        try:
+            r = render(single_region(name, duration_s=3, tempo_bpm=d.default_tempo_bpm,
+                                     tonic=core.key.PITCH_CLASSES[i % 12]), seed=i)
+            assert r.audio.shape[0] == 3 * 44100 and np.isfinite(r.audio).all()
+            assert np.abs(r.audio).max() > 0.01
+        except Exception as exc:  # collect them all, report once
+            failures.append(f"{name}: {exc!r}")
+    assert not failures, failures
+
+
+# ---------------------------------------------------------------- store and CLI
+def test_renders_are_stored_and_found_again(tmp_path):
+    t = single_region("folk_americana_happy", duration_s=8, tempo_bpm=120, tonic="G")
+    store = Store(tmp_path / "data")
+    first = store.render_for(t, seed=9)
+    calls = []
+    again = Store(tmp_path / "data").render_for(t, seed=9, progress=lambda f, m: calls.append(m))
+    assert calls == ["Loaded from the store"]
+    assert np.abs(first.audio - again.audio).max() < 1e-6  # 24-bit FLAC round trip
+    assert again.regions[0].descriptor == "folk_americana_happy" and again.timeline == t
+    assert store.list_renders()[0]["seed"] == 9
+
+
+def test_cli_render(tmp_path):
+    out, mid = tmp_path / "o.wav", tmp_path / "o.mid"
+    proc = subprocess.run([sys.executable, "-m", "core", "render", str(ROOT / "assets/examples/timeline_single.json"),
+                           "-o", str(out), "--midi", str(mid), "--seed", "2"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    track = core.load_track(out)
+    assert abs(track.duration_s - load_timeline(ROOT / "assets/examples/timeline_single.json").duration_s) < 0.01
+    assert pretty_midi.PrettyMIDI(str(mid)).instruments
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"timeline": {"spans": [{"time": 0, "type": "metered", "tempo": 500}]}}')
+    proc = subprocess.run([sys.executable, "-m", "core", "render", str(bad), "-o", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "actions" in proc.stderr and "Traceback" not in proc.stderr
