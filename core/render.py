@@ -34,6 +34,8 @@ REVERBS = {  # room_size, damping, wet, width
     "hall": (0.82, 0.5, 0.28, 1.0),
 }
 DRY_ROLES = ("drums", "bass")
+#: Timelines at least this long are synthesised on two worker processes.
+PARALLEL_MIN_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -110,22 +112,57 @@ def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:
     return pm
 
 
-def _region_audio(arr: Arrangement, reverb: str, sr: int) -> np.ndarray:
-    """Stereo audio of one arrangement: dry rhythm section + reverberated rest, with a tail."""
+def _group_audio(pm: pretty_midi.PrettyMIDI, reverb: str | None, sr: int) -> np.ndarray:
+    """One instrument group of one region: synthesised, then reverberated if ``reverb``."""
     import pedalboard as pb
 
+    audio = render_midi(pm, sr=sr, tail_s=TAIL_S)
+    if reverb:
+        room, damping, wet_level, width = REVERBS[reverb]
+        board = pb.Pedalboard([pb.Reverb(room_size=room, damping=damping, wet_level=wet_level, dry_level=0.85,
+                                         width=width)])
+        audio = board(np.ascontiguousarray(audio.T), sr).T
+    return audio
+
+
+def _jobs(arr: Arrangement, reverb: str, sr: int) -> list[tuple]:
+    """The synthesis jobs of one arrangement: the dry rhythm section and the reverberated rest."""
+    wet_roles = tuple(r for r in arr.roles if r not in DRY_ROLES)
+    jobs = []
+    for roles, rv in ((DRY_ROLES, None), (wet_roles, reverb)):
+        pm = _group(arr, roles)
+        if pm.instruments:
+            jobs.append((pm, rv, sr))
+    return jobs
+
+
+def _run_jobs(jobs: list[tuple], *, parallel: bool) -> list[np.ndarray]:
+    """Synthesise groups, on two worker processes when the work is worth it (the GIL is held
+    by the synthesiser, so threads would not help)."""
+    if not parallel or len(jobs) < 2:
+        return [_group_audio(*job) for job in jobs]
+    from joblib import Parallel, delayed
+
+    # heaviest first (the reverberated groups hold most voices), one job per dispatch
+    order = sorted(range(len(jobs)), key=lambda i: -sum(len(x.notes) * (2 if jobs[i][1] else 1)
+                                                         for x in jobs[i][0].instruments))
+    done = Parallel(n_jobs=min(2, len(jobs)), backend="loky", batch_size=1, pre_dispatch="all")(
+        delayed(_group_audio)(*jobs[i]) for i in order)
+    out: list = [None] * len(jobs)
+    for i, audio in zip(order, done):
+        out[i] = audio
+    return out
+
+
+def _region_audio(arr: Arrangement, reverb: str, sr: int) -> np.ndarray:
+    """Stereo audio of one arrangement: dry rhythm section + reverberated rest, with a tail."""
+    return _place(arr, _run_jobs(_jobs(arr, reverb, sr), parallel=False), sr)
+
+
+def _place(arr: Arrangement, parts: list[np.ndarray], sr: int) -> np.ndarray:
     n = int(round((arr.duration_s + TAIL_S) * sr))
     out = np.zeros((n, 2), dtype=np.float32)
-    for roles, wet in ((DRY_ROLES, False), (tuple(r for r in arr.roles if r not in DRY_ROLES), True)):
-        pm = _group(arr, roles)
-        if not pm.instruments:
-            continue
-        audio = render_midi(pm, sr=sr, tail_s=TAIL_S)
-        if wet:
-            room, damping, wet_level, width = REVERBS[reverb]
-            board = pb.Pedalboard([pb.Reverb(room_size=room, damping=damping, wet_level=wet_level, dry_level=0.85,
-                                             width=width)])
-            audio = board(audio.T.copy(), sr).T
+    for audio in parts:
         m = min(n, audio.shape[0])
         out[:m] += audio[:m]
     return out
@@ -149,18 +186,15 @@ def master(audio: np.ndarray, sr: int, *, brightness: float = 0.0) -> tuple[np.n
     ])
     x = chain(x, sr)
     meter = pyloudnorm.Meter(sr)
-    limiter = pb.Pedalboard([pb.BrickwallLimiter(ceiling_db=CEILING_DB, true_peak=True)])
-    y = x
-    for _ in range(3):  # normalise, limit, and correct for what the limiter took off
-        loud = meter.integrated_loudness(y.T)
-        if not np.isfinite(loud):
-            break
-        y = limiter(y * np.float32(10 ** ((TARGET_LUFS - loud) / 20)), sr)
-        if abs(meter.integrated_loudness(y.T) - TARGET_LUFS) < 0.3:
-            break
-        x = y
-    y = np.clip(y, -0.999, 0.999)  # safety: the limiter already keeps peaks near -1 dBFS
+    limiter = pb.Pedalboard([pb.BrickwallLimiter(ceiling_db=CEILING_DB, lookahead_ms=5.0)])
+    loud = meter.integrated_loudness(x.T)
+    gain_db = TARGET_LUFS - loud if np.isfinite(loud) else 0.0
+    y = limiter(x * np.float32(10 ** (gain_db / 20)), sr)
     loud = float(meter.integrated_loudness(y.T))
+    if np.isfinite(loud) and loud < TARGET_LUFS - 0.3:  # the limiter took off more than 0.3 LU: once more
+        y = limiter(x * np.float32(10 ** ((gain_db + TARGET_LUFS - loud) / 20)), sr)
+        loud = float(meter.integrated_loudness(y.T))
+    y = np.clip(y, -0.999, 0.999)  # safety only: the limiter keeps sample peaks at -1 dBFS
     peak = float(20 * np.log10(max(float(np.max(np.abs(y))), 1e-9)))
     return np.ascontiguousarray(y.T, dtype=np.float32), loud, peak
 
@@ -192,8 +226,9 @@ def render(
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(regions[0].tempo_bpm))
     done: list[RegionRender] = []
     brightness = []
+    arrangements = []
     for i, region in enumerate(regions):
-        report(0.85 * i / len(regions), f"Composing region {i + 1} of {len(regions)} ({region.descriptor})")
+        report(0.3 * i / len(regions), f"Composing region {i + 1} of {len(regions)} ({region.descriptor})")
         d = catalog.get(region.descriptor)
         if len(regions) == 1:
             position = "only"
@@ -201,7 +236,13 @@ def render(
             position = "first" if i == 0 else "last" if i == len(regions) - 1 else "middle"
         arr = compose(d, duration_s=region.duration_s, tempo_bpm=region.tempo_bpm, tonic=region.tonic,
                       band=region.band, seed=seed + 7919 * i, options=options, position=position)
-        audio = _region_audio(arr, d.reverb, sample_rate)
+        arrangements.append((region, d, arr))
+    report(0.3, "Synthesising")
+    jobs = [_jobs(arr, d.reverb, sample_rate) for _, d, arr in arrangements]
+    flat = [job for region_jobs in jobs for job in region_jobs]
+    parts = iter(_run_jobs(flat, parallel=timeline.duration_s >= PARALLEL_MIN_S))
+    for (region, d, arr), region_jobs in zip(arrangements, jobs):
+        audio = _place(arr, [next(parts) for _ in region_jobs], sample_rate)
         start = int(round(region.start_s * sample_rate))
         fade_in = min(int(0.01 * sample_rate), audio.shape[0])
         audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]

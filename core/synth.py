@@ -39,6 +39,7 @@ def render_midi(
     sr: int = 44100,
     soundfont: str | os.PathLike | None = None,
     tail_s: float = 1.5,
+    max_voices: int = 256,
 ) -> np.ndarray:
     """Render a PrettyMIDI object to stereo float32 audio, shape ``(n, 2)``.
 
@@ -50,7 +51,7 @@ def render_midi(
 
     sf_path = str(soundfont or default_soundfont())
     synth = tinysoundfont.Synth(samplerate=sr)
-    sfid = synth.sfload(_soundfont_bytes(sf_path))
+    sfid = synth.sfload(_soundfont_bytes(sf_path), max_voices=max_voices)
     # (sample, order, kind, channel, a, b): at one instant control changes, then note-offs,
     # then note-ons, so a repeated note is re-struck rather than cut.
     packed: list[tuple[int, int, int, int, int, int]] = []
