@@ -246,3 +246,30 @@ def test_pdf_named_wav_is_rejected(page, tmp_path):
     # The app is still alive: the uploader is there and no analysis results appeared.
     assert page.locator(UPLOAD_INPUT).count() == 1
     assert page.get_by_role("button", name="Windows CSV").count() == 0
+
+
+@pytest.mark.browser
+def test_render_page_generates_and_plays(browser, server):
+    """Open the Render page, render two short variations, and see two players and downloads."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{server}/render")
+        length = page.get_by_label("Length (s)")
+        length.fill("8")
+        length.press("Enter")
+        variations = page.get_by_label("Variations")
+        variations.fill("2")
+        variations.press("Enter")
+        page.get_by_role("button", name="Generate").click()
+        # the second variation's Timeline download is the last element the page writes
+        page.get_by_role("button", name="Timeline").nth(1).wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        assert page.locator("audio").count() == 2
+        assert page.get_by_role("button", name="MIDI").count() == 2
+        assert page.get_by_role("button", name="Timeline").count() == 2
+        src = page.locator("audio").first.get_attribute("src")
+        assert src
+        _assert_no_traceback(page)
+    finally:
+        context.close()

@@ -79,3 +79,47 @@ def test_bad_option_combination_is_refused():
     at.run()
     assert not at.exception
     assert any("hop" in e.value.lower() for e in at.error)
+
+
+# ------------------------------------------------------------------- Render page
+def render_page() -> AppTest:
+    at = fresh_app()
+    at.switch_page("pages/render.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_render_page_generates_variations_with_players_and_downloads():
+    at = render_page()
+    at.selectbox(key="genre").set_value("electronic")
+    at.run()
+    at.selectbox(key="subgenre").set_value("synthwave")
+    at.run()
+    at.selectbox(key="mood").set_value("driving")
+    at.number_input(key="duration_s").set_value(8.0)
+    at.number_input(key="variations").set_value(2)
+    at.button(key="generate").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) == 2
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("WAV") == 2 and labels.count("MIDI") == 2 and labels.count("Timeline") == 2
+    assert any("electronic_synthwave_driving" in m.value for m in at.markdown)
+    # a fresh session finds them among the earlier renders
+    again = render_page()
+    assert len(again.multiselect(key="reopen").options) == 2
+
+
+def test_render_page_search_and_bad_timeline():
+    at = render_page()
+    at.radio(key="pick_mode").set_value("Search")
+    at.run()
+    at.text_input(key="search").set_value("bossa romantic")
+    at.run()
+    assert at.selectbox(key="search_pick").value == "jazz_bossa_romantic"
+    at.file_uploader(key="timeline_upload").set_value(("t.json", b'{"timeline": {"spans": [', "application/json"))
+    at.button(key="generate").click()
+    at.run()
+    assert not at.exception
+    assert any("JSON" in e.value for e in at.error)
