@@ -5,8 +5,9 @@
 Two corpora of 30 s pieces in random keys: 12 ground-truth form pieces
 (core.groundtruth: piano/strings/guitar textures, alternating major and minor) and 24
 render-engine pieces from random catalog descriptors (drums, dense bands, all genres).
-For every combination: the share of 10 s windows whose tonic is right, per corpus, and
-their mean. The chosen default comes from this table (see README, Key estimation).
+For every combination of chroma range (all 7 CQT octaves, C2-B5, C2-B4), compression,
+profile and context weight: the share of 10 s windows whose tonic is right, per corpus,
+and their mean. The chosen default comes from this table (see README, Key estimation).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import core  # noqa: E402
 from core.catalog import load_catalog  # noqa: E402
 from core.compose import compose  # noqa: E402
-from core.frames import compute_frames  # noqa: E402
 from core.groundtruth import form_track  # noqa: E402
 from core.grid import WindowGrid, window_mean_var  # noqa: E402
 from core.key import PITCH_CLASSES, estimate_keys, load_profiles  # noqa: E402
@@ -29,18 +29,28 @@ from core.render import _region_audio, master  # noqa: E402
 
 COMPRESSIONS = {
     "energy": lambda c: c,
-    "sqrt": np.sqrt,
     "log": lambda c: np.log1p(100 * c / max(float(c.max()), 1e-12)),
 }
-WEIGHTS = (0, 0.3, 0.6, 1.0)
+WEIGHTS = (0, 0.6, 1.0)
+
+
+RANGES = {"all": (0, 7), "C2-B5": (1, 5), "C2-B4": (1, 4)}
 
 
 def _frames(audio, sr):
+    """Chroma of each octave range, and the window frame bounds."""
+    import librosa
+
     track = core.track_from_array(audio, sr)
-    frames = compute_frames(track.mono(), sr=22050)
-    f0, f1 = WindowGrid().frame_bounds(track.duration_s, sr=22050, hop_length=frames.hop_length,
-                                       n_frames=frames.n_frames)
-    return frames.chroma_cqt, f0, f1
+    y = track.mono()
+    cqt = np.abs(librosa.cqt(y, sr=22050, hop_length=512, n_bins=252, bins_per_octave=36))
+    chromas = {}
+    for name, (lo, hi) in RANGES.items():
+        part = np.zeros_like(cqt)
+        part[lo * 36 : hi * 36] = cqt[lo * 36 : hi * 36]
+        chromas[name] = librosa.feature.chroma_cqt(C=part, sr=22050, bins_per_octave=36, norm=None)
+    f0, f1 = WindowGrid().frame_bounds(track.duration_s, sr=22050, hop_length=512, n_frames=cqt.shape[1])
+    return chromas, f0, f1
 
 
 def corpora():
@@ -68,22 +78,23 @@ def corpora():
 def main() -> None:
     _, profiles = load_profiles()
     sets = corpora()
-    print(f"{'chroma':7s} {'profile':24s} " + "  ".join(f"ctx={w:<3} (form/render/mean)" for w in WEIGHTS))
-    for cname, compress in COMPRESSIONS.items():
-        for pname in profiles:
-            cells = []
-            for weight in WEIGHTS:
-                scores = []
-                for pieces in sets.values():
-                    acc = []
-                    for chroma, f0, f1, tonic in pieces:
-                        c = compress(chroma)
-                        win, _ = window_mean_var(c, f0, f1)
-                        k = estimate_keys(win, profile=pname, context=c.sum(axis=1), context_weight=weight)
-                        acc.append(np.mean(np.array(k.tonic_names()) == tonic))
-                    scores.append(float(np.mean(acc)))
-                cells.append(f"{scores[0]:.3f}/{scores[1]:.3f}/{np.mean(scores):.3f}     ")
-            print(f"{cname:7s} {pname:24s} " + " ".join(cells))
+    print(f"{'range':6s} {'chroma':7s} {'profile':24s} " + "  ".join(f"ctx={w:<3} form/render/mean " for w in WEIGHTS))
+    for rname in RANGES:
+        for cname, compress in COMPRESSIONS.items():
+            for pname in profiles:
+                cells = []
+                for weight in WEIGHTS:
+                    scores = []
+                    for pieces in sets.values():
+                        acc = []
+                        for chromas, f0, f1, tonic in pieces:
+                            c = compress(chromas[rname])
+                            win, _ = window_mean_var(c, f0, f1)
+                            k = estimate_keys(win, profile=pname, context=c.sum(axis=1), context_weight=weight)
+                            acc.append(np.mean(np.array(k.tonic_names()) == tonic))
+                        scores.append(float(np.mean(acc)))
+                    cells.append(f"{scores[0]:.3f}/{scores[1]:.3f}/{np.mean(scores):.3f}   ")
+                print(f"{rname:6s} {cname:7s} {pname:24s} " + " ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -210,13 +210,13 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
 
 
 def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
-    """Sustained open chord over a tonic pedal (jazz: no pedal, it would blur the changes)."""
+    """Sustained open chord over a tonic pedal (in every progression of the catalog the tonic is a
+    chord tone, a seventh or a suspension of each chord, so the pedal never clashes)."""
     pcs = [chord_root_pc] + [t for t in tones if t != chord_root_pc]
     pitches = voice(pcs, center=58 + ctx.d.register // 2, previous=voicing_state.get("pad"), size=4)
     voicing_state["pad"] = pitches
-    if ctx.d.genre != "jazz":
-        pedal = 48 + ctx.tonic if 48 + ctx.tonic < min(pitches) else 36 + ctx.tonic
-        pitches = [pedal] + pitches
+    pedal = 48 + ctx.tonic if 48 + ctx.tonic < min(pitches) else 36 + ctx.tonic
+    pitches = [pedal] + pitches
     t0, t1 = ctx.t(bar, 0, swing=False), ctx.t(bar, 4, swing=False)
     for p in pitches:
         _note(inst, p, t0, t1 + 0.05, ctx.vel(0.62, intensity, "pad"))
