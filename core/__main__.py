@@ -111,6 +111,13 @@ def cmd_examples(args) -> int:
     return 0
 
 
+def cmd_levels(args) -> int:
+    from .levels import write_levels
+
+    print(write_levels())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--duration-s", type=float, default=20.0)
     e.add_argument("--seed", type=int, default=1)
     e.set_defaults(func=cmd_examples)
+
+    lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
+    lv.set_defaults(func=cmd_levels)
     return p
 
 

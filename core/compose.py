@@ -27,8 +27,13 @@ from .grooves import STEP_VELOCITY, load_grooves
 from .harmony import parse_chord, styled, voice
 from .key import PITCH_CLASSES
 
-#: CC7 channel volume and CC10 pan centre per role (balance of the GM soundfont).
-ROLE_VOLUME = {"drums": 104, "percussion": 92, "bass": 104, "harmony": 84, "pad": 70, "lead": 96}
+#: Target level of each role in the mix (dB, relative); channel volumes are set from the
+#: measured loudness of the band's instruments (assets/gm_levels.json) to reach it.
+ROLE_TARGET_DB = {"drums": -5.0, "percussion": -9.0, "bass": -6.0, "lead": -4.0, "harmony": -9.0, "pad": -13.0}
+ROLE_VOICES = {"percussion": 1, "bass": 1, "lead": 1, "harmony": 3.5, "pad": 5}
+ROLE_REGISTER = {"percussion": "low", "bass": "low", "harmony": "mid", "pad": "mid", "lead": "high"}
+#: tinysoundfont's CC7 curve: gain (dB) = CC7_DB_PER_DECADE * log10(cc / 127) (measured: cc 64 -> -17.7 dB)
+CC7_DB_PER_DECADE = 59.4
 ROLE_PAN = {"drums": 64, "percussion": 46, "bass": 64, "harmony": 42, "pad": 84, "lead": 74}
 #: Intensity at which each role enters.
 ROLE_ENTRY = {"pad": 0.0, "harmony": 0.0, "lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
@@ -86,6 +91,7 @@ class _Ctx:
         # Below 90 BPM the beat is carried by quarter notes: 8th-note motion in the
         # pitched parts would make the piece feel (and measure) twice as fast.
         self.slow = tempo_bpm < 90
+        self.shape_seed = int(rng.integers(3))
 
     def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
         """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
@@ -99,7 +105,7 @@ class _Ctx:
         return max(0.0, bar * self.bar_s + beat * self.beat_s + jitter)
 
     def vel(self, base: float, intensity: float, role: str) -> int:
-        v = self.d.velocity * base * (0.72 + 0.28 * intensity)
+        v = self.d.velocity * base * (0.55 + 0.45 * intensity)
         v += self.rng.normal(0, 4 * (0.3 + self.d.humanize))
         return int(np.clip(v, 18, 127))
 
@@ -110,30 +116,52 @@ def _note(inst, pitch, start, end, vel):
     inst.notes.append(pretty_midi.Note(int(vel), int(np.clip(pitch, 0, 127)), float(start), float(end)))
 
 
-def _intensity_plan(n_bars: int, intro_bars: int, ending_bars: int, climax_at: float, position: str) -> list[float]:
-    """Intensity (0..1) per bar, constant within 4-bar phrases."""
+def role_volumes(programs: dict) -> dict[str, int]:
+    """CC7 per role so that each role sits at its target level whatever instrument plays it."""
+    from .levels import kit_level_db, program_level_db
+
+    gains = {}
+    for role, prog in programs.items():
+        if prog is None:
+            continue
+        if role == "drums":
+            level = kit_level_db(prog)
+        else:
+            level = program_level_db(prog, ROLE_REGISTER[role]) + 10 * math.log10(ROLE_VOICES[role] / 3)
+        gains[role] = ROLE_TARGET_DB[role] - level
+    top = max(gains.values())
+    return {role: int(np.clip(round(127 * 10 ** ((g - top) / CC7_DB_PER_DECADE)), 20, 127)) for role, g in gains.items()}
+
+
+def _intensity_plan(n_bars: int, intro_bars: int, ending_bars: int, climax_at: float, position: str,
+                    momentum: int = 2) -> list[float]:
+    """Intensity (0..1) per bar: intro 0.2-0.3, a build from 0.5, the climax at 1.0 around
+    ``climax_at``, 0.7 after it, and the ending. Constant within 4-bar phrases.
+
+    A region of a stitched (multi-region) piece is one section of a larger form: its body
+    keeps one level, set by the descriptor's momentum, so the form comes from the regions."""
+    body0, body1 = intro_bars, n_bars - ending_bars
+    body = max(1, body1 - body0)
+    climax_len = max(4, int(round(0.25 * body / 4)) * 4)
+    c0 = int(np.clip(round(climax_at * n_bars - climax_len / 2), body0, max(body0, body1 - climax_len)))
+    c1 = min(body1, c0 + climax_len)
     out = []
-    climax_bar = climax_at * n_bars
     for b in range(n_bars):
         if b < intro_bars:
-            v = 0.18 + 0.12 * b / max(1, intro_bars)
-        elif b >= n_bars - ending_bars:
-            v = 0.4 if position in ("only", "last") else 0.85
+            out.append(0.2 + 0.1 * b / max(1, intro_bars))
+        elif b >= body1:
+            out.append(0.45 if position in ("only", "last") else 0.9)
+        elif position != "only":
+            out.append(0.6 + 0.1 * momentum)
+        elif c0 <= b < c1:
+            out.append(1.0)
+        elif b < c0:
+            p0 = body0 + (b - body0) // 4 * 4  # the phrase's first bar
+            out.append(0.5 + 0.3 * (p0 - body0) / max(1, c0 - body0))
         else:
-            body_start = intro_bars
-            rise = max(1.0, climax_bar - body_start)
-            if b < climax_bar:
-                v = 0.4 + 0.6 * ((b - body_start) / rise) ** 0.8
-            else:
-                v = 1.0 if b - climax_bar < max(4, 0.25 * n_bars) else 0.8
-        out.append(v)
-    # phrase-align: each 4-bar phrase (after the intro) takes its phrase's maximum
-    for p in range(intro_bars, n_bars - ending_bars, 4):
-        end = min(p + 4, n_bars - ending_bars)
-        m = max(out[p:end])
-        out[p:end] = [m] * (end - p)
+            out.append(0.7)
     if position in ("middle", "last"):  # no intro texture inside a stitched piece
-        out = [max(v, 0.45) for v in out]
+        out = [max(v, 0.5) for v in out]
     return out
 
 
@@ -159,7 +187,7 @@ def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, inten
                 continue
             beat = 4.0 * i / n
             t = ctx.t(bar, beat)
-            _note(inst, pitch, t, t + 0.12, ctx.vel(STEP_VELOCITY[ch], intensity, "drums"))
+            _note(inst, pitch, t, t + min(0.12, 0.9 * 4.0 / n * ctx.beat_s), ctx.vel(STEP_VELOCITY[ch], intensity, "drums"))
     if crash:
         t = ctx.t(bar, 0.0, swing=False)
         _note(inst, 49, t, t + 1.0, ctx.vel(0.95, intensity, "drums"))
@@ -193,7 +221,7 @@ _STRUM = {"folk", "train", "rock", "pop", "bossa"}
 
 def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
     low, high = _COMP.get(ctx.d.groove, _COMP["none"])
-    dense = intensity * (0.5 + ctx.d.density) >= 0.65
+    dense = intensity >= 0.99 or (intensity >= 0.7 and ctx.d.density >= 0.6)
     rhythm = high if dense else low
     if ctx.slow and any(not float(b).is_integer() for b, _ in rhythm):
         rhythm = [(float(b), 0.95) for b in range(4)] if len(rhythm) > 4 else [(float(round(b)), ln) for b, ln in rhythm]
@@ -210,16 +238,18 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
 
 
 def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
-    """Sustained open chord over a tonic pedal (in every progression of the catalog the tonic is a
-    chord tone, a seventh or a suspension of each chord, so the pedal never clashes)."""
+    """Sustained open chord, over a tonic pedal (C3 and up) unless the chord holds the
+    leading tone or the flat second, which would rub against it."""
     pcs = [chord_root_pc] + [t for t in tones if t != chord_root_pc]
-    pitches = voice(pcs, center=58 + ctx.d.register // 2, previous=voicing_state.get("pad"), size=4)
+    pitches = voice(pcs, center=62 + ctx.d.register // 2, previous=voicing_state.get("pad"), size=4, floor=48)
     voicing_state["pad"] = pitches
-    pedal = 48 + ctx.tonic if 48 + ctx.tonic < min(pitches) else 36 + ctx.tonic
-    pitches = [pedal] + pitches
+    clash = {(ctx.tonic + 11) % 12, (ctx.tonic + 1) % 12}
+    pedal = 48 + ctx.tonic
+    if not clash & set(pcs) and pedal < min(pitches) and ctx.tonic not in {p % 12 for p in pitches[:1]}:
+        pitches = [pedal] + pitches
     t0, t1 = ctx.t(bar, 0, swing=False), ctx.t(bar, 4, swing=False)
     for p in pitches:
-        _note(inst, p, t0, t1 + 0.05, ctx.vel(0.62, intensity, "pad"))
+        _note(inst, p, t0, t1 - 0.01, ctx.vel(0.62, intensity, "pad"))
 
 
 def _bass_root(pc: int) -> int:
@@ -307,7 +337,10 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         step = 1.0 / rate
         pitches = sorted(base + ((pc - base) % 12) for pc in set(chord_pcs))
         pitches = pitches + [p + 12 for p in pitches[:2]]
-        if ctx.rng.random() < 0.5:
+        shape = (phrase_bar // 4 + ctx.shape_seed) % 3  # the shape changes with the phrase
+        if shape == 1:
+            pitches = pitches[::-1]
+        elif shape == 2:
             pitches = pitches + pitches[-2:0:-1]
         n = int(round(4 / step))
         for i in range(n):
@@ -323,7 +356,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         if phrase_bar % 4 == 3 and beat >= 2:  # the phrase breathes in its last half bar
             break
         p = _scale_pitch(ctx.tonic, d.scale, st + shift, base)
-        if beat in (0, 2) or k == 0:  # strong beats land on chord tones
+        if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
         _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92, ctx.vel(0.9 if beat == 0 else 0.8, intensity, "lead"))
@@ -333,7 +366,8 @@ def _percussion(ctx: _Ctx, inst, bar, root_pc, intensity, level, grooves, progra
     low_drum = program in (47, 116, 117, 118, 55)
     base = 36 if low_drum else 60
     root = base + ((root_pc - base) % 12)
-    pattern = next(iter(grooves[ctx.d.groove]["levels"].get(max(level, 1), {}).values()), "x...o...x...o...")
+    voices = {k: v for k, v in grooves[ctx.d.groove]["levels"].get(max(level, 1), {}).items() if k not in (36, 49)}
+    pattern = max(voices.values(), key=lambda p: sum(c != "." for c in p) / len(p) * 16) if voices else "x...o...x...o..."
     if ctx.d.groove == "none":
         pattern = "x.......o......."
     n = len(pattern)
@@ -403,11 +437,12 @@ def compose(
     intro_bars = int(np.clip(bars_of(opts.intro_s, default_intro), 0, max(0, full_bars - 1)))
     ending_bars = int(np.clip(bars_of(opts.ending_s, 2 if resolve else 1), 1 if resolve else 0,
                               max(0, full_bars - intro_bars)))
-    plan = _intensity_plan(n_bars, intro_bars, ending_bars, opts.climax_at, position)
+    plan = _intensity_plan(n_bars, intro_bars, ending_bars, opts.climax_at, position, descriptor.momentum)
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
     insts: dict[str, pretty_midi.Instrument] = {}
     pan_jitter = int(rng.integers(-8, 9))
+    volumes = role_volumes(programs)
     for role in ("drums", "percussion", "bass", "harmony", "pad", "lead"):
         prog = programs.get(role)
         if prog is None:
@@ -415,7 +450,7 @@ def compose(
         drum = role == "drums"
         inst = pretty_midi.Instrument(program=0 if drum else int(prog), is_drum=drum, name=role)
         pan = int(np.clip(ROLE_PAN[role] + (0 if role in ("drums", "bass") else pan_jitter), 0, 127))
-        inst.control_changes += [pretty_midi.ControlChange(7, ROLE_VOLUME[role], 0.0),
+        inst.control_changes += [pretty_midi.ControlChange(7, volumes[role], 0.0),
                                  pretty_midi.ControlChange(10, pan, 0.0)]
         if drum:
             inst.drum_kit = int(prog)  # read by synth.render_midi (GM drum kit = bank 128 program)
@@ -452,7 +487,9 @@ def compose(
         chord = prog[body_bar % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
         if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
             chord = dominant
-        is_final = resolve and bar >= (final_bar if final_bar is not None else n_bars)
+        if resolve and final_bar is not None and bar > final_bar:
+            break  # the held final chord covers the partial last bar
+        is_final = resolve and bar == final_bar
         if is_final:
             chord = tonic_chord
         tones = styled(chord, descriptor.chord_style, descriptor.mode)
@@ -466,7 +503,7 @@ def compose(
         if is_final:
             # the resolving ending: a held tonic chord, a last crash, the lead on the tonic
             t0 = ctx.t(bar, 0, swing=False)
-            t1 = duration_s
+            t1 = max(t0 + ctx.beat_s, duration_s - 0.75 * ctx.beat_s)  # let the release ring inside
             for p in voice(pcs, center=harmony_center, previous=voicing_state.get("harmony")):
                 _note(insts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6, "harmony"))
             if "pad" in insts:
@@ -492,7 +529,8 @@ def compose(
         if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
             fill = phrase_end and (next_v > v or bar == n_bars - 1 or (bar + 1) % 8 == intro_bars % 8) \
                 and bar >= intro_bars
-            crash = bar > 0 and (v > prev_v + 0.05 or (bar - intro_bars) % 8 == 0) and level >= 2
+            crash = (bar > 0 and (v > prev_v + 0.05 or (bar - intro_bars) % 8 == 0) and level >= 2) or \
+                (bar == 0 and position in ("middle", "last"))
             _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
         if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
             _percussion(ctx, insts["percussion"], bar, root_pc, v, level, grooves, programs["percussion"])

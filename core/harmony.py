@@ -58,8 +58,8 @@ def styled(chord: Chord, style: str, mode: str) -> tuple[int, ...]:
         return (0, 7, 12) if chord.quality != "dim" else (0, 6, 12)  # no third: the pad carries it
     if style == "add9":
         return iv + (14,)
-    if style == "sus":  # open: root, fifth, ninth, tenth
-        return (0, 7, 14, 12 + chord.third)
+    if style == "sus":  # open: root, fifth, ninth, tenth (minor: octave and tenth, no 9-b10 rub)
+        return (0, 7, 14, 16) if chord.quality != "min" else (0, 7, 12, 15)
     seventh = 10
     if chord.quality == "maj" and chord.root != 7 and not (mode == "minor" and chord.root == 10):
         seventh = 11
@@ -72,7 +72,8 @@ def styled(chord: Chord, style: str, mode: str) -> tuple[int, ...]:
     return iv
 
 
-def voice(pitch_classes: list[int], *, center: int, previous: list[int] | None, size: int | None = None) -> list[int]:
+def voice(pitch_classes: list[int], *, center: int, previous: list[int] | None, size: int | None = None,
+          floor: int = 0) -> list[int]:
     """MIDI pitches for the chord tones, close position near ``center``, voice-led from ``previous``.
 
     Every inversion and octave placement within an octave of ``center`` is tried; the one
@@ -93,13 +94,16 @@ def voice(pitch_classes: list[int], *, center: int, previous: list[int] | None, 
         for octave in range(1, 9):
             notes = [n + 12 * octave for n in base]
             mean = float(np.mean(notes))
-            if abs(mean - center) > 9:
+            if abs(mean - center) > 9 or notes[0] < floor:
+                continue
+            gaps = np.diff(notes)
+            if len(gaps) and gaps[0] in (1, 11):  # a semitone or major seventh at the bottom is mud
                 continue
             if previous and len(previous) == len(notes):
                 cost = float(np.sum(np.abs(np.array(sorted(previous)) - np.array(notes))))
             else:
                 cost = abs(mean - center) * len(notes)
-            cost += 0.3 * abs(mean - center)
+            cost += 0.3 * abs(mean - center) + 4.0 * int(np.sum(gaps == 1))  # avoid adjacent semitones
             if cost < best_cost:
                 best, best_cost = notes, cost
     return best if best is not None else [center + p for p in pcs]
