@@ -29,7 +29,7 @@ from .key import PITCH_CLASSES
 
 #: Target level of each role in the mix (dB, relative); channel volumes are set from the
 #: measured loudness of the band's instruments (assets/gm_levels.json) to reach it.
-ROLE_TARGET_DB = {"drums": -5.0, "percussion": -9.0, "bass": -6.0, "lead": -4.0, "harmony": -9.0, "pad": -13.0}
+ROLE_TARGET_DB = {"drums": -4.0, "percussion": -9.0, "bass": -6.0, "lead": -5.0, "harmony": -9.0, "pad": -13.0}
 ROLE_VOICES = {"percussion": 1, "bass": 1, "lead": 1, "harmony": 3.5, "pad": 5}
 ROLE_REGISTER = {"percussion": "low", "bass": "low", "harmony": "mid", "pad": "mid", "lead": "high"}
 #: tinysoundfont's CC7 curve: gain (dB) = CC7_DB_PER_DECADE * log10(cc / 127) (measured: cc 64 -> -17.7 dB)
@@ -212,7 +212,8 @@ _COMP = {  # groove -> (low-density rhythm, high-density rhythm): (beat, length 
     "halftime": ([(0, 4)], [(b * 0.25, 0.23) for b in range(16)]),
     "folk": ([(0, 2), (2, 2)], [(0, 0.9), (1, 0.4), (1.5, 0.4), (2.5, 0.4), (3, 0.4), (3.5, 0.5)]),
     "train": ([(0, 2), (2, 2)], [(0, 0.9), (1, 0.4), (1.5, 0.4), (2.5, 0.4), (3, 0.4), (3.5, 0.5)]),
-    "jazz_swing": ([(0, 1.5), (2, 1.5)], [(0, 1.2), (1.5, 0.4), (3, 0.6), (3.5, 0.4)]),
+    # swing: four to the bar ("Freddie Green" comping), with a Charleston push when dense
+    "jazz_swing": ([(0, 0.7), (1, 0.7), (2, 0.7), (3, 0.7)], [(0, 0.7), (1, 0.7), (1.5, 0.4), (2, 0.7), (3, 0.7)]),
     "bossa": ([(0, 1.5), (1.5, 2.5)], [(0, 1.0), (1.5, 1.0), (3, 0.5), (3.5, 0.5)]),
     "brush": ([(0, 4)], [(0, 1.5), (2, 1.5)]),
 }
@@ -277,7 +278,8 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, scale_p
     elif style == "offbeat":
         notes = [(b + 0.5, 0.4, r, v(0.9)) for b in range(4)] + ([(0, 0.3, r, v(0.7))] if full else [])
     elif style == "808":
-        notes = [(0, 2.4, r - 12 if r - 12 >= 24 else r, v(1.0)), (2.5, 1.4, r - 12 if r - 12 >= 24 else r, v(0.9))]
+        low = r - 12 if r - 12 >= 24 else r
+        notes = [(0, 1.9, low, v(1.0)), (2, 1.9, low, v(0.9))]
     elif style == "boombap":
         notes = [(0, 1.2, r, v()), (1.5, 0.4, r, v(0.7)), (2.5, 1.0, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85))]
     elif style == "eighths":
@@ -305,7 +307,7 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, scale_p
 def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
     """A one-bar motif: (beat, length, scale step). Rhythm from the lead rate."""
     if rate <= 0.5:
-        cells = [[(0, 2), (2, 2)], [(0, 3), (3, 1)], [(0, 1.5), (1.5, 2.5)]]
+        cells = [[(0, 2), (2, 2)], [(0, 3), (3, 1)], [(0, 1), (1, 3)]]
     elif rate <= 1.0:
         cells = [[(0, 1), (1, 1), (2, 1.5), (3.5, 0.5)], [(0, 1.5), (1.5, 0.5), (2, 2)],
                  [(0, 0.5), (0.5, 0.5), (1, 1), (2, 1), (3, 1)], [(0, 1), (1.5, 0.5), (2, 1), (3, 1)]]
