@@ -5,7 +5,7 @@ import streamlit as st
 st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:", layout="wide")
 
 pages = [
-    st.Page("pages/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
-    st.Page("pages/render.py", title="Render", icon=":material/music_note:"),
+    st.Page("pages/views/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
+    st.Page("pages/views/render.py", title="Render", icon=":material/music_note:"),
 ]
 st.navigation(pages).run()

@@ -104,7 +104,7 @@ class _Ctx:
         jitter = self.rng.normal(0, self.jitter_s) if self.jitter_s else 0.0
         return max(0.0, bar * self.bar_s + beat * self.beat_s + jitter)
 
-    def vel(self, base: float, intensity: float, role: str) -> int:
+    def vel(self, base: float, intensity: float) -> int:
         v = self.d.velocity * base * (0.55 + 0.45 * intensity)
         v += self.rng.normal(0, 4 * (0.3 + self.d.humanize))
         return int(np.clip(v, 18, 127))
@@ -187,10 +187,10 @@ def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, inten
                 continue
             beat = 4.0 * i / n
             t = ctx.t(bar, beat)
-            _note(inst, pitch, t, t + min(0.12, 0.9 * 4.0 / n * ctx.beat_s), ctx.vel(STEP_VELOCITY[ch], intensity, "drums"))
+            _note(inst, pitch, t, t + min(0.12, 0.9 * 4.0 / n * ctx.beat_s), ctx.vel(STEP_VELOCITY[ch], intensity))
     if crash:
         t = ctx.t(bar, 0.0, swing=False)
-        _note(inst, 49, t, t + 1.0, ctx.vel(0.95, intensity, "drums"))
+        _note(inst, 49, t, t + 1.0, ctx.vel(0.95, intensity))
 
 
 #: Hats, ride, shakers: the drum voices that may subdivide the beat at slow tempi.
@@ -235,7 +235,7 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
         down = k % 2 == 0
         for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
             off = 0.012 * j if strum else 0.0
-            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97, ctx.vel(0.82 * accent, intensity, "harmony"))
+            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97, ctx.vel(0.82 * accent, intensity))
 
 
 def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
@@ -250,7 +250,7 @@ def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
         pitches = [pedal] + pitches
     t0, t1 = ctx.t(bar, 0, swing=False), ctx.t(bar, 4, swing=False)
     for p in pitches:
-        _note(inst, p, t0, t1 - 0.01, ctx.vel(0.62, intensity, "pad"))
+        _note(inst, p, t0, t1 - 0.01, ctx.vel(0.62, intensity))
 
 
 def _bass_root(pc: int) -> int:
@@ -258,11 +258,11 @@ def _bass_root(pc: int) -> int:
     return 28 + ((pc - 4) % 12)
 
 
-def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, scale_pcs):
+def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity):
     r = _bass_root(root_pc)
     fifth = r + 7
     style = ctx.d.bass_style
-    v = lambda a=0.9: ctx.vel(a, intensity, "bass")  # noqa: E731
+    v = lambda a=0.9: ctx.vel(a, intensity)  # noqa: E731
     full = intensity >= 0.7
     notes: list[tuple[float, float, int, int]] = []  # beat, length, pitch, velocity
     if style == "drone":
@@ -350,7 +350,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
             t0 = ctx.t(bar, beat)
             on_beat = abs(beat - round(beat)) < 1e-6
             _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9,
-                  ctx.vel(0.95 if on_beat else 0.62, intensity, "lead"))
+                  ctx.vel(0.95 if on_beat else 0.62, intensity))
         return
     chord_pcs = set(chord_pcs)
     shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
@@ -361,25 +361,33 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
-        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92, ctx.vel(0.9 if beat == 0 else 0.8, intensity, "lead"))
+        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92, ctx.vel(0.9 if beat == 0 else 0.8, intensity))
 
 
-def _percussion(ctx: _Ctx, inst, bar, root_pc, intensity, level, grooves, program):
+#: Melodic-percussion ostinati (16 steps): low drums (taiko, timpani) and mallets, sparse and busy.
+_PERC_PATTERNS = {
+    "drum": ("x.......o.......", "x...o...x...o.o."),
+    "mallet": ("x...o...x...o...", "x.o.x.o.x.o.x.o."),
+}
+
+
+def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program):
+    """An ostinato on the chord: low drums hit root and fifth, mallets walk the chord tones."""
     low_drum = program in (47, 116, 117, 118, 55)
+    kind = "drum" if low_drum else "mallet"
+    pattern = _PERC_PATTERNS[kind][1 if level >= 3 else 0]
     base = 36 if low_drum else 60
-    root = base + ((root_pc - base) % 12)
-    voices = {k: v for k, v in grooves[ctx.d.groove]["levels"].get(max(level, 1), {}).items() if k not in (36, 49)}
-    pattern = max(voices.values(), key=lambda p: sum(c != "." for c in p) / len(p) * 16) if voices else "x...o...x...o..."
-    if ctx.d.groove == "none":
-        pattern = "x.......o......."
+    root = base + ((chord_pcs[0] - base) % 12)
+    tones = [root, root + 7] if low_drum else sorted(base + ((pc - base) % 12) for pc in chord_pcs[:3]) + [root + 12]
     n = len(pattern)
+    k = 0
     for i, ch in enumerate(pattern):
         if ch == "." or (ctx.slow and (4 * i) % n):  # slow tempi: on the beats only
             continue
         t0 = ctx.t(bar, 4.0 * i / n)
-        pitch = root if (i // max(1, n // 4)) % 2 == 0 or low_drum else root + 7
-        _note(inst, pitch, t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
-              ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity, "percussion"))
+        _note(inst, tones[k % len(tones)], t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
+              ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity))
+        k += 1
 
 
 # ------------------------------------------------------------------------ compose
@@ -507,17 +515,17 @@ def compose(
             t0 = ctx.t(bar, 0, swing=False)
             t1 = max(t0 + ctx.beat_s, duration_s - 0.75 * ctx.beat_s)  # let the release ring inside
             for p in voice(pcs, center=harmony_center, previous=voicing_state.get("harmony")):
-                _note(insts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6, "harmony"))
+                _note(insts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6))
             if "pad" in insts:
                 for p in voice(pcs, center=56, previous=voicing_state.get("pad"), size=4):
-                    _note(insts["pad"], p, t0, t1, ctx.vel(0.6, 0.6, "pad"))
-            _note(insts["bass"], _bass_root(root_pc), t0, t1, ctx.vel(0.9, 0.6, "bass"))
+                    _note(insts["pad"], p, t0, t1, ctx.vel(0.6, 0.6))
+            _note(insts["bass"], _bass_root(root_pc), t0, t1, ctx.vel(0.9, 0.6))
             if "lead" in insts:
                 _note(insts["lead"], 60 + descriptor.register + ((tonic_pc - descriptor.register) % 12), t0,
-                      min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6, "lead"))
+                      min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6))
             if "drums" in insts and descriptor.groove != "none" and bar == final_bar:
-                _note(insts["drums"], 49, t0, t0 + 2.0, ctx.vel(0.9, 0.6, "drums"))
-                _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6, "drums"))
+                _note(insts["drums"], 49, t0, t0 + 2.0, ctx.vel(0.9, 0.6))
+                _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6))
             prev_v = v
             continue
         if "pad" in insts and v >= ROLE_ENTRY["pad"]:
@@ -525,7 +533,7 @@ def compose(
         if v >= ROLE_ENTRY["harmony"] and not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):
             _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
         if v >= ROLE_ENTRY["bass"]:
-            _bass(ctx, insts["bass"], bar, chord, root_pc, next_root_pc, v, descriptor.scale)
+            _bass(ctx, insts["bass"], bar, chord, root_pc, next_root_pc, v)
         if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
             _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
         if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
@@ -535,7 +543,7 @@ def compose(
                 (bar == 0 and position in ("middle", "last"))
             _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
         if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
-            _percussion(ctx, insts["percussion"], bar, root_pc, v, level, grooves, programs["percussion"])
+            _percussion(ctx, insts["percussion"], bar, pcs, v, level, programs["percussion"])
         prev_v = v
     for inst in pm.instruments:  # nothing sounds past the region's end
         kept = []

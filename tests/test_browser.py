@@ -7,6 +7,7 @@ Skipped when Playwright or Chromium is not available.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -104,8 +105,8 @@ def _assert_no_traceback(page) -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def _serve(tmp_path_factory):
     """``streamlit run app.py`` on a free port with a fresh data directory; yields the URL."""
     port = _free_port()
     data_dir = tmp_path_factory.mktemp("studio-data")
@@ -130,6 +131,12 @@ def server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with _serve(tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +280,21 @@ def test_render_page_generates_and_plays(browser, server):
         _assert_no_traceback(page)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory):
+    """A bookmarked page URL right after a restart must get the app's navigation, not
+    Streamlit's old pages/ directory listing (which would show helper modules as pages)."""
+    with _serve(tmp_path_factory) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            page.goto(f"{url}/render")
+            page.get_by_role("heading", name="Render").wait_for(timeout=60_000)
+            nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+            assert "Analyze" in nav and "Render" in nav
+            assert "common" not in nav.lower() and "app" not in nav.lower().split()
+            _assert_no_traceback(page)
+        finally:
+            context.close()

@@ -84,7 +84,7 @@ def test_bad_option_combination_is_refused():
 # ------------------------------------------------------------------- Render page
 def render_page() -> AppTest:
     at = fresh_app()
-    at.switch_page("pages/render.py")
+    at.switch_page("pages/views/render.py")
     at.run()
     assert not at.exception
     return at
@@ -123,3 +123,15 @@ def test_render_page_search_and_bad_timeline():
     at.run()
     assert not at.exception
     assert any("JSON" in e.value for e in at.error)
+
+
+def test_example_renders_can_be_analysed():
+    import json
+
+    timeline = json.loads((ROOT / "assets" / "examples" / "example_jazz.json").read_text())
+    region = timeline["timeline"]["spans"][0]["actions"][0]["add_region"]
+    at = fresh_app()
+    at.selectbox(key="example_pick").set_value("example_jazz")
+    at.run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Key"].split()[0] == region["key"]["tonic"]

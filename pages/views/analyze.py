@@ -11,7 +11,7 @@ from core import AnalysisOptions, SegmentOptions, StudioError
 from core.analysis import BASE_COLUMNS
 from core.plots import chroma_figure, tempo_key_figure
 from core.segment import BOUNDARY_METHODS
-from pages.common import get_store, page_progress, waveform_player
+from pages.ui import get_store, page_progress, waveform_player
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
 
@@ -58,6 +58,15 @@ for up in uploads or []:
     except StudioError as exc:
         st.error(f"{up.name}: {exc}")
         continue
+    if track.content_hash not in shown:
+        shown.append(track.content_hash)
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "assets" / "examples").glob("example_*.ogg"))
+example = st.selectbox("Or try an example render (one per genre)", ["-"] + [p.stem for p in EXAMPLES],
+                       key="example_pick")
+if example != "-":
+    path = next(p for p in EXAMPLES if p.stem == example)
+    track = store.add_track(path.read_bytes(), name=path.stem, suffix=path.suffix)
     if track.content_hash not in shown:
         shown.append(track.content_hash)
 

@@ -14,7 +14,7 @@ from core.key import PITCH_CLASSES
 from core.plots import render_figure
 from core.render import render_key
 from core.timeline import Timeline, single_region
-from pages.common import get_store, page_progress
+from pages.ui import get_store, page_progress
 
 st.title("Render")
 st.caption("Generate music in the style of a descriptor: pick genre, subgenre and mood, shape the form, "

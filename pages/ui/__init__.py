@@ -1,4 +1,8 @@
-"""Shared page helpers: the store, progress bars, the waveform player. Thin by design."""
+"""Shared page helpers: the store, progress bars, the waveform player. Thin by design.
+
+The page scripts live in pages/views/, not directly in pages/: Streamlit treats ``pages/*.py``
+as old-style pages when a page URL is opened before app.py has run ``st.navigation``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from core.audio import to_ogg_bytes
 from core.plots import PALETTE
 from core.store import Store, default_data_dir
 
-COMPONENTS = Path(__file__).resolve().parent / "components"
+COMPONENTS = Path(__file__).resolve().parent
 
 
 def get_store() -> Store:
