@@ -295,6 +295,7 @@ def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory):
             nav = page.locator("[data-testid=stSidebarNav]").inner_text()
             assert "Analyze" in nav and "Render" in nav
             assert "common" not in nav.lower() and "app" not in nav.lower().split()
+            assert page.locator("[role=dialog]").count() == 0  # no "Page not found" detour
             _assert_no_traceback(page)
         finally:
             context.close()

@@ -1,7 +1,8 @@
 """Shared page helpers: the store, progress bars, the waveform player. Thin by design.
 
-The page scripts live in pages/views/, not directly in pages/: Streamlit treats ``pages/*.py``
-as old-style pages when a page URL is opened before app.py has run ``st.navigation``.
+The page scripts live in pages/views/. Streamlit treats ``pages/*.py`` as old-style pages when
+a page URL is opened before app.py has run ``st.navigation`` (right after a server start), so
+pages/render.py is a shim that runs app.py instead (Analyze is the default page, at "/").
 """
 
 from __future__ import annotations
