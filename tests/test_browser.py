@@ -227,10 +227,10 @@ def test_waveform_click_plays(analysed_page):
     canvas = frame.locator("canvas#wave")
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] * 0.4, "y": box["height"] / 2}, modifiers=["Shift"])
-    frame.wait_for_function(
+    frame.wait_for_function(  # the seek lands at once, playback starts a moment later
         "() => { const a = document.getElementById('audio');"
-        " return !a.paused || a.currentTime > 0; }",
-        timeout=5_000,
+        " return !a.paused && a.currentTime > 11 && document.getElementById('play').textContent.includes('Pause'); }",
+        timeout=10_000,
     )
     state = frame.evaluate(
         "(() => { const a = document.getElementById('audio');"
