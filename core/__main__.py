@@ -60,7 +60,10 @@ def cmd_analyze(args) -> int:
         try:
             if not path.is_file():
                 raise StudioError(f"'{path}' does not exist or is not a file.")
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
                 if store is not None:
                     track = store.add_track(data, name=stem, suffix=path.suffix)
@@ -84,7 +87,6 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .audio import to_wav_bytes
     from .render import render
     from .store import atomic_write
     from .timeline import load_timeline
@@ -93,7 +95,7 @@ def cmd_render(args) -> int:
     with terminal_bar(Path(args.timeline).name, enabled=not args.quiet) as bar:
         result = render(timeline, seed=args.seed, progress=bar)
     out = Path(args.output)
-    atomic_write(out, to_wav_bytes(result.audio, result.sample_rate, subtype="PCM_24"))
+    atomic_write(out, result.wav_bytes())
     if args.midi:
         atomic_write(Path(args.midi), result.midi_bytes())
     bands = ", ".join(f"{r.id}: {r.descriptor} / {r.band}" for r in result.regions)

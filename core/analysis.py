@@ -41,7 +41,7 @@ BASE_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnalysisOptions:
     """Every knob of :func:`analyze` (all have good defaults)."""
 
@@ -63,8 +63,12 @@ class AnalysisOptions:
         return WindowGrid(self.window_s, self.hop_s)
 
     def cache_key(self) -> str:
-        """Stable hash of the options and the analysis version (part of the cache key)."""
-        payload = json.dumps({"v": ANALYSIS_VERSION, **asdict(self)}, sort_keys=True, default=str)
+        """Stable hash of the options, the analysis version and the key-profile data."""
+        from .fingerprint import file_fingerprint
+        from .key import PROFILES_PATH
+
+        payload = json.dumps({"v": ANALYSIS_VERSION, **asdict(self), "profile": get_profile(self.key_profile).name,
+                              "profiles": file_fingerprint(PROFILES_PATH)}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @classmethod
@@ -184,7 +188,7 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
 
     report(0.75, "Form (Laplacian segmentation)")
     beat_frames = librosa.time_to_frames(tempo.beat_times_s, sr=ANALYSIS_SR, hop_length=frames.hop_length)
-    if track.is_silent:
+    if track.is_silent or silent.all():
         from .segment import Segmentation
 
         seg = Segmentation(np.array([0.0, duration_s]), ["A"], 1)
@@ -237,9 +241,11 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
         warnings.append(
             f"The clip ({duration_s:.1f} s) is shorter than one {grid.window_s:g} s window: it is analysed as one window."
         )
-    if not track.is_silent and silent.any():
+    if silent.all() and not track.is_silent:
+        warnings.append("The track is very quiet (below -60 dBFS throughout): no tempo, key or form is read.")
+    elif not track.is_silent and silent.any():
         warnings.append(f"{int(silent.sum())} of {len(silent)} windows are silent (no tempo or key there).")
-    if not np.isfinite(tempo.tempo_bpm) and not track.is_silent:
+    if not np.isfinite(tempo.tempo_bpm) and not silent.all():
         warnings.append("No steady pulse was found: tempo is left empty.")
     report(1.0, "Done")
     return Analysis(

@@ -111,9 +111,6 @@ class Catalog:
             out.setdefault(d.genre, {}).setdefault(d.subgenre, []).append(d.mood)
         return out
 
-    def find(self, genre: str, subgenre: str, mood: str) -> Descriptor:
-        return self.get(f"{genre}_{subgenre}_{mood}")
-
     def search(self, text: str) -> list[str]:
         words = text.lower().replace("_", " ").split()
         return [n for n in self.names() if all(w in n for w in words)]
@@ -204,7 +201,10 @@ def load_catalog(path: str = str(CATALOG_PATH)) -> Catalog:
         raise CatalogError(f"The catalog {path} could not be read: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise CatalogError(f"The catalog {path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-    cat = _parse(raw)
+    try:
+        cat = _parse(raw)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise CatalogError(f"The catalog {path} has an entry of the wrong shape ({type(exc).__name__}: {exc}).") from None
     from .grooves import load_grooves
 
     grooves = load_grooves()

@@ -35,12 +35,12 @@ ROLE_REGISTER = {"percussion": "low", "bass": "low", "harmony": "mid", "pad": "m
 #: tinysoundfont's CC7 curve: gain (dB) = CC7_DB_PER_DECADE * log10(cc / 127) (measured: cc 64 -> -17.7 dB)
 CC7_DB_PER_DECADE = 59.4
 ROLE_PAN = {"drums": 64, "percussion": 46, "bass": 64, "harmony": 42, "pad": 84, "lead": 74}
-#: Intensity at which each role enters.
-ROLE_ENTRY = {"pad": 0.0, "harmony": 0.0, "lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
+#: Intensity at which each role enters (pad and harmony play from the first bar).
+ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ComposeOptions:
     """Structure options (seconds; None = a sensible default for the length)."""
 
@@ -425,6 +425,8 @@ def compose(
         raise OptionError(f"Tonic must be one of {', '.join(PITCH_CLASSES)} (got '{tonic}').")
     if duration_s <= 0:
         raise OptionError("A region needs a positive length.")
+    if int(seed) < 0:
+        raise OptionError(f"The seed must be 0 or more (got {seed}).")
     rng = np.random.default_rng([int(seed)] + [ord(c) for c in descriptor.name])
     bands = sorted(descriptor.bands)
     if band is None:
@@ -528,9 +530,9 @@ def compose(
                 _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6))
             prev_v = v
             continue
-        if "pad" in insts and v >= ROLE_ENTRY["pad"]:
+        if "pad" in insts:
             _pad(ctx, insts["pad"], bar, root_pc, pcs, v, voicing_state)
-        if v >= ROLE_ENTRY["harmony"] and not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):
+        if not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):  # the intro breathes
             _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
         if v >= ROLE_ENTRY["bass"]:
             _bass(ctx, insts["bass"], bar, chord, root_pc, next_root_pc, v)

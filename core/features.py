@@ -160,7 +160,7 @@ def window_features(
         out.update({f"amper21.{k}": v for k, v in a.items()})
     if "gtzan" in sets:
         g = {
-            "length": np.round(dur_s * 22050.0),
+            "length": np.round(dur_s * frames.sr),
             "chroma_stft_mean": chroma_m.mean(axis=1),
             "chroma_stft_var": chroma_v.mean(axis=1) + chroma_m.var(axis=1),
             "rms_mean": rms_m,

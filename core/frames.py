@@ -47,9 +47,6 @@ class Frames:
     def frame_s(self) -> float:
         return self.hop_length / float(self.sr)
 
-    def times_s(self) -> np.ndarray:
-        return librosa.frames_to_time(np.arange(self.n_frames), sr=self.sr, hop_length=self.hop_length)
-
 
 def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
     """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz."""

@@ -96,7 +96,8 @@ def estimate_keys(
     profile : profile name from assets/key_profiles.json or a KeyProfile
     context : (12,) optional chroma of the whole track
     context_weight : how much the track's key correlation is added to each window's
-        (0 = windows alone; 0.6 = a window leaves the track's key only on clear evidence)
+        (0 = windows alone; 1.0, the analysis default = a window leaves the track's key only on
+        clear evidence)
     """
     prof = profile if isinstance(profile, KeyProfile) else get_profile(profile)
     x = np.atleast_2d(np.asarray(chroma, dtype=float))
@@ -118,6 +119,3 @@ def estimate_keys(
     return KeyEstimate(tonic.astype(int), mode.astype(int), conf)
 
 
-def key_name(tonic: int, mode: int) -> str:
-    """'D minor'; '' when there is no key."""
-    return f"{PITCH_CLASSES[tonic]} {MODES[mode]}" if tonic >= 0 and mode >= 0 else ""

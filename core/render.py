@@ -3,9 +3,10 @@
 Per region: the composer writes the arrangement; tinysoundfont renders two groups with the
 General MIDI soundfont (rhythm section dry: drums and bass; the rest through the
 descriptor's reverb); regions are laid on the timeline, each one's release ringing into the
-next. The master chain (pedalboard) is a high-pass, an EQ tilt from the descriptor's
-brightness, a gentle bus compressor, loudness normalisation to -14 LUFS (pyloudnorm) and a
-true-peak brickwall limiter at -1 dBTP, so nothing clips.
+next. The master chain (pedalboard) is a high-pass, a mud cut, an EQ tilt from the
+descriptor's brightness (high and low shelves), a gentle bus compressor, loudness
+normalisation to -14 LUFS (pyloudnorm) and a brickwall limiter at -1 dBFS sample peak, so
+nothing clips.
 """
 
 from __future__ import annotations
@@ -86,13 +87,24 @@ def options_dict(options: ComposeOptions | None) -> dict:
     return asdict(options or ComposeOptions())
 
 
+def data_fingerprint() -> str:
+    """Hash of the data a render depends on: catalog, grooves, instrument levels, soundfont."""
+    from .catalog import CATALOG_PATH
+    from .fingerprint import fingerprint
+    from .grooves import GROOVES_PATH
+    from .levels import LEVELS_PATH
+    from .synth import default_soundfont
+
+    return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, default_soundfont())
+
+
 def render_key(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None) -> str:
     """Content hash of a render request: timeline, seed, options and the render version."""
     import hashlib
     import json
 
     payload = json.dumps({"timeline": timeline.to_dict(), "seed": int(seed), "options": options_dict(options),
-                          "version": RENDER_VERSION}, sort_keys=True)
+                          "version": RENDER_VERSION, "data": data_fingerprint()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -101,7 +113,8 @@ def _versions() -> dict:
 
     from importlib.metadata import version
 
-    return {"studio": __version__, "render": str(RENDER_VERSION), "pretty_midi": version("pretty_midi"),
+    return {"studio": __version__, "render": str(RENDER_VERSION), "data": data_fingerprint(),
+            "pretty_midi": version("pretty_midi"),
             "tinysoundfont": version("tinysoundfont"), "pedalboard": pedalboard.__version__,
             "pyloudnorm": version("pyloudnorm")}
 
@@ -217,6 +230,10 @@ def render(
         region, and to the first/last regions of a multi-region one)
     progress : callable(fraction, message), optional
     """
+    from .errors import OptionError
+
+    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**32):
+        raise OptionError(f"The seed must be a whole number from 0 to 4294967295 (got {seed}).")
     report = progress or (lambda f, m: None)
     catalog = load_catalog()
     timeline.check_descriptors(catalog=catalog)

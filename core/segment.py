@@ -36,7 +36,7 @@ from .errors import OptionError
 BOUNDARY_METHODS = ("novelty", "labels")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SegmentOptions:
     """Knobs of the form segmentation.
 
@@ -81,8 +81,14 @@ class SegmentOptions:
             )
         for name in ("k_min", "k_max"):
             v = getattr(self, name)
-            if v is not None and not (1 <= v <= 12):
-                raise OptionError(f"{name} must be between 1 and 12 section types (got {v}).")
+            if v is not None and (not float(v).is_integer() or not (1 <= v <= 12)):
+                raise OptionError(f"{name} must be a whole number of section types from 1 to 12 (got {v}).")
+        if not (1 <= self.n_eigenvectors <= 20) or not float(self.n_eigenvectors).is_integer():
+            raise OptionError(f"n_eigenvectors must be a whole number from 1 to 20 (got {self.n_eigenvectors}).")
+        if not (0.0 < self.peak_prominence < 1.0):
+            raise OptionError(f"peak_prominence must be between 0 and 1 (got {self.peak_prominence}).")
+        if not (0.0 <= self.mfcc_weight <= 10.0) or not (0.0 <= self.silhouette_tolerance <= 1.0):
+            raise OptionError("mfcc_weight must be 0-10 and silhouette_tolerance 0-1.")
         if self.k_min and self.k_max and self.k_min > self.k_max:
             raise OptionError(f"k_min ({self.k_min}) is larger than k_max ({self.k_max}).")
         if not (0.0 <= self.min_segment_s <= 120.0):
@@ -287,7 +293,7 @@ def segment(
     return Segmentation(
         boundaries_s=np.array([times[b] for b in bounds]),
         labels=letters,
-        k=k,
+        k=len(set(letters)),  # section types that survived labelling and merging
         silhouette=scores,
         novelty=nov,
         sync_times_s=times[:-1],

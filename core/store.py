@@ -12,8 +12,10 @@ writes run in transactions. A second look at the same content is a lookup, not a
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import zipfile
 import tempfile
 import time
 from contextlib import contextmanager
@@ -22,7 +24,9 @@ from pathlib import Path
 
 from .analysis import Analysis, AnalysisOptions, analysis_from_bytes, analysis_to_bytes, analyze
 from .audio import DEFAULT_MAX_DURATION_S, Track, content_hash, load_track
-from .errors import StoreError
+from .errors import StoreError, StudioError
+
+log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "STUDIO_DATA_DIR"
 ENV_MAX_DURATION = "STUDIO_MAX_DURATION_S"
@@ -76,19 +80,34 @@ def max_duration_s() -> float:
         return DEFAULT_MAX_DURATION_S
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Read once at import (os.umask is process-wide: reading it later could race other threads).
+_UMASK = _current_umask()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a user's output file gets normal permissions
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; a user's output file gets normal permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -109,12 +128,17 @@ class Store:
 
     @contextmanager
     def _db(self):
-        conn = sqlite3.connect(self.root / "studio.sqlite3", timeout=30)
+        try:
+            conn = sqlite3.connect(self.root / "studio.sqlite3", timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"The studio database in {self.root} cannot be opened: {exc}") from None
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             with conn:  # one transaction: commit on success, roll back on error
                 yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"The studio database in {self.root} could not be updated: {exc}") from None
         finally:
             conn.close()
 
@@ -133,6 +157,17 @@ class Store:
         rel = Path("audio") / digest[:2] / f"{digest}{ext}"
         self._keep(track, data, rel)
         return track
+
+    def has_track(self, digest: str) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM tracks WHERE content_hash=?", (digest,)).fetchone() is not None
+
+    def keep(self, data: bytes, *, name: str, suffix: str = "") -> str:
+        """Store an upload and return its content hash; known content is not decoded again."""
+        digest = content_hash(data)
+        if not self.has_track(digest):
+            self.add_track(data, name=name, suffix=suffix)
+        return digest
 
     def _keep(self, track: Track, data: bytes, rel: Path) -> None:
         atomic_write(self.root / rel, data)
@@ -180,7 +215,11 @@ class Store:
             ).fetchone()
         if row is None or not (self.root / row[0]).is_file():
             return None
-        return analysis_from_bytes((self.root / row[0]).read_bytes())
+        try:
+            return analysis_from_bytes((self.root / row[0]).read_bytes())
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("Stored analysis %s is unreadable (%s): it will be recomputed.", row[0], exc)
+            return None
 
     def put_analysis(self, analysis: Analysis) -> None:
         key = analysis.options.cache_key()
@@ -275,15 +314,20 @@ class Store:
             ).fetchone()
         if row is None or not (self.root / row[2]).is_file() or not (self.root / row[3]).is_file():
             return None
-        audio, sr = sf.read(self.root / row[2], dtype="float32", always_2d=True)
-        midi = pretty_midi.PrettyMIDI(io.BytesIO((self.root / row[3]).read_bytes()))
-        meta = json.loads(row[4])
         from .compose import Section
 
-        regions = tuple(
-            RegionRender(**{**r, "sections": tuple(Section(**s) for s in r["sections"])}) for r in meta["regions"]
-        )
-        return Render(audio=audio, sample_rate=int(sr), midi=midi, timeline=Timeline.from_json(row[0]),
+        try:
+            audio, sr = sf.read(self.root / row[2], dtype="float32", always_2d=True)
+            midi = pretty_midi.PrettyMIDI(io.BytesIO((self.root / row[3]).read_bytes()))
+            meta = json.loads(row[4])
+            regions = tuple(
+                RegionRender(**{**r, "sections": tuple(Section(**s) for s in r["sections"])}) for r in meta["regions"]
+            )
+            timeline = Timeline.from_json(row[0], check_catalog=False)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, sf.LibsndfileError, StudioError) as exc:
+            log.warning("Stored render %s is unreadable (%s): it will be rendered again.", key, exc)
+            return None
+        return Render(audio=audio, sample_rate=int(sr), midi=midi, timeline=timeline,
                       seed=int(row[1]), regions=regions, loudness_lufs=meta["loudness_lufs"],
                       peak_dbfs=meta["peak_dbfs"], versions=meta["versions"])
 

@@ -21,6 +21,10 @@ MAX_BPM = 240.0
 #: Tempogram window (frames): ~8.9 s at 22,050 Hz / 512.
 TEMPOGRAM_WIN = 384
 PRIOR_CENTER_BPM = 120.0
+#: No pulse when the mean onset strength stays below this (nothing is struck: a held tone) ...
+MIN_ONSET_STRENGTH = 0.05
+#: ... or when the tempogram peak rises less than this above its median (noise, drones).
+MIN_PULSE_CONTRAST = 0.2
 PRIOR_STD_OCTAVES = 1.0
 
 
@@ -57,8 +61,8 @@ def _beat_fit_bpm(beats_s: np.ndarray) -> float:
     if beats_s.size < 4:
         return float("nan")
     idx = np.arange(beats_s.size)
-    period, _ = np.polyfit(idx, beats_s, 1)
-    resid = beats_s - (period * idx + _)
+    period, offset = np.polyfit(idx, beats_s, 1)
+    resid = beats_s - (period * idx + offset)
     keep = np.abs(resid) < max(3 * np.median(np.abs(resid)), 0.02)
     if keep.sum() >= 4:
         period, _ = np.polyfit(idx[keep], beats_s[keep], 1)
@@ -83,23 +87,22 @@ def estimate_tempo(
     silent_frames : optional boolean mask; silent stretches do not vote for the tempo
     """
     n = onset_env.size
-    if n < 8 or not np.any(onset_env > 1e-6):
-        nan = np.full(f0.size, np.nan)
-        return TempoResult(float("nan"), np.zeros(0), nan, np.zeros(f0.size))
+    no_pulse = TempoResult(float("nan"), np.zeros(0), np.full(f0.size, np.nan), np.zeros(f0.size))
+    weights = np.ones(n) if silent_frames is None else (~silent_frames).astype(float)
+    if n < 8 or weights.sum() == 0 or np.sum(onset_env * weights) / weights.sum() < MIN_ONSET_STRENGTH:
+        return no_pulse
     tg = librosa.feature.tempogram(
         onset_envelope=onset_env, sr=sr, hop_length=hop_length, win_length=TEMPOGRAM_WIN
     )
     lag_bpm = librosa.tempo_frequencies(tg.shape[0], sr=sr, hop_length=hop_length)
     valid = (lag_bpm >= MIN_BPM) & (lag_bpm <= MAX_BPM)
-    weights = np.ones(n) if silent_frames is None else (~silent_frames).astype(float)
-    if weights.sum() == 0:
-        weights = np.ones(n)
     global_ac = (tg * weights).sum(axis=1) / weights.sum()
+    if global_ac[valid].max() - np.median(global_ac[valid]) < MIN_PULSE_CONTRAST:
+        return no_pulse
     prior = _log_normal_prior(lag_bpm, PRIOR_CENTER_BPM, PRIOR_STD_OCTAVES)
     rough_bpm, _ = _peak_bpm(global_ac, lag_bpm, valid, prior)
     if not np.isfinite(rough_bpm):
-        nan = np.full(f0.size, np.nan)
-        return TempoResult(float("nan"), np.zeros(0), nan, np.zeros(f0.size))
+        return no_pulse
     _, beats = librosa.beat.beat_track(
         onset_envelope=onset_env, sr=sr, hop_length=hop_length, bpm=rough_bpm, units="frames", trim=False
     )

@@ -167,8 +167,11 @@ class Timeline:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data, *, catalog=None) -> "Timeline":
-        """Read and fully validate the JSON format (already parsed)."""
+    def from_dict(cls, data, *, catalog=None, check_catalog: bool = True) -> "Timeline":
+        """Read and fully validate the JSON format (already parsed).
+
+        ``check_catalog=False`` skips the descriptor/band check (for reading back stored
+        renders whose descriptors a later catalog may have renamed)."""
         _check_schema(data)
         spans = data["timeline"]["spans"]
         for i in range(1, len(spans)):
@@ -183,11 +186,14 @@ class Timeline:
         for i, span in enumerate(spans[:-1]):
             if span["type"] == "metered":
                 regions += _span_regions(span, i, end_s=spans[i + 1]["time"])
-        return cls(tuple(regions), spans[-1]["time"]).check_descriptors(catalog=catalog)
+        timeline = cls(tuple(regions), spans[-1]["time"])
+        return timeline.check_descriptors(catalog=catalog) if check_catalog else timeline
 
     @classmethod
-    def from_json(cls, text: str | bytes, *, catalog=None) -> "Timeline":
+    def from_json(cls, text: str | bytes, *, catalog=None, check_catalog: bool = True) -> "Timeline":
         """Parse and fully validate timeline JSON text."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TimelineError(f"A timeline is JSON text or bytes, not {type(text).__name__}.")
         def no_constant(name):
             raise TimelineError(f"The timeline contains {name}, which is not a number; use plain numbers.")
 
@@ -199,7 +205,9 @@ class Timeline:
                                 f"column {exc.colno}.") from None
         except UnicodeDecodeError:
             raise TimelineError("The timeline is not UTF-8 text; save it as a UTF-8 JSON file.") from None
-        return cls.from_dict(data, catalog=catalog)
+        except RecursionError:
+            raise TimelineError("The timeline JSON is nested too deeply to be a timeline.") from None
+        return cls.from_dict(data, catalog=catalog, check_catalog=check_catalog)
 
 
 def _span_regions(span: dict, i: int, *, end_s: float) -> list[Region]:

@@ -191,3 +191,42 @@ def test_analysis_round_trips_through_bytes(abac_analysis):
     assert back.windows.shape == abac_analysis.windows.shape
     assert (back.windows.tonic == abac_analysis.windows.tonic).all()
     assert np.allclose(back.windows["gtzan.mfcc5_var"], abac_analysis.windows["gtzan.mfcc5_var"])
+
+
+def test_a_held_tone_has_no_tempo():
+    sr = 22050
+    t = np.arange(30 * sr) / sr
+    a = core.analyze(core.track_from_array((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr))
+    assert np.isnan(a.tempo_bpm) and a.windows.tempo_bpm.isna().all()
+    assert any("No steady pulse" in w for w in a.warnings)
+    assert a.tonic == "A"
+
+
+def test_very_quiet_track_reads_nothing():
+    sr = 22050
+    y = (10 ** (-70 / 20) * np.random.default_rng(0).standard_normal(30 * sr)).astype(np.float32)
+    a = core.analyze(core.track_from_array(y, sr))
+    assert np.isnan(a.tempo_bpm) and len(a.segments) == 1 and a.windows.silent.all()
+    assert any("very quiet" in w for w in a.warnings)
+
+
+def test_window_aggregation_matches_brute_force():
+    from core.grid import window_mean_var
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 500))
+    grid = WindowGrid(3.0, 1.0)
+    f0, f1 = grid.frame_bounds(11.6, sr=100, hop_length=2, n_frames=500)
+    m, v = window_mean_var(x, f0, f1)
+    for w in range(f0.size):
+        assert np.allclose(m[w], x[:, f0[w]:f1[w]].mean(axis=1))
+        assert np.allclose(v[w], x[:, f0[w]:f1[w]].var(axis=1))
+    starts, ends, _ = grid.windows(11.6)
+    assert np.all(f0 == np.round(starts * 50)) and f1[-1] == 500
+
+
+def test_options_are_keyword_only_and_whole_numbers():
+    with pytest.raises(TypeError):
+        AnalysisOptions(10, 2)  # noqa
+    with pytest.raises(OptionError, match="whole number"):
+        SegmentOptions(k_min=2.5)

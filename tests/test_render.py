@@ -244,3 +244,51 @@ def test_cli_render(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "core", "render", str(bad), "-o", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "actions" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_seeds_are_refused_clearly():
+    t = single_region("pop_corporate_happy", duration_s=3, tempo_bpm=110, tonic="C")
+    with pytest.raises(core.OptionError, match="seed"):
+        render(t, seed=-1)
+    proc = subprocess.run([sys.executable, "-m", "core", "render", str(ROOT / "assets/examples/timeline_single.json"),
+                           "-o", "/tmp/never.wav", "--seed", "-3"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "seed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_render_to_an_unwritable_place_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "core", "render", str(ROOT / "assets/examples/timeline_single.json"),
+                           "-o", str(blocker / "out.wav"), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "Cannot write" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_damaged_stored_render_is_rendered_again(tmp_path):
+    t = single_region("rock_indie_fun", duration_s=4, tempo_bpm=120, tonic="A")
+    store = Store(tmp_path / "data")
+    store.render_for(t, seed=1)
+    for f in (tmp_path / "data" / "renders").glob("*.flac"):
+        f.write_bytes(b"not flac")
+    assert store.get_render(store.list_renders()[0]["render_key"]) is None
+    again = store.render_for(t, seed=1)
+    assert again.audio.shape[0] == 4 * 44100
+
+
+def test_cache_key_follows_the_data_files(tmp_path, monkeypatch):
+    from core import render as render_module
+
+    t = single_region("rock_indie_fun", duration_s=4, tempo_bpm=120, tonic="A")
+    before = render_module.render_key(t, seed=1)
+    monkeypatch.setattr(render_module, "data_fingerprint", lambda: "other-catalog")
+    assert render_module.render_key(t, seed=1) != before
+
+
+def test_malformed_catalog_shapes_are_catalog_errors(tmp_path):
+    raw = json.loads((ROOT / "assets" / "catalog.json").read_text())
+    raw["genres"]["rock"]["subgenres"]["indie"]["tempo_bpm"] = [100]
+    bad = tmp_path / "catalog.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(CatalogError):
+        load_catalog(str(bad))

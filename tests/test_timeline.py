@@ -324,3 +324,12 @@ def test_unreadable_file(tmp_path):
 def test_utf8_bom_is_accepted():
     text = json.dumps(good())
     assert Timeline.from_json(b"\xef\xbb\xbf" + text.encode()) == Timeline.from_json("\ufeff" + text)
+
+
+def test_not_text_and_absurd_nesting_are_timeline_errors():
+    from core.timeline import Timeline, TimelineError
+
+    with pytest.raises(TimelineError, match="JSON text"):
+        Timeline.from_json({"timeline": {}})
+    with pytest.raises(TimelineError):
+        Timeline.from_json("[" * 100000 + "]" * 100000)

@@ -31,6 +31,29 @@ def _store_at(root: str) -> Store:
     return Store(root)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def stored_track(content_hash: str):
+    """A stored track, decoded once per server process (tracks are immutable by content hash)."""
+    return get_store().get_track(content_hash)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def render_media(render_key: str) -> dict | None:
+    """Everything the page shows of a stored render, encoded once per render."""
+    from core.plots import render_figure
+
+    result = get_store().get_render(render_key)
+    if result is None:
+        return None
+    first = result.regions[0]
+    bands = ", ".join(dict.fromkeys(r.band for r in result.regions))
+    caption = (f"{' > '.join(r.descriptor for r in result.regions)}  \nband *{bands}* · seed {result.seed} · "
+               f"{first.tempo_bpm:.0f} BPM · {first.tonic} {first.mode} · {result.loudness_lufs:.1f} LUFS")
+    return {"caption": caption, "ogg": to_ogg_bytes(result.audio, result.sample_rate), "wav": result.wav_bytes(),
+            "midi": result.midi_bytes(), "timeline": result.timeline.to_json(), "figure": render_figure(result),
+            "stem": f"{first.descriptor}_seed{result.seed}"}
+
+
 def page_progress(label: str):
     """A Streamlit progress bar and a ``progress(fraction, message)`` callback feeding it."""
     bar = st.progress(0.0, text=label)

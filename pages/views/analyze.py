@@ -11,7 +11,7 @@ from core import AnalysisOptions, SegmentOptions, StudioError
 from core.analysis import BASE_COLUMNS
 from core.plots import chroma_figure, tempo_key_figure
 from core.segment import BOUNDARY_METHODS
-from pages.ui import get_store, page_progress, waveform_player
+from pages.ui import get_store, page_progress, stored_track, waveform_player
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
 
@@ -54,21 +54,21 @@ uploads = st.file_uploader("Upload tracks (WAV, FLAC, OGG, MP3, AIFF)", type=AUD
 shown: list[str] = st.session_state.setdefault("analyze_shown", [])
 for up in uploads or []:
     try:
-        track = store.add_track(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
+        digest = store.keep(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
     except StudioError as exc:
         st.error(f"{up.name}: {exc}")
         continue
-    if track.content_hash not in shown:
-        shown.append(track.content_hash)
+    if digest not in shown:
+        shown.append(digest)
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "assets" / "examples").glob("example_*.ogg"))
 example = st.selectbox("Or try an example render (one per genre)", ["-"] + [p.stem for p in EXAMPLES],
                        key="example_pick")
 if example != "-":
     path = next(p for p in EXAMPLES if p.stem == example)
-    track = store.add_track(path.read_bytes(), name=path.stem, suffix=path.suffix)
-    if track.content_hash not in shown:
-        shown.append(track.content_hash)
+    digest = store.keep(path.read_bytes(), name=path.stem, suffix=path.suffix)
+    if digest not in shown:
+        shown.append(digest)
 
 library = store.list_tracks()
 if library:
@@ -85,7 +85,11 @@ if not shown:
 
 
 def show(content_hash: str) -> None:
-    track = store.get_track(content_hash)
+    try:
+        track = stored_track(content_hash)
+    except StudioError as exc:
+        st.error(f"This track could not be read back from the store: {exc}")
+        return
     if track is None:
         st.error("This track's audio is no longer in the store; upload it again.")
         return

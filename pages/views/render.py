@@ -7,14 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from core import StudioError
-from core.audio import load_track, to_ogg_bytes
+from core.audio import load_track
 from core.catalog import load_catalog
 from core.compose import ComposeOptions
 from core.key import PITCH_CLASSES
-from core.plots import render_figure
 from core.render import render_key
 from core.timeline import Timeline, single_region
-from pages.ui import get_store, page_progress
+from core.store import max_duration_s
+from pages.ui import get_store, page_progress, render_media
 
 st.title("Render")
 st.caption("Generate music in the style of a descriptor: pick genre, subgenre and mood, shape the form, "
@@ -54,7 +54,8 @@ with right:
                                    key="length_upload")
     if length_file is not None:
         try:
-            duration_s = round(load_track(length_file.getvalue(), name=Path(length_file.name).stem).duration_s, 2)
+            duration_s = round(load_track(length_file.getvalue(), name=Path(length_file.name).stem,
+                                          max_duration_s=max_duration_s()).duration_s, 2)
             c2.caption(f"Length taken from {length_file.name}: {duration_s:.1f} s")
         except StudioError as exc:
             c2.error(str(exc))
@@ -111,20 +112,16 @@ if keys:
     st.subheader("Variations")
     cols = st.columns(min(len(keys), 3))
     for i, key in enumerate(keys):
-        result = store.get_render(key)
-        if result is None:
+        media = render_media(key)
+        if media is None:
+            st.warning("A render could not be read back from the store; generate it again.")
             continue
         with cols[i % len(cols)]:
-            region = result.regions[0]
-            label = chr(ord("A") + i)
-            st.markdown(f"**{label}.** {' > '.join(r.descriptor for r in result.regions)}  \n"
-                        f"band *{', '.join(dict.fromkeys(r.band for r in result.regions))}* · seed {result.seed} · "
-                        f"{region.tempo_bpm:.0f} BPM · {region.tonic} {region.mode} · {result.loudness_lufs:.1f} LUFS")
-            st.audio(to_ogg_bytes(result.audio, result.sample_rate), format="audio/ogg")
-            st.plotly_chart(render_figure(result), key=f"renderfig-{key}")
-            stem = f"{region.descriptor}_seed{result.seed}"
+            st.markdown(f"**{chr(ord('A') + i)}.** {media['caption']}")
+            st.audio(media["ogg"], format="audio/ogg")
+            st.plotly_chart(media["figure"], key=f"renderfig-{key}")
+            stem = media["stem"]
             d1, d2, d3 = st.columns(3)
-            d1.download_button("WAV", result.wav_bytes(), f"{stem}.wav", "audio/wav", key=f"wav-{key}")
-            d2.download_button("MIDI", result.midi_bytes(), f"{stem}.mid", "audio/midi", key=f"mid-{key}")
-            d3.download_button("Timeline", result.timeline.to_json(), f"{stem}.json", "application/json",
-                               key=f"json-{key}")
+            d1.download_button("WAV", media["wav"], f"{stem}.wav", "audio/wav", key=f"wav-{key}")
+            d2.download_button("MIDI", media["midi"], f"{stem}.mid", "audio/midi", key=f"mid-{key}")
+            d3.download_button("Timeline", media["timeline"], f"{stem}.json", "application/json", key=f"json-{key}")
