@@ -15,8 +15,11 @@ and grooves' details.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -38,6 +41,7 @@ ROLE_PAN = {"drums": 64, "percussion": 46, "bass": 64, "harmony": 42, "pad": 84,
 #: Intensity at which each role enters (pad and harmony play from the first bar).
 ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
+RANGES_PATH = Path(__file__).resolve().parent.parent / "assets" / "instrument_ranges.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,9 +114,33 @@ class _Ctx:
         return int(np.clip(v, 18, 127))
 
 
+@lru_cache(maxsize=1)
+def instrument_ranges() -> dict[int, tuple[int, int]]:
+    """Playable ranges of General MIDI programs (assets/instrument_ranges.json)."""
+    raw = json.loads(RANGES_PATH.read_text())["ranges"]
+    out = {}
+    for prog, (low, high) in raw.items():
+        if not (0 <= low < high <= 127 and high - low >= 12):
+            raise OptionError(f"instrument_ranges.json: program {prog} needs a range of at least an octave.")
+        out[int(prog)] = (int(low), int(high))
+    return out
+
+
+def _fold(pitch: int, program: int) -> int:
+    """Move a note by octaves into the instrument's playable range."""
+    low, high = instrument_ranges().get(program, (0, 127))
+    while pitch < low:
+        pitch += 12
+    while pitch > high:
+        pitch -= 12
+    return pitch
+
+
 def _note(inst, pitch, start, end, vel):
     if end - start < 0.02:
         end = start + 0.02
+    if not inst.is_drum:
+        pitch = _fold(int(pitch), inst.program)
     inst.notes.append(pretty_midi.Note(int(vel), int(np.clip(pitch, 0, 127)), float(start), float(end)))
 
 

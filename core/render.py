@@ -24,7 +24,7 @@ from .synth import render_midi
 from .timeline import Timeline
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 SAMPLE_RATE = 44100
 TARGET_LUFS = -14.0
 CEILING_DB = -1.0
@@ -35,6 +35,8 @@ REVERBS = {  # room_size, damping, wet, width
     "hall": (0.82, 0.5, 0.28, 1.0),
 }
 DRY_ROLES = ("drums", "bass")
+#: Gain per region of a multi-region render by the mood's dynamics (base velocity 62/80/98).
+REGION_GAIN_DB = {62: -4.0, 80: 0.0, 98: 2.0}
 #: Timelines at least this long are synthesised on two worker processes.
 PARALLEL_MIN_S = 20.0
 
@@ -88,14 +90,16 @@ def options_dict(options: ComposeOptions | None) -> dict:
 
 
 def data_fingerprint() -> str:
-    """Hash of the data a render depends on: catalog, grooves, instrument levels, soundfont."""
+    """Hash of the data a render depends on: catalog, grooves, instrument levels and ranges,
+    soundfont."""
     from .catalog import CATALOG_PATH
+    from .compose import RANGES_PATH
     from .fingerprint import fingerprint
     from .grooves import GROOVES_PATH
     from .levels import LEVELS_PATH
     from .synth import default_soundfont
 
-    return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, default_soundfont())
+    return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, RANGES_PATH, default_soundfont())
 
 
 def render_key(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None) -> str:
@@ -260,6 +264,8 @@ def render(
     parts = iter(_run_jobs(flat, parallel=timeline.duration_s >= PARALLEL_MIN_S))
     for (region, d, arr), region_jobs in zip(arrangements, jobs):
         audio = _place(arr, [next(parts) for _ in region_jobs], sample_rate)
+        if len(regions) > 1:  # soft regions stay softer than loud ones after the master
+            audio *= np.float32(10 ** (REGION_GAIN_DB.get(d.velocity, 0.0) / 20))
         start = int(round(region.start_s * sample_rate))
         fade_in = min(int(0.01 * sample_rate), audio.shape[0])
         audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]

@@ -292,3 +292,17 @@ def test_malformed_catalog_shapes_are_catalog_errors(tmp_path):
     bad.write_text(json.dumps(raw))
     with pytest.raises(CatalogError):
         load_catalog(str(bad))
+
+
+def test_parts_stay_in_their_instruments_range():
+    from core.compose import instrument_ranges
+
+    d = CAT.get("documentary_minimal_sad")
+    arr = compose(d, duration_s=30, tempo_bpm=80, tonic="E", seed=2, band="harp_and_cello")
+    ranges = instrument_ranges()
+    for inst in arr.midi.instruments:
+        if inst.is_drum or inst.program not in ranges:
+            continue
+        low, high = ranges[inst.program]
+        assert all(low <= n.pitch <= high for n in inst.notes), (inst.name, inst.program)
+    assert min(n.pitch for n in arr.roles["bass"].notes) >= 36  # the cello's low C
