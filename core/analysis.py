@@ -139,6 +139,57 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "scikit-learn": sklearn.__version__}
 
 
+@dataclass(frozen=True)
+class _Measures:
+    """What analysis and the training corpus share: frames, the grid, silence, tempo."""
+
+    frames: object
+    f0: np.ndarray
+    f1: np.ndarray
+    silent_frames: np.ndarray
+    silent: np.ndarray
+    tempo: object
+
+    @property
+    def window_tempo_bpm(self) -> np.ndarray:
+        return np.where(self.silent, np.nan, self.tempo.window_tempo_bpm)
+
+    def features(self) -> pd.DataFrame:
+        onsets = librosa.onset.onset_detect(onset_envelope=self.frames.onset_env, sr=self.frames.sr,
+                                            hop_length=self.frames.hop_length, units="frames")
+        return window_features(self.frames, self.f0, self.f1, tempo_bpm=self.window_tempo_bpm,
+                               pulse_clarity=self.tempo.pulse_clarity, onset_frames=np.sort(onsets))
+
+
+def _measure(track: Track, grid: WindowGrid, *, with_cqt: bool, progress=None) -> _Measures:
+    report = progress or (lambda f, m: None)
+    frames = compute_frames(track.mono(sr=ANALYSIS_SR), sr=ANALYSIS_SR, with_cqt=with_cqt,
+                            progress=lambda f, m: report(0.85 * f, m))
+    f0, f1 = grid.frame_bounds(track.duration_s, sr=ANALYSIS_SR, hop_length=frames.hop_length,
+                               n_frames=frames.n_frames)
+    silent_frames = 20 * np.log10(np.maximum(frames.rms, 1e-6)) < SILENT_WINDOW_DB
+    win_rms = window_mean_var(frames.rms[None, :], f0, f1)[0][:, 0]
+    silent = 20 * np.log10(np.maximum(win_rms, 1e-6)) < SILENT_WINDOW_DB
+    report(0.9, "Tempo and beats")
+    tempo = estimate_tempo(frames.onset_env, sr=ANALYSIS_SR, hop_length=frames.hop_length, f0=f0, f1=f1,
+                           silent_frames=silent_frames)
+    return _Measures(frames, f0, f1, silent_frames, silent, tempo)
+
+
+def window_feature_table(track: Track, *, grid: WindowGrid | None = None) -> pd.DataFrame:
+    """The per-window features of a track without key or form (what the classifiers need).
+
+    Same code path and numbers as :func:`analyze`'s feature columns, about 3x cheaper (no CQT).
+    Columns: start_s, end_s, partial, silent, tempo_bpm, then every feature set.
+    """
+    grid = grid or WindowGrid()
+    m = _measure(track, grid, with_cqt=False)
+    starts, ends, partial = grid.windows(track.duration_s)
+    head = pd.DataFrame({"start_s": np.round(starts, 3), "end_s": np.round(ends, 3), "partial": partial,
+                         "silent": m.silent, "tempo_bpm": np.round(m.window_tempo_bpm, 2)})
+    return pd.concat([head, m.features()], axis=1)
+
+
 def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=None) -> Analysis:
     """Analyse a track: per-window tempo, key and features, global tempo/key, and form.
 
@@ -154,23 +205,12 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
         raise OptionError("options must be an AnalysisOptions.")
     report = progress or (lambda f, m: None)
     report(0.0, "Preparing audio")
-    y = track.mono(sr=ANALYSIS_SR)
     duration_s = track.duration_s
-    frames = compute_frames(y, sr=ANALYSIS_SR, progress=lambda f, m: report(0.05 + 0.55 * f, m))
     grid = opts.grid
+    m = _measure(track, grid, with_cqt=True, progress=lambda f, msg: report(0.05 + 0.65 * f, msg))
+    frames, f0, f1, silent, silent_frames, tempo = m.frames, m.f0, m.f1, m.silent, m.silent_frames, m.tempo
     starts, ends, partial = grid.windows(duration_s)
-    f0, f1 = grid.frame_bounds(duration_s, sr=ANALYSIS_SR, hop_length=frames.hop_length, n_frames=frames.n_frames)
-
-    rms_db = 20 * np.log10(np.maximum(frames.rms, 1e-6))
-    silent_frames = rms_db < SILENT_WINDOW_DB
-    win_rms = window_mean_var(frames.rms[None, :], f0, f1)[0][:, 0]
-    silent = 20 * np.log10(np.maximum(win_rms, 1e-6)) < SILENT_WINDOW_DB
-
-    report(0.62, "Tempo and beats")
-    tempo = estimate_tempo(
-        frames.onset_env, sr=ANALYSIS_SR, hop_length=frames.hop_length, f0=f0, f1=f1, silent_frames=silent_frames
-    )
-    win_tempo = np.where(silent, np.nan, tempo.window_tempo_bpm)
+    win_tempo = m.window_tempo_bpm
 
     report(0.7, "Key")
     # Log-compressed CQT chroma (measured best, see README "Key estimation").
@@ -212,12 +252,7 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
     seg_idx = np.clip(np.searchsorted(seg.boundaries_s, centers, side="right") - 1, 0, len(segments) - 1)
 
     report(0.9, "Window features")
-    onset_frames = librosa.onset.onset_detect(
-        onset_envelope=frames.onset_env, sr=ANALYSIS_SR, hop_length=frames.hop_length, units="frames"
-    )
-    feats = window_features(
-        frames, f0, f1, tempo_bpm=win_tempo, pulse_clarity=tempo.pulse_clarity, onset_frames=np.sort(onset_frames)
-    )
+    feats = m.features()
     windows = pd.DataFrame(
         {
             "start_s": np.round(starts, 3),

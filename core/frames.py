@@ -48,8 +48,21 @@ class Frames:
         return self.hop_length / float(self.sr)
 
 
-def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
-    """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz."""
+def _fit(a, n: int) -> np.ndarray:
+    """float32, exactly ``n`` frames (edge-padded or cut)."""
+    a = np.asarray(a, dtype=np.float32)
+    if a.shape[-1] < n:
+        pad = [(0, 0)] * (a.ndim - 1) + [(0, n - a.shape[-1])]
+        a = np.pad(a, pad, mode="edge")
+    return a[..., :n]
+
+
+def compute_frames(y: np.ndarray, *, sr: int, with_cqt: bool = True, progress=None) -> Frames:
+    """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz.
+
+    ``with_cqt=False`` skips the constant-Q transform (key and form need it; the window
+    features do not): ``cqt_db`` and ``chroma_cqt`` are then empty (zero rows).
+    """
     step = progress or (lambda f, m: None)
     min_len = 2 * sr  # the CQT's lowest octaves need a couple of seconds of signal
     if y.size < min_len:
@@ -83,6 +96,15 @@ def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
     harmonic_rms = np.sqrt(mel_h.sum(axis=0) / mel.shape[0])
     percussive_rms = np.sqrt(mel_p.sum(axis=0) / mel.shape[0])
     onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP_LENGTH)
+    if not with_cqt:
+        step(1.0, "Frames ready")
+        empty = np.zeros((0, n), dtype=np.float32)
+        return Frames(sr=sr, hop_length=HOP_LENGTH, n_frames=n, rms=_fit(rms, n), zcr=_fit(zcr, n),
+                      centroid_hz=_fit(centroid, n), bandwidth_hz=_fit(bandwidth, n), rolloff_hz=_fit(rolloff, n),
+                      flatness=_fit(flatness, n), contrast_db=_fit(contrast, n), mfcc=_fit(mfcc, n),
+                      chroma_stft=_fit(chroma_stft, n), harmonic_rms=_fit(harmonic_rms, n),
+                      percussive_rms=_fit(percussive_rms, n), onset_env=_fit(onset_env, n), cqt_db=empty,
+                      chroma_cqt=empty)
     step(0.5, "Constant-Q transform")
     cqt = np.abs(
         librosa.cqt(
@@ -101,11 +123,7 @@ def compute_frames(y: np.ndarray, *, sr: int, progress=None) -> Frames:
     step(1.0, "Frames ready")
 
     def fit(a):
-        a = np.asarray(a, dtype=np.float32)
-        if a.shape[-1] < n:
-            pad = [(0, 0)] * (a.ndim - 1) + [(0, n - a.shape[-1])]
-            a = np.pad(a, pad, mode="edge")
-        return a[..., :n]
+        return _fit(a, n)
 
     return Frames(
         sr=sr,
