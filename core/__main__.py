@@ -113,6 +113,35 @@ def cmd_examples(args) -> int:
     return 0
 
 
+def cmd_corpus(args) -> int:
+    from .corpus import CorpusSpec, build_corpus
+
+    descriptors = None
+    if args.descriptors or args.genres:
+        from .catalog import load_catalog
+
+        catalog = load_catalog()
+        names = [n.strip() for n in (args.descriptors or "").split(",") if n.strip()]
+        for n in names:
+            catalog.get(n)  # unknown names get suggestions
+        genres = {g.strip() for g in (args.genres or "").split(",") if g.strip()}
+        unknown = genres - set(catalog.tree())
+        if unknown:
+            raise StudioError(f"Unknown genre(s): {', '.join(sorted(unknown))}. Genres: {', '.join(catalog.tree())}.")
+        names += [n for n in catalog.names() if catalog.get(n).genre in genres and n not in names]
+        descriptors = tuple(names)
+    spec = CorpusSpec(per_descriptor=args.per_descriptor, seed=args.seed, descriptors=descriptors,
+                      durations_s=tuple(float(x) for x in args.durations.split(",")))
+    with terminal_bar("corpus", enabled=not args.quiet) as bar:
+        result = build_corpus(spec, out_dir=args.out, n_jobs=args.jobs, backend=args.backend,
+                              scheduler=args.scheduler, progress=bar)
+    for failure in result.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    print(f"{result.path}: {result.n_renders} renders, {result.n_windows} windows "
+          f"({result.rendered_now} rendered now)")
+    return 1 if result.failures else 0
+
+
 def cmd_levels(args) -> int:
     from .levels import write_levels
 
@@ -151,6 +180,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--duration-s", type=float, default=20.0)
     e.add_argument("--seed", type=int, default=1)
     e.set_defaults(func=cmd_examples)
+
+    c = sub.add_parser("corpus", help="Render and featurise the training corpus (resumable).")
+    c.add_argument("--per-descriptor", type=int, required=True, help="renders per descriptor and duration")
+    c.add_argument("--out", required=True, help="corpus folder (resumes if it holds the same corpus)")
+    c.add_argument("--durations", default="10,30,60", help="render lengths in seconds (default 10,30,60)")
+    c.add_argument("--descriptors", default=None, help="comma-separated descriptors (default: the whole catalog)")
+    c.add_argument("--genres", default=None, help="comma-separated genres to include")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    c.add_argument("--backend", choices=("loky", "dask"), default="loky")
+    c.add_argument("--scheduler", default=None, help="Dask scheduler address for --backend dask")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_corpus)
 
     lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
     lv.set_defaults(func=cmd_levels)

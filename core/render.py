@@ -222,6 +222,7 @@ def render(
     seed: int = 0,
     options: ComposeOptions | None = None,
     sample_rate: int = SAMPLE_RATE,
+    parallel: bool | None = None,
     progress=None,
 ) -> Render:
     """Render a timeline to mastered stereo audio plus its MIDI.
@@ -232,6 +233,8 @@ def render(
     seed : int; the same seed gives the same audio, different seeds different music
     options : intro/ending lengths and climax position (apply to a single-region timeline's
         region, and to the first/last regions of a multi-region one)
+    parallel : synthesise on two worker processes (None: when the timeline is 20 s or longer;
+        False inside batch jobs that already run one render per process)
     progress : callable(fraction, message), optional
     """
     from .errors import OptionError
@@ -261,7 +264,9 @@ def render(
     report(0.3, "Synthesising")
     jobs = [_jobs(arr, d.reverb, sample_rate) for _, d, arr in arrangements]
     flat = [job for region_jobs in jobs for job in region_jobs]
-    parts = iter(_run_jobs(flat, parallel=timeline.duration_s >= PARALLEL_MIN_S))
+    if parallel is None:
+        parallel = timeline.duration_s >= PARALLEL_MIN_S
+    parts = iter(_run_jobs(flat, parallel=parallel))
     for (region, d, arr), region_jobs in zip(arrangements, jobs):
         audio = _place(arr, [next(parts) for _ in region_jobs], sample_rate)
         if len(regions) > 1:  # soft regions stay softer than loud ones after the master
