@@ -8,6 +8,10 @@ listed in :data:`AMPER21` with units. The 3 "PCA coefficients" are the shares of
 window's MFCC-frame variance explained by its first three principal components: they need
 no fitted model and say how low-dimensional (stable) the window's timbre is.
 
+``tonal`` — four features of ours that say what mode and harmony sound like (key strength,
+major-minus-minor, chroma entropy, harmonic change), which timbre features miss; valence and
+sentiment depend on them.
+
 ``gtzan`` — the GTZAN-style set of the Leiden paper's appendix (after Olteanu et al.):
 length, chroma_stft, rms, spectral centroid/bandwidth/rolloff, zero-crossing rate,
 harmony and perceptr (mean and variance each), tempo, and mean/variance of 20 MFCCs.
@@ -69,7 +73,15 @@ for _i in range(1, 21):
     GTZAN[f"mfcc{_i}_mean"] = f"MFCC {_i}, window mean"
     GTZAN[f"mfcc{_i}_var"] = f"MFCC {_i}, window variance"
 
-FEATURE_SETS: dict[str, dict[str, str]] = {"amper21": AMPER21, "gtzan": GTZAN}
+#: Tonal features (ours): what mode and harmony sound like, which timbre sets miss.
+TONAL: dict[str, str] = {
+    "key_strength": "correlation of the window's chroma with its best key profile (0-1)",
+    "major_minus_minor": "best major-key correlation minus best minor-key correlation (-1..1)",
+    "chroma_entropy": "entropy of the window's mean chroma (bits; 0 one pitch class - 3.58 all equal)",
+    "harmonic_change": "mean frame-to-frame change of the normalised chroma (0 static - 1 every frame new)",
+}
+
+FEATURE_SETS: dict[str, dict[str, str]] = {"amper21": AMPER21, "gtzan": GTZAN, "tonal": TONAL}
 
 
 def feature_columns(name: str) -> list[str]:
@@ -89,7 +101,7 @@ def window_features(
     tempo_bpm: np.ndarray,
     pulse_clarity: np.ndarray,
     onset_frames: np.ndarray,
-    sets: tuple[str, ...] = ("amper21", "gtzan"),
+    sets: tuple[str, ...] = ("amper21", "gtzan", "tonal"),
 ) -> pd.DataFrame:
     """Both feature sets for every window of the grid, as one DataFrame."""
     n_win = f0.size
@@ -184,4 +196,27 @@ def window_features(
             g[f"mfcc{i + 1}_var"] = mfcc_v[:, i]
         assert list(g) == list(GTZAN)
         out.update({f"gtzan.{k}": v for k, v in g.items()})
+    if "tonal" in sets:
+        from .key import _templates, _zscore, get_profile
+
+        cm, _ = window_mean_var(np.log1p(100 * frames.chroma_stft), f0, f1)  # per-frame max-normalised
+        templates = _templates(get_profile(None))
+        z, _ = _zscore(cm)
+        corr = z @ templates.T
+        raw_m, _ = window_mean_var(frames.chroma_stft, f0, f1)
+        p = raw_m / np.maximum(raw_m.sum(axis=1, keepdims=True), 1e-12)
+        entropy = -np.sum(p * np.log2(np.maximum(p, 1e-12)), axis=1)
+        lag = 8  # ~0.19 s: chord changes, not frame noise
+        raw = frames.chroma_stft
+        unit = raw / np.maximum(np.linalg.norm(raw, axis=0, keepdims=True), 1e-12)
+        change = np.concatenate([np.zeros(lag), 1 - np.sum(unit[:, lag:] * unit[:, :-lag], axis=0)])
+        change_m, _ = window_mean_var(change, f0, f1)
+        t = {
+            "key_strength": np.clip(corr.max(axis=1), 0, 1),
+            "major_minus_minor": corr[:, :12].max(axis=1) - corr[:, 12:].max(axis=1),
+            "chroma_entropy": entropy,
+            "harmonic_change": change_m[:, 0],
+        }
+        assert list(t) == list(TONAL)
+        out.update({f"tonal.{k}": v for k, v in t.items()})
     return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in out.items()})
