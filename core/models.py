@@ -1,0 +1,372 @@
+"""Descriptor classifiers: the hierarchy of the Amper study, trained on the render corpus.
+
+Targets and their hierarchy: genre and sentiment are predicted first (one-vs-rest binary
+classifiers); subgenre is predicted given the genre, mood given the subgenre, valence and
+momentum given the sentiment (one classifier per parent value). Estimators: ``knn``,
+``mlp`` (max_iter 800, as the study needed) and ``hgb`` (histogram gradient boosting, the
+stronger one); features are scaled inside each pipeline.
+
+Evaluation splits by render, never by window: no window of a test render is seen in
+training (a window split leaks: neighbouring windows overlap by 80 %).
+
+A model is a directory: ``model.joblib`` (the fitted estimators) and ``meta.json`` (label
+sets, the feature columns it expects, training configuration, metrics, library versions).
+Models are only ever loaded from the project's own model directories (assets/models and the
+store's models folder): a joblib file is code, never load one from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import OptionError, StudioError
+
+TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
+PARENT = {"genre": None, "sentiment": None, "subgenre": "genre", "mood": "subgenre", "valence": "sentiment",
+          "momentum": "sentiment"}
+ESTIMATORS = ("knn", "mlp", "hgb")
+DEFAULT_FEATURE_SETS = ("amper21", "gtzan", "tonal")
+ASSET_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+UNKNOWN = "unknown"
+MODEL_VERSION = 1
+
+
+class ModelError(StudioError):
+    """A model cannot be trained, found, loaded or applied."""
+
+
+def model_dirs() -> list[Path]:
+    """Where models may be loaded from: the shipped ones, then the store's."""
+    from .store import default_data_dir
+
+    return [ASSET_MODELS, default_data_dir() / "models"]
+
+
+def _estimator(kind: str, seed: int, n_classes: int):
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.multiclass import OneVsRestClassifier  # noqa: F401  (used by the caller)
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "knn":  # PCA keeps the stored neighbours small enough to ship
+        return make_pipeline(StandardScaler(), PCA(n_components=16, random_state=seed),
+                             KNeighborsClassifier(n_neighbors=15, weights="distance"))
+    if kind == "mlp":
+        return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=800, alpha=1e-3,
+                                                             early_stopping=True, random_state=seed))
+    if kind == "hgb":
+        return make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1,
+                                                                              random_state=seed))
+    raise OptionError(f"Unknown estimator '{kind}'. Choose one of: {', '.join(ESTIMATORS)}.")
+
+
+class _Constant:
+    """The classifier of a parent value with a single child class."""
+
+    def __init__(self, label):
+        self.classes_ = np.array([label])
+
+    def predict_proba(self, x):
+        return np.ones((len(x), 1))
+
+
+def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: bool):
+    classes = np.unique(y)
+    if classes.size == 1:
+        return _Constant(classes[0])
+    est = _estimator(kind, seed, classes.size)
+    if one_vs_rest and kind != "knn":  # k-NN votes are the same either way
+        from sklearn.multiclass import OneVsRestClassifier
+
+        est = OneVsRestClassifier(est)
+    return est.fit(x, y)
+
+
+def _proba(model, x: np.ndarray) -> pd.DataFrame:
+    p = model.predict_proba(x)
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)  # one-vs-rest scores sum to 1 here
+    return pd.DataFrame(p, columns=[str(c) for c in model.classes_])
+
+
+@dataclass
+class DescriptorModel:
+    """A trained hierarchy of classifiers plus everything needed to use and judge it."""
+
+    name: str
+    kind: str
+    columns: list[str]
+    feature_sets: tuple[str, ...]
+    estimators: dict  # target -> model (top-level) or {parent value: model}
+    labels: dict[str, list[str]]
+    descriptors: list[dict]  # catalog entries the model knows: name + labels
+    threshold: float = 0.4
+    metrics: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ predict
+    def _matrix(self, table: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.columns if c not in table.columns]
+        if missing:
+            raise ModelError(
+                f"Model '{self.name}' expects the feature set {'+'.join(self.feature_sets)}; these windows lack "
+                f"{len(missing)} of its columns (e.g. {', '.join(missing[:3])}). Re-analyse the track, or retrain "
+                "the model on the current features."
+            )
+        return np.nan_to_num(table[self.columns].to_numpy(dtype=float), nan=0.0)
+
+    def probabilities(self, table: pd.DataFrame) -> dict[str, object]:
+        """Per target: a DataFrame of class probabilities (top-level) or, for a conditional
+        target, {parent value: DataFrame of P(child | parent)}."""
+        x = self._matrix(table)
+        out = {}
+        for target in TARGETS:
+            est = self.estimators[target]
+            if PARENT[target] is None:
+                out[target] = _proba(est, x)
+            else:
+                out[target] = {parent: _proba(m, x) for parent, m in est.items()}
+        return out
+
+    def predict_windows(self, table: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+        """Label and probability per target per window, the top descriptors, and a low-confidence flag.
+
+        Conditional targets follow the predicted parent (subgenre given the predicted genre...).
+        A target whose probability is below ``threshold`` is ``unknown``.
+        """
+        probs = self.probabilities(table)
+        n = len(table)
+        res: dict[str, np.ndarray] = {}
+        raw: dict[str, np.ndarray] = {}
+        for target in TARGETS:
+            parent = PARENT[target]
+            if parent is None:
+                p = probs[target]
+                raw[target] = p.columns.to_numpy()[p.to_numpy().argmax(axis=1)]
+                conf = p.to_numpy().max(axis=1)
+            else:
+                raw[target] = np.empty(n, dtype=object)
+                conf = np.zeros(n)
+                for parent_value, p in probs[target].items():
+                    rows = raw[parent] == parent_value
+                    if rows.any():
+                        arr = p.to_numpy()[rows]
+                        raw[target][rows] = p.columns.to_numpy()[arr.argmax(axis=1)]
+                        conf[rows] = arr.max(axis=1)
+            res[target] = np.where(conf >= self.threshold, raw[target], UNKNOWN)
+            res[f"{target}_prob"] = np.round(conf, 3)
+        out = pd.DataFrame(res, index=table.index)
+        out["low_confidence"] = (out[[t for t in TARGETS]] == UNKNOWN).any(axis=1)
+        # top descriptors: P(genre) P(subgenre | genre) P(mood | subgenre) over the known descriptors
+        joint = np.zeros((n, len(self.descriptors)))
+        for j, d in enumerate(self.descriptors):
+            g = probs["genre"].get(d["genre"])
+            s = probs["subgenre"].get(d["genre"], pd.DataFrame()).get(d["subgenre"])
+            m = probs["mood"].get(d["subgenre"], pd.DataFrame()).get(d["mood"])
+            if g is not None and s is not None and m is not None:
+                joint[:, j] = g.to_numpy() * s.to_numpy() * m.to_numpy()
+        order = np.argsort(-joint, axis=1)[:, :top]
+        names = [d["name"] for d in self.descriptors]
+        for k in range(min(top, len(names))):
+            out[f"top{k + 1}_descriptor"] = [names[i] for i in order[:, k]]
+            out[f"top{k + 1}_prob"] = np.round(joint[np.arange(n), order[:, k]], 3)
+        return out
+
+    # --------------------------------------------------------------------- save
+    def save(self, folder: str | Path) -> Path:
+        import joblib
+
+        from .store import atomic_write
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".model.joblib.tmp"
+        joblib.dump(self.estimators, tmp, compress=3)
+        os.replace(tmp, folder / "model.joblib")
+        meta = {"name": self.name, "kind": self.kind, "columns": self.columns, "feature_sets": list(self.feature_sets),
+                "labels": self.labels, "descriptors": self.descriptors, "threshold": self.threshold,
+                "metrics": self.metrics, "config": self.config, "versions": self.versions,
+                "model_version": MODEL_VERSION}
+        atomic_write(folder / "meta.json", json.dumps(meta, indent=1).encode())
+        return folder
+
+
+def _allowed(path: Path) -> bool:
+    p = path.resolve()
+    return any(p.is_relative_to(root.resolve()) for root in model_dirs())
+
+
+def find_model(name: str) -> Path:
+    """The folder of model ``name`` (a name in the model directories, or a path inside them)."""
+    candidates = [Path(name)] if ("/" in str(name) or Path(name).is_absolute()) else \
+        [root / name for root in model_dirs()]
+    for c in candidates:
+        if (c / "meta.json").is_file() and (c / "model.joblib").is_file():
+            if not _allowed(c):
+                raise ModelError(f"{c} is outside the studio's model folders ({', '.join(map(str, model_dirs()))}); "
+                                 "models are only loaded from there (a model file can run code).")
+            return c
+    known = list_models()
+    raise ModelError(f"No model called '{name}'. Known models: {', '.join(known) or 'none (train one)'}.")
+
+
+def list_models() -> list[str]:
+    names = []
+    for root in model_dirs():
+        if root.is_dir():
+            names += sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
+    return list(dict.fromkeys(names))
+
+
+def load_model(name: str) -> DescriptorModel:
+    """Load a model by name (see :func:`find_model`); checks the bundle's format version."""
+    import joblib
+
+    folder = find_model(name)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"The model in {folder} has an unreadable meta.json: {exc}") from None
+    if meta.get("model_version") != MODEL_VERSION:
+        raise ModelError(f"The model in {folder} was saved by another version of the studio; retrain it.")
+    try:
+        estimators = joblib.load(folder / "model.joblib")
+    except Exception as exc:  # a damaged or foreign pickle: report it as a model problem
+        raise ModelError(f"The model in {folder} could not be loaded ({type(exc).__name__}: {exc}).") from None
+    return DescriptorModel(name=meta["name"], kind=meta["kind"], columns=meta["columns"],
+                           feature_sets=tuple(meta["feature_sets"]), estimators=estimators, labels=meta["labels"],
+                           descriptors=meta["descriptors"], threshold=meta["threshold"], metrics=meta["metrics"],
+                           config=meta["config"], versions=meta["versions"])
+
+
+# ----------------------------------------------------------------------- training
+def feature_columns_of(table: pd.DataFrame, sets: tuple[str, ...]) -> list[str]:
+    from .features import feature_columns
+
+    cols = [c for s in sets for c in feature_columns(s)]
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise ModelError(f"The corpus lacks {len(missing)} feature columns (e.g. {missing[0]}); rebuild it.")
+    return cols
+
+
+def _fit_hierarchy(kind: str, x: np.ndarray, y: pd.DataFrame, seed: int, progress=None) -> dict:
+    estimators = {}
+    for i, target in enumerate(TARGETS):
+        if progress:
+            progress(i / len(TARGETS), f"Training {target}")
+        parent = PARENT[target]
+        labels = y[target].astype(str).to_numpy()
+        if parent is None:
+            estimators[target] = _fit(kind, x, labels, seed, one_vs_rest=True)
+        else:
+            parents = y[parent].astype(str).to_numpy()
+            estimators[target] = {p: _fit(kind, x[parents == p], labels[parents == p], seed, one_vs_rest=False)
+                                  for p in np.unique(parents)}
+    return estimators
+
+
+def split_by_render(table: pd.DataFrame, *, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices with every render wholly on one side (stratified by descriptor)."""
+    renders = table.groupby("render_id")["descriptor"].first()
+    rng = np.random.default_rng(seed)
+    test_renders = []
+    for _, group in renders.groupby(renders):
+        ids = group.index.to_numpy()
+        rng.shuffle(ids)
+        n_test = max(1, int(round(test_size * ids.size))) if ids.size > 1 else 0
+        test_renders += list(ids[:n_test])
+    is_test = table.render_id.isin(set(test_renders)).to_numpy()
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def evaluate(model: DescriptorModel, table: pd.DataFrame) -> dict:
+    """Per target: window accuracy, render accuracy (majority of its windows), report, confusion."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    pred = model.predict_windows(table)
+    metrics = {}
+    for target in TARGETS:
+        truth = table[target].astype(str).to_numpy()
+        guess = pred[target].to_numpy().astype(str)
+        labels = sorted(set(truth))
+        frame = pd.DataFrame({"render": table.render_id.to_numpy(), "truth": truth, "guess": guess})
+        per_render = frame.groupby("render").agg(truth=("truth", "first"),
+                                                 guess=("guess", lambda s: s.value_counts().index[0]))
+        metrics[target] = {
+            "window_accuracy": round(float(np.mean(truth == guess)), 4),
+            "render_accuracy": round(float(np.mean(per_render.truth == per_render.guess)), 4),
+            "unknown_share": round(float(np.mean(guess == UNKNOWN)), 4),
+            "labels": labels,
+            "confusion": confusion_matrix(truth, guess, labels=labels + [UNKNOWN]).tolist(),
+            "report": classification_report(truth, guess, labels=labels, output_dict=True, zero_division=0),
+        }
+    return metrics
+
+
+def train(
+    corpus: pd.DataFrame,
+    *,
+    kind: str = "mlp",
+    name: str | None = None,
+    feature_sets: tuple[str, ...] = DEFAULT_FEATURE_SETS,
+    test_size: float = 0.3,
+    seed: int = 0,
+    threshold: float = 0.4,
+    window_step: int = 1,
+    progress=None,
+) -> DescriptorModel:
+    """Train the hierarchy, measure it on held-out renders, then refit on every render.
+
+    ``window_step`` keeps every n-th window of each render (neighbouring windows overlap by
+    80 %, so 3 loses little and makes k-NN models a third of the size).
+    """
+    import sklearn
+
+    from .catalog import load_catalog
+
+    if kind not in ESTIMATORS:
+        raise OptionError(f"Unknown estimator '{kind}'. Choose one of: {', '.join(ESTIMATORS)}.")
+    if not (0.05 <= test_size <= 0.5):
+        raise OptionError(f"test_size must be 0.05-0.5 (got {test_size}).")
+    report = progress or (lambda f, m: None)
+    table = corpus[~corpus.get("silent", pd.Series(False, index=corpus.index)).astype(bool)]
+    if window_step > 1:
+        table = table[table.groupby("render_id").cumcount() % window_step == 0]
+    table = table.reset_index(drop=True)
+    if table.render_id.nunique() < 4:
+        raise ModelError("The corpus is too small to train and test on (fewer than 4 renders).")
+    cols = feature_columns_of(table, feature_sets)
+    x = np.nan_to_num(table[cols].to_numpy(dtype=float), nan=0.0)
+    train_idx, test_idx = split_by_render(table, test_size=test_size, seed=seed)
+    labels = {t: sorted(table[t].astype(str).unique()) for t in TARGETS}
+    catalog = load_catalog()
+    known = sorted(set(table.descriptor))
+    descriptors = [{"name": n, **{k: str(v) for k, v in catalog.get(n).labels().items() if k != "descriptor"}}
+                   for n in known if n in catalog.descriptors]
+    name = name or kind
+    base = dict(name=name, kind=kind, columns=cols, feature_sets=tuple(feature_sets), labels=labels,
+                descriptors=descriptors, threshold=threshold)
+    held_out = DescriptorModel(estimators=_fit_hierarchy(kind, x[train_idx], table.iloc[train_idx], seed,
+                                                         lambda f, m: report(0.45 * f, m)), **base)
+    report(0.45, "Measuring on held-out renders")
+    metrics = evaluate(held_out, table.iloc[test_idx])
+    metrics["split"] = {"train_renders": int(table.iloc[train_idx].render_id.nunique()),
+                        "test_renders": int(table.iloc[test_idx].render_id.nunique()),
+                        "train_windows": int(train_idx.size), "test_windows": int(test_idx.size)}
+    report(0.5, "Refitting on every render")
+    final = _fit_hierarchy(kind, x, table, seed, lambda f, m: report(0.5 + 0.5 * f, m))
+    report(1.0, "Done")
+    return DescriptorModel(estimators=final, metrics=metrics,
+                           config={"test_size": test_size, "seed": seed, "window_step": window_step,
+                                   "renders": int(table.render_id.nunique()), "windows": len(table)},
+                           versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__}, **base)
