@@ -7,5 +7,6 @@ st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:",
 pages = [
     st.Page("pages/views/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
     st.Page("pages/views/render.py", title="Render", icon=":material/music_note:"),
+    st.Page("pages/views/models.py", title="Models", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

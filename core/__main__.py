@@ -30,14 +30,24 @@ def _analysis_options(args) -> AnalysisOptions:
     )
 
 
-def write_analysis(analysis, folder: Path) -> None:
-    """windows.csv, segments.csv and summary.json of one analysis into ``folder``."""
+def write_analysis(analysis, folder: Path, *, model=None) -> None:
+    """windows.csv, segments.csv and summary.json of one analysis into ``folder``.
+
+    With a model, windows.csv gains the predictions and segments.csv becomes the majority table.
+    """
     from .store import atomic_write
 
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "windows.csv", analysis.windows.to_csv(index=False, float_format="%.6g").encode())
-    atomic_write(folder / "segments.csv", analysis.segments.to_csv(index=False).encode())
-    atomic_write(folder / "summary.json", (json.dumps(analysis.summary(), indent=2) + "\n").encode())
+    windows, segments = analysis.windows, analysis.segments
+    summary = analysis.summary()
+    if model is not None:
+        from .predict import majority_table, predict
+
+        windows = predict(analysis, model)
+        segments = majority_table(windows, analysis.segments)
+        summary["model"] = model.name
+    atomic_write(folder / "windows.csv", windows.to_csv(index=False, float_format="%.6g").encode())
+    atomic_write(folder / "segments.csv", segments.to_csv(index=False).encode())
+    atomic_write(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def cmd_analyze(args) -> int:
@@ -45,6 +55,11 @@ def cmd_analyze(args) -> int:
 
     options = _analysis_options(args)
     store = None if args.no_store else Store(args.data_dir)
+    model = None
+    if args.model:
+        from .models import load_model
+
+        model = load_model(args.model)
     out = Path(args.out)
     used: set[str] = set()
     failures = 0
@@ -75,7 +90,7 @@ def cmd_analyze(args) -> int:
 
                     track = load_track(data, name=stem, max_duration_s=max_duration_s())
                     analysis = analyze(track, options=options, progress=bar)
-            write_analysis(analysis, out / name)
+            write_analysis(analysis, out / name, model=model)
             for w in analysis.warnings:
                 print(f"  note: {path.name}: {w}", file=sys.stderr)
             print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
@@ -142,6 +157,23 @@ def cmd_corpus(args) -> int:
     return 1 if result.failures else 0
 
 
+def cmd_train(args) -> int:
+    from .corpus import load_corpus
+    from .models import TARGETS, model_dirs, train
+
+    corpus = load_corpus(args.corpus)
+    name = args.name or args.estimator
+    with terminal_bar(f"train {name}", enabled=not args.quiet) as bar:
+        model = train(corpus, kind=args.estimator, name=name, test_size=args.test_size, seed=args.seed,
+                      threshold=args.threshold, window_step=args.window_step, progress=bar)
+    folder = model.save(Path(args.out) if args.out else model_dirs()[1] / name)
+    print(f"{folder}: {model.config['renders']} renders, {model.config['windows']} windows")
+    print("held-out renders   " + "  ".join(f"{t:>9s}" for t in TARGETS))
+    for level in ("window_accuracy", "render_accuracy"):
+        print(f"{level:18s} " + "  ".join(f"{model.metrics[t][level]:9.3f}" for t in TARGETS))
+    return 0
+
+
 def cmd_levels(args) -> int:
     from .levels import write_levels
 
@@ -164,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--min-segment-s", type=float, default=6.0, help="shortest segment in seconds (default 6)")
     a.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
     a.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
+    a.add_argument("--model", default=None, help="add per-window predictions and the majority table (model name)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
 
@@ -193,6 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler", default=None, help="Dask scheduler address for --backend dask")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_corpus)
+
+    t = sub.add_parser("train", help="Train descriptor classifiers on a corpus.")
+    t.add_argument("--corpus", required=True, help="corpus folder (python -m core corpus)")
+    t.add_argument("--estimator", choices=("knn", "mlp", "hgb"), default="mlp")
+    t.add_argument("--name", default=None, help="model name (default: the estimator)")
+    t.add_argument("--out", default=None, help="model folder (default: $STUDIO_DATA_DIR/models/NAME)")
+    t.add_argument("--test-size", type=float, default=0.3, help="share of renders held out (default 0.3)")
+    t.add_argument("--threshold", type=float, default=0.4, help="below this probability a target is 'unknown'")
+    t.add_argument("--window-step", type=int, default=1, help="keep every n-th window of a render")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
 
     lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
     lv.set_defaults(func=cmd_levels)

@@ -48,7 +48,7 @@ def model_dirs() -> list[Path]:
     return [ASSET_MODELS, default_data_dir() / "models"]
 
 
-def _estimator(kind: str, seed: int, n_classes: int):
+def _estimator(kind: str, seed: int, n_rows: int):
     from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.multiclass import OneVsRestClassifier  # noqa: F401  (used by the caller)
@@ -58,11 +58,12 @@ def _estimator(kind: str, seed: int, n_classes: int):
     from sklearn.preprocessing import StandardScaler
 
     if kind == "knn":  # PCA keeps the stored neighbours small enough to ship
-        return make_pipeline(StandardScaler(), PCA(n_components=16, random_state=seed),
-                             KNeighborsClassifier(n_neighbors=15, weights="distance"))
+        return make_pipeline(StandardScaler(), PCA(n_components=max(1, min(16, n_rows - 1)), random_state=seed),
+                             KNeighborsClassifier(n_neighbors=min(15, n_rows), weights="distance"))
     if kind == "mlp":
+        # early stopping needs a validation split worth the name
         return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=800, alpha=1e-3,
-                                                             early_stopping=True, random_state=seed))
+                                                             early_stopping=n_rows >= 500, random_state=seed))
     if kind == "hgb":
         return make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1,
                                                                               random_state=seed))
@@ -83,7 +84,7 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
     classes = np.unique(y)
     if classes.size == 1:
         return _Constant(classes[0])
-    est = _estimator(kind, seed, classes.size)
+    est = _estimator(kind, seed, len(y))
     if one_vs_rest and kind != "knn":  # k-NN votes are the same either way
         from sklearn.multiclass import OneVsRestClassifier
 
@@ -112,6 +113,8 @@ class DescriptorModel:
     metrics: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    #: views for the Models page: a 2-D map of training windows and descriptor distances
+    extras: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ predict
     def _matrix(self, table: pd.DataFrame) -> np.ndarray:
@@ -166,7 +169,16 @@ class DescriptorModel:
             res[f"{target}_prob"] = np.round(conf, 3)
         out = pd.DataFrame(res, index=table.index)
         out["low_confidence"] = (out[[t for t in TARGETS]] == UNKNOWN).any(axis=1)
-        # top descriptors: P(genre) P(subgenre | genre) P(mood | subgenre) over the known descriptors
+        joint = self._joint(probs, n)
+        order = np.argsort(-joint, axis=1)[:, :top]
+        names = [d["name"] for d in self.descriptors]
+        for k in range(min(top, len(names))):
+            out[f"top{k + 1}_descriptor"] = [names[i] for i in order[:, k]]
+            out[f"top{k + 1}_prob"] = np.round(joint[np.arange(n), order[:, k]], 3)
+        return out
+
+    def _joint(self, probs: dict, n: int) -> np.ndarray:
+        """P(genre) P(subgenre | genre) P(mood | subgenre) of every known descriptor, per window."""
         joint = np.zeros((n, len(self.descriptors)))
         for j, d in enumerate(self.descriptors):
             g = probs["genre"].get(d["genre"])
@@ -174,12 +186,11 @@ class DescriptorModel:
             m = probs["mood"].get(d["subgenre"], pd.DataFrame()).get(d["mood"])
             if g is not None and s is not None and m is not None:
                 joint[:, j] = g.to_numpy() * s.to_numpy() * m.to_numpy()
-        order = np.argsort(-joint, axis=1)[:, :top]
-        names = [d["name"] for d in self.descriptors]
-        for k in range(min(top, len(names))):
-            out[f"top{k + 1}_descriptor"] = [names[i] for i in order[:, k]]
-            out[f"top{k + 1}_prob"] = np.round(joint[np.arange(n), order[:, k]], 3)
-        return out
+        return joint
+
+    def descriptor_probabilities(self, table: pd.DataFrame) -> np.ndarray:
+        """(n_windows, n_descriptors) joint probabilities, columns in ``self.descriptors`` order."""
+        return self._joint(self.probabilities(table), len(table))
 
     # --------------------------------------------------------------------- save
     def save(self, folder: str | Path) -> Path:
@@ -197,6 +208,12 @@ class DescriptorModel:
                 "metrics": self.metrics, "config": self.config, "versions": self.versions,
                 "model_version": MODEL_VERSION}
         atomic_write(folder / "meta.json", json.dumps(meta, indent=1).encode())
+        if self.extras:
+            import io
+
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **self.extras)
+            atomic_write(folder / "extras.npz", buf.getvalue())
         return folder
 
 
@@ -242,10 +259,14 @@ def load_model(name: str) -> DescriptorModel:
         estimators = joblib.load(folder / "model.joblib")
     except Exception as exc:  # a damaged or foreign pickle: report it as a model problem
         raise ModelError(f"The model in {folder} could not be loaded ({type(exc).__name__}: {exc}).") from None
+    extras = {}
+    if (folder / "extras.npz").is_file():
+        with np.load(folder / "extras.npz", allow_pickle=False) as z:
+            extras = {k: z[k] for k in z.files}
     return DescriptorModel(name=meta["name"], kind=meta["kind"], columns=meta["columns"],
                            feature_sets=tuple(meta["feature_sets"]), estimators=estimators, labels=meta["labels"],
                            descriptors=meta["descriptors"], threshold=meta["threshold"], metrics=meta["metrics"],
-                           config=meta["config"], versions=meta["versions"])
+                           config=meta["config"], versions=meta["versions"], extras=extras)
 
 
 # ----------------------------------------------------------------------- training
@@ -307,7 +328,8 @@ def evaluate(model: DescriptorModel, table: pd.DataFrame) -> dict:
             "render_accuracy": round(float(np.mean(per_render.truth == per_render.guess)), 4),
             "unknown_share": round(float(np.mean(guess == UNKNOWN)), 4),
             "labels": labels,
-            "confusion": confusion_matrix(truth, guess, labels=labels + [UNKNOWN]).tolist(),
+            # rows: true labels; columns: predicted labels then "unknown"
+            "confusion": confusion_matrix(truth, guess, labels=labels + [UNKNOWN])[: len(labels)].tolist(),
             "report": classification_report(truth, guess, labels=labels, output_dict=True, zero_division=0),
         }
     return metrics
@@ -363,10 +385,41 @@ def train(
     metrics["split"] = {"train_renders": int(table.iloc[train_idx].render_id.nunique()),
                         "test_renders": int(table.iloc[test_idx].render_id.nunique()),
                         "train_windows": int(train_idx.size), "test_windows": int(test_idx.size)}
+    report(0.47, "Maps of the windows and the descriptors")
+    extras = _views(held_out, table, x, test_idx, seed)
     report(0.5, "Refitting on every render")
     final = _fit_hierarchy(kind, x, table, seed, lambda f, m: report(0.5 + 0.5 * f, m))
     report(1.0, "Done")
-    return DescriptorModel(estimators=final, metrics=metrics,
+    return DescriptorModel(estimators=final, metrics=metrics, extras=extras,
                            config={"test_size": test_size, "seed": seed, "window_step": window_step,
                                    "renders": int(table.render_id.nunique()), "windows": len(table)},
                            versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__}, **base)
+
+
+def _views(model: DescriptorModel, table: pd.DataFrame, x: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
+    """A 2-D map (PCA and t-SNE) of a sample of windows, and descriptor distances as the
+    held-out model sees them (1 - cosine similarity of their mean descriptor probabilities)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(table), size=min(1500, len(table)), replace=False)
+    z = StandardScaler().fit_transform(x[sample])
+    pca = PCA(n_components=2, random_state=seed).fit_transform(z)
+    tsne = TSNE(n_components=2, perplexity=min(30, max(2, len(sample) // 4)), random_state=seed,
+                init="pca").fit_transform(z)
+    test = table.iloc[test_idx]
+    joint = model.descriptor_probabilities(test)
+    names = [d["name"] for d in model.descriptors]
+    profile = np.zeros((len(names), len(names)))
+    for j, n in enumerate(names):
+        rows = (test.descriptor == n).to_numpy()
+        if rows.any():
+            profile[j] = joint[rows].mean(axis=0)
+    unit = profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+    distance = np.clip(1 - unit @ unit.T, 0, 1)
+    return {"map_pca": pca.astype(np.float32), "map_tsne": tsne.astype(np.float32),
+            "map_genre": np.array(table.genre.iloc[sample].tolist(), dtype=str),
+            "map_descriptor": np.array(table.descriptor.iloc[sample].tolist(), dtype=str),
+            "descriptor_names": np.array(names, dtype=str), "descriptor_distance": distance.astype(np.float32)}

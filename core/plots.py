@@ -101,3 +101,95 @@ def render_figure(result) -> go.Figure:
                       yaxis_title="dBFS", showlegend=False, yaxis=dict(range=[-60, 0]),
                       xaxis=dict(range=[0, result.duration_s]))
     return fig
+
+
+# ---------------------------------------------------------------------------- models
+LANE_TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
+
+
+def prediction_lanes_figure(windows, *, duration_s: float) -> go.Figure:
+    """One lane per target over time: each window's label as a coloured cell (hover: probability).
+
+    Cells are one hop wide around each window's centre, so the lanes line up with the chroma
+    and the segments.
+    """
+    w = windows
+    centers = ((w["start_s"] + w["end_s"]) / 2).to_numpy()
+    hop = float(np.median(np.diff(w["start_s"]))) if len(w) > 1 else float(w["end_s"].iloc[0])
+    fig = go.Figure()
+    colours: dict[str, str] = {}
+    for row, target in enumerate(LANE_TARGETS):
+        labels = w[target].astype(str)
+        for label in dict.fromkeys(labels):
+            colour = "#d0d0d0" if label == "unknown" else colours.setdefault(
+                f"{target}:{label}", PALETTE[len([k for k in colours if k.startswith(target)]) % len(PALETTE)])
+            sel = (labels == label).to_numpy()
+            fig.add_trace(go.Bar(
+                x=np.full(sel.sum(), hop), base=centers[sel] - hop / 2, y=[target] * int(sel.sum()), orientation="h",
+                marker=dict(color=colour, line=dict(width=0)), name=f"{target}: {label}", legendgroup=target,
+                customdata=np.stack([centers[sel], w[f"{target}_prob"].to_numpy()[sel]], axis=1),
+                hovertemplate=f"{target}: {label}<br>%{{customdata[0]:.0f}} s, p=%{{customdata[1]:.2f}}<extra></extra>",
+            ))
+    fig.update_layout(barmode="overlay", bargap=0.15, height=330, title="Predictions per window",
+                      xaxis=dict(title="time (s)", range=[0, duration_s]), margin=dict(l=60, r=20, t=50, b=40),
+                      yaxis=dict(categoryorder="array", categoryarray=list(LANE_TARGETS)[::-1]),
+                      legend=dict(font=dict(size=10)))
+    return fig
+
+
+def metrics_figure(models) -> go.Figure:
+    """Held-out window and render accuracy per target, one bar group per model."""
+    fig = go.Figure()
+    for m in models:
+        for level, pattern in (("window_accuracy", ""), ("render_accuracy", "/")):
+            fig.add_trace(go.Bar(x=list(LANE_TARGETS), y=[m.metrics[t][level] for t in LANE_TARGETS],
+                                 name=f"{m.name} ({level.split('_')[0]})", marker_pattern_shape=pattern,
+                                 hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(barmode="group", height=340, yaxis=dict(range=[0, 1], title="accuracy on held-out renders"),
+                      margin=dict(l=60, r=20, t=30, b=40))
+    return fig
+
+
+def confusion_figure(model, target: str) -> go.Figure:
+    m = model.metrics[target]
+    labels = m["labels"]
+    cm = np.asarray(m["confusion"], dtype=float)[: len(labels)]
+    cols = labels + ["unknown"]
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig = go.Figure(go.Heatmap(z=norm, x=cols, y=labels, colorscale="Blues", zmin=0, zmax=1, text=cm.astype(int),
+                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z:.2f}"
+                               "<extra></extra>"))
+    fig.update_layout(title=f"{model.name}: {target} (held-out windows, rows sum to 1)", height=120 + 28 * len(labels),
+                      xaxis_title="predicted", yaxis_title="true", yaxis=dict(autorange="reversed"),
+                      margin=dict(l=120, r=20, t=50, b=80))
+    return fig
+
+
+def embedding_figure(model, *, method: str = "tsne") -> go.Figure:
+    xy = model.extras[f"map_{method}"]
+    genres = model.extras["map_genre"]
+    names = model.extras["map_descriptor"]
+    fig = go.Figure()
+    for i, g in enumerate(sorted(set(genres))):
+        sel = genres == g
+        fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=g, text=names[sel],
+                                   marker=dict(size=5, color=PALETTE[i % len(PALETTE)], opacity=0.75),
+                                   hovertemplate="%{text}<extra></extra>"))
+    fig.update_layout(title=f"Window features ({'t-SNE' if method == 'tsne' else 'PCA'}), coloured by genre",
+                      height=480, margin=dict(l=40, r=20, t=50, b=40), xaxis=dict(showticklabels=False),
+                      yaxis=dict(showticklabels=False))
+    return fig
+
+
+def distance_figure(model, *, names=None) -> go.Figure:
+    all_names = list(model.extras["descriptor_names"])
+    dist = model.extras["descriptor_distance"]
+    idx = [all_names.index(n) for n in names] if names else list(range(len(all_names)))
+    sub = dist[np.ix_(idx, idx)]
+    labels = [all_names[i] for i in idx]
+    fig = go.Figure(go.Heatmap(z=sub, x=labels, y=labels, colorscale="Viridis_r", zmin=0, zmax=1,
+                               hovertemplate="%{y}<br>%{x}<br>distance %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=f"Descriptor distances as {model.name} hears them (0 = indistinguishable)",
+                      height=max(420, 16 * len(labels) + 160), margin=dict(l=260, r=20, t=50, b=200),
+                      yaxis=dict(autorange="reversed"))
+    return fig

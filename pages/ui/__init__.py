@@ -2,7 +2,8 @@
 
 The page scripts live in pages/views/. Streamlit treats ``pages/*.py`` as old-style pages when
 a page URL is opened before app.py has run ``st.navigation`` (right after a server start), so
-pages/render.py is a shim that runs app.py instead (Analyze is the default page, at "/").
+pages/render.py and pages/models.py are shims that run app.py instead (Analyze is the
+default page, at "/").
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def render_media(render_key: str) -> dict | None:
     return {"caption": caption, "ogg": to_ogg_bytes(result.audio, result.sample_rate), "wav": result.wav_bytes(),
             "midi": result.midi_bytes(), "timeline": result.timeline.to_json(), "figure": render_figure(result),
             "stem": f"{first.descriptor}_seed{result.seed}"}
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def cached_model(name: str):
+    """A descriptor model, loaded once per server process."""
+    from core.models import load_model
+
+    return load_model(name)
 
 
 def page_progress(label: str):

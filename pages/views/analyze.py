@@ -9,9 +9,11 @@ import streamlit as st
 
 from core import AnalysisOptions, SegmentOptions, StudioError
 from core.analysis import BASE_COLUMNS
-from core.plots import chroma_figure, tempo_key_figure
+from core.models import list_models
+from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
+from core.predict import majority_table
 from core.segment import BOUNDARY_METHODS
-from pages.ui import get_store, page_progress, stored_track, waveform_player
+from pages.ui import cached_model, get_store, page_progress, stored_track, waveform_player
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
 
@@ -49,6 +51,10 @@ except StudioError as exc:
     st.error(str(exc))
     st.stop()
 
+models = list_models()
+model_name = st.selectbox("Descriptor model (per-window genre, mood... predictions)", ["(none)"] + models,
+                          index=(models.index("mlp") + 1) if "mlp" in models else 0, key="model_pick")
+
 uploads = st.file_uploader("Upload tracks (WAV, FLAC, OGG, MP3, AIFF)", type=AUDIO_TYPES,
                            accept_multiple_files=True, key="uploader")
 shown: list[str] = st.session_state.setdefault("analyze_shown", [])
@@ -84,6 +90,14 @@ if not shown:
     st.stop()
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def predictions(content_hash: str, options_key: str, _analysis, model_name: str):
+    """The per-window table with a model's predictions (cached per track, options and model)."""
+    from core.predict import predict
+
+    return predict(_analysis, cached_model(model_name))
+
+
 def show(content_hash: str) -> None:
     try:
         track = stored_track(content_hash)
@@ -114,6 +128,22 @@ def show(content_hash: str) -> None:
     waveform_player(track, analysis.segments)
     st.plotly_chart(chroma_figure(analysis), key=f"chroma-{content_hash}")
     st.plotly_chart(tempo_key_figure(analysis), key=f"tempo-{content_hash}")
+    if model_name != "(none)":
+        try:
+            windows = predictions(content_hash, options.cache_key(), analysis, model_name)
+        except StudioError as exc:
+            st.error(f"Model {model_name}: {exc}")
+        else:
+            st.plotly_chart(prediction_lanes_figure(windows, duration_s=analysis.duration_s),
+                            key=f"lanes-{content_hash}")
+            st.subheader("Segments: the majority of their windows")
+            majority = majority_table(windows, analysis.segments)
+            st.dataframe(majority, hide_index=True, key=f"majority-{content_hash}")
+            d1, d2 = st.columns(2)
+            d1.download_button("Majority table CSV", majority.to_csv(index=False), f"{track.name}_majority.csv",
+                               "text/csv", key=f"dlmaj-{content_hash}")
+            d2.download_button("Windows + predictions CSV", windows.to_csv(index=False, float_format="%.6g"),
+                               f"{track.name}_predictions.csv", "text/csv", key=f"dlpred-{content_hash}")
     left, right = st.columns([1, 2])
     with left:
         st.subheader("Segments")

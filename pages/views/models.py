@@ -1,0 +1,77 @@
+"""Models: how well each descriptor classifier does, where it errs, and what it hears as close."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import StudioError
+from core.catalog import load_catalog
+from core.models import TARGETS, list_models
+from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
+from pages.ui import cached_model
+
+st.title("Models")
+st.caption("The descriptor classifiers, measured on renders they never saw in training (split by render, "
+           "never by window). Compare them, look at their confusions, and see which descriptors sit close.")
+
+names = list_models()
+if not names:
+    st.info("No models yet. Make a corpus and train one: `python -m core corpus --per-descriptor 4 --out "
+            "build/corpus` then `python -m core train --corpus build/corpus --estimator mlp` (see README).")
+    st.stop()
+chosen = st.multiselect("Models to compare", names, default=names, key="models_chosen")
+models = []
+for n in chosen:
+    try:
+        models.append(cached_model(n))
+    except StudioError as exc:
+        st.error(f"{n}: {exc}")
+if not models:
+    st.stop()
+
+st.subheader("Accuracy on held-out renders")
+rows = {}
+for m in models:
+    rows[f"{m.name} windows"] = [m.metrics[t]["window_accuracy"] for t in TARGETS]
+    rows[f"{m.name} renders"] = [m.metrics[t]["render_accuracy"] for t in TARGETS]
+table = pd.DataFrame(rows, index=list(TARGETS))
+table["Amper study (single-region renders)"] = [0.897, 0.858, 0.715, 0.821, 0.705, 0.752]
+st.dataframe(table.style.format("{:.3f}"), key="metrics_table")
+st.plotly_chart(metrics_figure(models), key="metrics_chart")
+st.caption("Window: every 10 s window on its own. Render: the majority of a render's windows. "
+           "The Amper study's figures are its classifiers on its own single-region renders.")
+with st.expander("Training details"):
+    for m in models:
+        split = m.metrics.get("split", {})
+        st.markdown(f"**{m.name}** ({m.kind}): features {'+'.join(m.feature_sets)} ({len(m.columns)} columns); "
+                    f"{m.config.get('renders')} renders, {m.config.get('windows')} windows; held out "
+                    f"{split.get('test_renders')} renders ({split.get('test_windows')} windows); "
+                    f"'unknown' below p = {m.threshold}; versions {m.versions}")
+
+st.subheader("Confusions")
+c1, c2 = st.columns(2)
+model_name = c1.selectbox("Model", [m.name for m in models], key="confusion_model")
+target = c2.selectbox("Target", TARGETS, key="confusion_target")
+model = next(m for m in models if m.name == model_name)
+st.plotly_chart(confusion_figure(model, target), key="confusion_chart")
+with st.expander("Classification report"):
+    report = pd.DataFrame(model.metrics[target]["report"]).T
+    st.dataframe(report.style.format("{:.3f}"), key="report_table")
+
+if model.extras:
+    st.subheader("The windows, mapped")
+    method = st.radio("Projection", ["tsne", "pca"], horizontal=True, key="map_method",
+                      format_func=lambda m: "t-SNE" if m == "tsne" else "PCA")
+    st.plotly_chart(embedding_figure(model, method=method), key="map_chart")
+
+    st.subheader("Which descriptors sit close")
+    tree = load_catalog().tree()
+    genres = st.multiselect("Genres", sorted(tree), default=sorted(tree)[:2], key="distance_genres")
+    known = [str(n) for n in model.extras["descriptor_names"]]
+    subset = [n for n in known if n.split("_")[0] in genres]
+    if subset:
+        st.plotly_chart(distance_figure(model, names=subset), key="distance_chart")
+        dist = pd.DataFrame(model.extras["descriptor_distance"], index=known, columns=known).loc[subset, subset]
+        st.download_button("Distance matrix CSV", dist.to_csv(), f"{model.name}_descriptor_distances.csv",
+                           "text/csv", key="distance_csv")

@@ -1,0 +1,143 @@
+"""Descriptor classifiers on a tiny corpus (2 genres x 2 subgenres x 2 moods, short renders)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import core
+from core.corpus import CorpusSpec, build_corpus, load_corpus
+from core.models import ModelError, TARGETS, load_model, split_by_render, train
+from core.predict import MAJORITY_COLUMNS, majority_table, predict
+from core.render import render
+from core.timeline import single_region
+from tests.conftest import ROOT
+
+TINY = ("cinematic_ambient_sad", "cinematic_ambient_hopeful", "cinematic_percussion_triumphant",
+        "cinematic_percussion_tense", "rock_indie_angry", "rock_indie_fun", "rock_post_rock_hopeful",
+        "rock_post_rock_sad")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    build_corpus(CorpusSpec(per_descriptor=3, durations_s=(14.0,), descriptors=TINY), out_dir=folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def table(corpus):
+    return load_corpus(corpus)
+
+
+def test_split_keeps_every_render_on_one_side(table):
+    train_idx, test_idx = split_by_render(table, test_size=0.3, seed=0)
+    train_renders = set(table.render_id.iloc[train_idx])
+    test_renders = set(table.render_id.iloc[test_idx])
+    assert train_renders and test_renders and not train_renders & test_renders
+    assert set(table.descriptor.iloc[test_idx]) == set(TINY)  # every descriptor is tested
+
+
+@pytest.mark.parametrize("kind", ["knn", "mlp"])
+def test_models_separate_the_tiny_corpus(table, kind):
+    model = train(table, kind=kind, seed=1)
+    m = model.metrics
+    assert m["genre"]["window_accuracy"] >= 0.9, m["genre"]["window_accuracy"]
+    assert m["subgenre"]["window_accuracy"] >= 0.7
+    assert m["split"]["test_renders"] >= 8
+    for t in TARGETS:
+        assert set(model.labels[t]) <= set(m[t]["labels"]) | set(model.labels[t])
+        assert len(m[t]["confusion"]) == len(m[t]["labels"])
+    pred = model.predict_windows(table.head(5))
+    assert {"genre", "genre_prob", "top1_descriptor", "top3_prob", "low_confidence"} <= set(pred.columns)
+    assert pred.top1_prob.between(0, 1).all() and (pred.top1_prob >= pred.top2_prob).all()
+
+
+def test_bundle_round_trip_and_safe_loading(table, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model = train(table, kind="knn", name="tiny")
+    model.save(tmp_path / "data" / "models" / "tiny")
+    back = load_model("tiny")
+    assert back.columns == model.columns and back.labels == model.labels and back.metrics == model.metrics
+    a, b = model.predict_windows(table), back.predict_windows(table)
+    assert a.equals(b)
+    assert set(back.extras) >= {"map_tsne", "descriptor_distance"}
+    # a copy outside the model folders is refused (a joblib file can run code)
+    outside = tmp_path / "elsewhere" / "tiny"
+    model.save(outside)
+    with pytest.raises(ModelError, match="outside"):
+        load_model(str(outside))
+    with pytest.raises(ModelError, match="No model called"):
+        load_model("nonexistent")
+
+
+def test_feature_set_mismatch_is_a_clear_error(table):
+    model = train(table, kind="knn")
+    with pytest.raises(ModelError, match="expects the feature set"):
+        model.predict_windows(table.drop(columns=["tonal.key_strength"]))
+
+
+def test_unknown_below_the_threshold(table):
+    model = train(table, kind="mlp", threshold=0.999)
+    pred = model.predict_windows(table)
+    assert (pred[list(TARGETS)] == "unknown").any().any() and pred.low_confidence.any()
+
+
+def test_predictions_and_majority_table_on_an_analysis(table):
+    model = train(table, kind="mlp")
+    r = render(single_region("rock_indie_angry", duration_s=24, tempo_bpm=140, tonic="E"),
+                           seed=3)
+    analysis = core.analyze(core.track_from_array(r.audio, r.sample_rate))
+    windows = predict(analysis, model)
+    assert len(windows) == len(analysis.windows) and "genre" in windows and "top1_descriptor" in windows
+    majority = majority_table(windows, analysis.segments)
+    assert list(majority.columns) == list(MAJORITY_COLUMNS)
+    assert len(majority) == len(analysis.segments)
+    assert (windows.genre == "rock").mean() > 0.5 and majority.genre.iloc[0] == "rock"
+    for row in majority.itertuples():  # the descriptor is the catalog entry of the majority labels
+        assert row.descriptor == f"{row.genre}_{row.subgenre}_{row.mood}" or row.descriptor.startswith(row.genre)
+    assert majority.confidence.between(0, 1).all()
+
+
+def test_predictions_are_fast(table):
+    model = train(table, kind="mlp")
+    big = table.sample(116, replace=True, random_state=0)  # a 4-minute track's windows
+    import time
+
+    model.predict_windows(big)
+    t0 = time.perf_counter()
+    model.predict_windows(big)
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_cli_train_and_analyze_with_a_model(corpus, tmp_path):
+    env = {**__import__("os").environ, "STUDIO_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "core", "train", "--corpus", str(corpus), "--estimator", "knn",
+                           "--name", "clitiny", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "window_accuracy" in proc.stdout
+    assert (tmp_path / "data" / "models" / "clitiny" / "meta.json").is_file()
+    wav = tmp_path / "t.wav"
+    r = render(single_region("cinematic_ambient_sad", duration_s=14, tempo_bpm=70,
+                                                       tonic="D"), seed=2)
+    wav.write_bytes(r.wav_bytes())
+    proc = subprocess.run([sys.executable, "-m", "core", "analyze", str(wav), "--out", str(tmp_path / "o"),
+                           "--model", "clitiny", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    windows = pd.read_csv(tmp_path / "o" / "t" / "windows.csv")
+    assert list(windows.columns[:6]) == ["start_s", "end_s", "tempo_bpm", "tonic", "mode", "segment"]
+    assert {"genre", "mood_prob", "top1_descriptor"} <= set(windows.columns)
+    segments = pd.read_csv(tmp_path / "o" / "t" / "segments.csv")
+    assert list(segments.columns[:3]) == ["start_s", "end_s", "label"] and "descriptor" in segments
+    assert json.loads((tmp_path / "o" / "t" / "summary.json").read_text())["model"] == "clitiny"
+    proc = subprocess.run([sys.executable, "-m", "core", "analyze", str(wav), "--out", str(tmp_path / "o"),
+                           "--model", "nope"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "No model called" in proc.stderr
