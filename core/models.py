@@ -57,9 +57,10 @@ def _estimator(kind: str, seed: int, n_rows: int):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if kind == "knn":  # PCA keeps the stored neighbours small enough to ship
-        return make_pipeline(StandardScaler(), PCA(n_components=max(1, min(16, n_rows - 1)), random_state=seed),
-                             KNeighborsClassifier(n_neighbors=min(15, n_rows), weights="distance"))
+    if kind == "knn":  # PCA and brute force keep the stored neighbours small enough to ship
+        return make_pipeline(StandardScaler(), PCA(n_components=max(1, min(12, n_rows - 1)), random_state=seed),
+                             KNeighborsClassifier(n_neighbors=min(15, n_rows), weights="distance",
+                                                  algorithm="brute"))
     if kind == "mlp":
         # early stopping needs a validation split worth the name
         return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=800, alpha=1e-3,
@@ -201,6 +202,7 @@ class DescriptorModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / ".model.joblib.tmp"
+        _slim(self.estimators)
         joblib.dump(self.estimators, tmp, compress=3)
         os.replace(tmp, folder / "model.joblib")
         meta = {"name": self.name, "kind": self.kind, "columns": self.columns, "feature_sets": list(self.feature_sets),
@@ -215,6 +217,22 @@ class DescriptorModel:
             np.savez_compressed(buf, **self.extras)
             atomic_write(folder / "extras.npz", buf.getvalue())
         return folder
+
+
+def _slim(obj) -> None:
+    """Drop what prediction never uses (an MLP's optimizer state and best-weights copy, its
+    loss curve): a third of a bundle's size."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _slim(v)
+        return
+    for part in getattr(obj, "estimators_", []) or []:
+        _slim(part)
+    for _, step in getattr(obj, "steps", []):
+        _slim(step)
+    for attr in ("_optimizer", "_best_coefs", "_best_intercepts", "loss_curve_", "validation_scores_"):
+        if hasattr(obj, attr):
+            setattr(obj, attr, None)
 
 
 def _allowed(path: Path) -> bool:

@@ -42,9 +42,12 @@ def test_upload_shows_player_charts_tables_and_downloads(clip):
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("CQT chroma" in spec for spec in charts)
     assert any("Tempo per window" in spec for spec in charts)
-    assert len(at.dataframe) == 2
+    # the shipped default model (assets/models/mlp) adds prediction lanes and the majority table
+    assert at.selectbox(key="model_pick").value == "mlp"
+    assert any("Predictions per window" in spec for spec in charts)
+    assert len(at.dataframe) == 3
     labels = [b.proto.label for b in at.get("download_button")]
-    assert {"Segments CSV", "Windows CSV", "Summary JSON"} <= set(labels)
+    assert {"Segments CSV", "Windows CSV", "Summary JSON", "Majority table CSV"} <= set(labels)
 
 
 def test_pdf_upload_gets_a_message_and_the_page_lives(clip):
@@ -135,3 +138,19 @@ def test_example_renders_can_be_analysed():
     at.run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Key"].split()[0] == region["key"]["tonic"]
+
+
+
+def test_models_page_shows_the_shipped_models():
+    at = fresh_app()
+    at.switch_page("pages/views/models.py")
+    at.run()
+    assert not at.exception
+    assert set(at.multiselect(key="models_chosen").value) >= {"knn", "mlp"}
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("held-out" in spec for spec in charts)  # the accuracy chart
+    assert any("rows sum to 1" in spec for spec in charts)  # a confusion matrix
+    assert any("t-SNE" in spec for spec in charts) and any("Descriptor distances" in spec for spec in charts)
+    at.selectbox(key="confusion_target").set_value("mood")
+    at.run()
+    assert not at.exception
