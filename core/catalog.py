@@ -53,7 +53,7 @@ class Descriptor:
     sentiment: str
     valence: int
     momentum: int
-    tempo_bpm: tuple[float, float]
+    tempo_bpm: tuple[float, float]  # the mood's half of the subgenre's range
     mode: str  # key mode for analysis: major | minor
     scale: tuple[int, ...]  # semitones of the melodic scale
     progressions: tuple[tuple[str, ...], ...]
@@ -75,7 +75,7 @@ class Descriptor:
     @property
     def default_tempo_bpm(self) -> float:
         lo, hi = self.tempo_bpm
-        return round(lo + (hi - lo) * (0.5 + 0.5 * self.tempo_bias) * 0.999, 1)
+        return round((lo + hi) / 2, 1)
 
     def labels(self) -> dict:
         return {"descriptor": self.name, "genre": self.genre, "subgenre": self.subgenre, "mood": self.mood,
@@ -114,6 +114,15 @@ class Catalog:
     def search(self, text: str) -> list[str]:
         words = text.lower().replace("_", " ").split()
         return [n for n in self.names() if all(w in n for w in words)]
+
+
+def mood_tempo_range(lo: float, hi: float, bias: float) -> tuple[float, float]:
+    """A descriptor's tempo range: the half of its subgenre's range that its mood leans to
+    (sad and idle moods sit low, driving and celebratory ones high)."""
+    width = 0.5 * (hi - lo)
+    center = lo + (hi - lo) * (0.5 + 0.5 * bias)
+    start = min(max(center - width / 2, lo), hi - width)
+    return round(start, 1), round(start + width, 1)
 
 
 def _check(cond: bool, where: str, what: str) -> None:
@@ -178,7 +187,8 @@ def _parse(raw: dict) -> Catalog:
                 fam = progs[family]
                 out[name] = Descriptor(
                     name=name, genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
-                    valence=int(m["valence"]), momentum=int(m["momentum"]), tempo_bpm=(float(lo), float(hi)),
+                    valence=int(m["valence"]), momentum=int(m["momentum"]),
+                    tempo_bpm=mood_tempo_range(float(lo), float(hi), float(m.get("tempo_bias", 0.0))),
                     mode=fam["mode"], scale=SCALES[fam["scale"]],
                     progressions=tuple(tuple(p) for p in fam["list"]), groove=s["groove"], swing=float(s["swing"]),
                     chord_style=s["chord_style"], bass_style=s["bass_style"], lead_style=s["lead_style"],
