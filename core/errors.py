@@ -21,3 +21,7 @@ class OptionError(StudioError, ValueError):
 
 class StoreError(StudioError):
     """The data directory could not be read or written."""
+
+
+class SeparationError(StudioError):
+    """Source separation could not run (model weights missing or damaged, unknown model)."""

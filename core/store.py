@@ -5,6 +5,8 @@ Layout of ``STUDIO_DATA_DIR`` (default ``~/.local/share/music-studio``)::
     studio.sqlite3               tracks, analyses (and later: edits, renders, votes)
     audio/ab/abcdef....wav       original uploads, named by content hash
     analyses/abcdef..._opts.npz  serialised analyses, keyed by track hash + options
+    renders/KEY.flac, KEY.mid    renders, keyed by timeline + seed + options
+    separations/KEY/vocals.flac  stems, keyed by track hash + model + options + weights
 
 Files are written to a temporary name and renamed into place (atomic on POSIX); database
 writes run in transactions. A second look at the same content is a lookup, not a recompute.
@@ -50,6 +52,15 @@ CREATE TABLE IF NOT EXISTS renders (
     options_json TEXT NOT NULL,
     audio_file TEXT NOT NULL,
     midi_file TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS separations (
+    separation_key TEXT PRIMARY KEY,
+    track_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    files_json TEXT NOT NULL,
     meta_json TEXT NOT NULL,
     created_at REAL NOT NULL
 );
@@ -337,6 +348,88 @@ class Store:
                 "SELECT render_key, title, seed, created_at FROM renders ORDER BY created_at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [dict(zip(("render_key", "title", "seed", "created_at"), r)) for r in rows]
+
+
+    # ------------------------------------------------------------- separations
+    def separation_for(self, track: Track, *, options=None, weights_dir=None, progress=None):
+        """The stems of ``track`` (``core.separation.Stems``): separated once, then looked up.
+
+        The key covers the track's content hash, the model and its options, the separation
+        version and a fingerprint of the weight files.
+        """
+        from .separation import SeparationOptions, compute_stems, default_weights_dir, separation_key
+
+        opts = options or SeparationOptions()
+        weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+        key = separation_key(track.content_hash, opts, weights_dir=weights)
+        cached = self.get_separation(key)
+        if cached is not None:
+            if progress:
+                progress(1.0, "Loaded from the store")
+            return cached
+        stems = compute_stems(track, options=opts, weights_dir=weights, progress=progress)
+        self.put_separation(key, stems, options=opts)
+        return stems
+
+    def put_separation(self, key: str, stems, *, options) -> None:
+        import io
+        import json
+
+        import numpy as np
+        import soundfile as sf
+
+        files = {}
+        for name, audio in stems.stems.items():
+            buf = io.BytesIO()
+            if float(np.max(np.abs(audio), initial=0.0)) <= 1.0:
+                sf.write(buf, audio, stems.sample_rate, format="FLAC", subtype="PCM_24")
+                rel = Path("separations") / key / f"{name}.flac"
+            else:  # beyond full scale: keep it exactly rather than clip
+                sf.write(buf, audio, stems.sample_rate, format="WAV", subtype="FLOAT")
+                rel = Path("separations") / key / f"{name}.wav"
+            atomic_write(self.root / rel, buf.getvalue())
+            files[name] = str(rel)
+        meta = {"sample_rate": stems.sample_rate, "notes": list(stems.notes)}
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO separations VALUES (?,?,?,?,?,?,?)",
+                (key, stems.track_hash, stems.model, json.dumps(options.as_dict()), json.dumps(files),
+                 json.dumps(meta), time.time()),
+            )
+
+    def get_separation(self, key: str):
+        import json
+
+        import soundfile as sf
+
+        from .separation import Stems
+
+        with self._db() as db:
+            row = db.execute(
+                "SELECT track_hash, model, files_json, meta_json FROM separations WHERE separation_key=?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            files = json.loads(row[2])
+            meta = json.loads(row[3])
+            stems = {}
+            for name, rel in files.items():
+                audio, sr = sf.read(self.root / rel, dtype="float32", always_2d=True)
+                stems[name] = audio
+        except (OSError, ValueError, KeyError, TypeError, sf.LibsndfileError) as exc:
+            log.warning("Stored separation %s is unreadable (%s): it will be separated again.", key, exc)
+            return None
+        return Stems(stems=stems, sample_rate=int(meta["sample_rate"]), model=row[1], track_hash=row[0],
+                     notes=tuple(meta.get("notes", ())))
+
+    def list_separations(self, track_hash: str) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT separation_key, model, created_at FROM separations WHERE track_hash=? ORDER BY created_at DESC",
+                (track_hash,),
+            ).fetchall()
+        return [dict(zip(("separation_key", "model", "created_at"), r)) for r in rows]
 
 
 def _render_title(result) -> str:

@@ -1,0 +1,183 @@
+"""Demucs v4 (Hybrid Transformer Demucs) through its Python API.
+
+Weights come from a local folder first (``weights/demucs`` or ``$STUDIO_WEIGHTS_DIR/demucs``):
+
+* a single model file ``<name>.th`` (a ``{klass, args, kwargs, state}`` package, the format
+  ``demucs.states.load_model`` reads), or
+* the published files of a bag: ``htdemucs`` is ``955717e8-8726e21a.th`` and the bag
+  description ``htdemucs.yaml`` (the yaml is optional: the ones packaged with demucs are used
+  when it is missing).
+
+Without local weights, the usual download runs when the download server can be reached;
+offline, a ``SeparationError`` says which files to fetch and where to put them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OptionError, SeparationError
+
+log = logging.getLogger(__name__)
+
+_DOWNLOAD_HOSTS = (("dl.fbaipublicfiles.com", 443), ("huggingface.co", 443))
+#: Set to 1 to never try a download (air-gapped machines, tests).
+ENV_OFFLINE = "STUDIO_OFFLINE"
+
+
+def _remote_root() -> Path:
+    from demucs.pretrained import REMOTE_ROOT
+
+    return Path(REMOTE_ROOT)
+
+
+def published_files(name: str) -> list[tuple[str, str]]:
+    """(file name, URL) of the weight files that make up a published Demucs model."""
+    import yaml
+    from demucs.pretrained import _parse_remote_files
+
+    remote = _parse_remote_files(_remote_root() / "files.txt")
+    bag = _remote_root() / f"{name}.yaml"
+    sigs = yaml.safe_load(bag.read_text())["models"] if bag.is_file() else [name]
+    out = []
+    for sig in sigs:
+        url = remote.get(sig)
+        if url:
+            out.append((url.rsplit("/", 1)[-1], url))
+    return out
+
+
+def _missing_message(name: str, folder: Path, reason: str) -> str:
+    files = published_files(name)
+    listing = "; ".join(f"{fname} ({url})" for fname, url in files) or f"{name}.th"
+    return (
+        f"The Demucs model {name!r} is not available: {reason}. On a machine with internet, download "
+        f"{listing}, and put the file(s) in {folder} (or set STUDIO_WEIGHTS_DIR to a folder whose "
+        f"'demucs' subfolder holds them). The 2-stem model 'spleeter-2stems' works offline."
+    )
+
+
+def _can_download(timeout_s: float = 2.0) -> bool:
+    for host, port in _DOWNLOAD_HOSTS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _load_local(name: str, folder: Path):
+    """The model from local files, or None when the folder holds none of its files."""
+    from demucs.repo import AnyModelRepo, BagOnlyRepo, LocalRepo, ModelLoadingError
+
+    try:
+        models = LocalRepo(folder)
+        bags_root = folder if (folder / f"{name}.yaml").is_file() else _remote_root()
+        repo = AnyModelRepo(models, BagOnlyRepo(bags_root, models))
+        if not repo.has_model(name):
+            return None
+        if not models.has_model(name):
+            # A bag: every member signature must be here, or we would silently go online.
+            import yaml
+
+            sigs = yaml.safe_load((bags_root / f"{name}.yaml").read_text())["models"]
+            absent = [s for s in sigs if not models.has_model(s)]
+            if absent:
+                if len(absent) == len(sigs):
+                    return None
+                raise SeparationError(_missing_message(
+                    name, folder, f"{len(absent)} of its {len(sigs)} weight files are missing from {folder}"))
+        model = repo.get_model(name)
+    except SeparationError:
+        raise
+    except ModelLoadingError as exc:
+        raise SeparationError(_missing_message(name, folder, f"its weights in {folder} do not load ({exc})")) from None
+    except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError, AttributeError, ImportError,
+            pickle.UnpicklingError) as exc:
+        raise SeparationError(
+            f"The Demucs weights for {name!r} in {folder} are damaged or not a Demucs model "
+            f"({type(exc).__name__}: {exc}). Download them again."
+        ) from None
+    model.eval()
+    return model
+
+
+def load_demucs(name: str, *, weights_dir: Path, allow_download: bool = True):
+    """A Demucs model (``demucs.apply.Model`` or ``BagOfModels``) ready for inference."""
+    folder = Path(weights_dir)
+    if folder.is_dir():
+        model = _load_local(name, folder)
+        if model is not None:
+            return model
+    if not allow_download or os.environ.get(ENV_OFFLINE) == "1" or not _can_download():
+        reason = f"there are no weights for it in {folder} and this machine cannot reach the download server"
+        raise SeparationError(_missing_message(name, folder, reason))
+    from demucs.pretrained import get_model
+
+    log.info("Downloading Demucs %s (first use)", name)
+    try:
+        model = get_model(name)
+    except Exception as exc:  # noqa: BLE001 - any download/parse failure becomes advice for the user
+        raise SeparationError(_missing_message(name, folder, f"the download failed ({exc})")) from None
+    model.eval()
+    return model
+
+
+def max_segment_s(model) -> float:
+    """The longest segment a model accepts (transformer models: their training segment)."""
+    if hasattr(model, "max_allowed_segment"):
+        return float(model.max_allowed_segment)
+    from demucs.htdemucs import HTDemucs
+
+    return float(model.segment) if isinstance(model, HTDemucs) else float("inf")
+
+
+def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, overlap: float = 0.25,
+                    shifts: int = 0, seed: int = 0, progress=None) -> dict[str, np.ndarray]:
+    """Stems of ``mix`` (float32 ``(n, 2)`` at the model's rate, 44.1 kHz for v4 models).
+
+    The track is normalised as the Demucs CLI does (mean and standard deviation of the mono
+    mix), split into overlapping segments by ``apply_model`` (bounded memory for long files),
+    and ``progress`` follows the segments.
+    """
+    import torch
+    from demucs.apply import apply_model
+
+    longest = max_segment_s(model)
+    if segment_s is not None and segment_s > longest:
+        raise OptionError(
+            f"This Demucs model was trained on {longest:g} s segments; use a segment of at most {longest:g} s "
+            f"(got {segment_s:g})."
+        )
+    if mix.ndim != 2 or mix.shape[1] != model.audio_channels:
+        raise SeparationError(f"Demucs expects {model.audio_channels}-channel audio.")
+    wav = torch.from_numpy(np.ascontiguousarray(mix.T, dtype=np.float32))
+    ref = wav.mean(0)
+    mean, std = float(ref.mean()), float(ref.std())
+    std = std if std > 1e-8 else 1.0
+    wav = (wav - mean) / std
+    n_models = len(getattr(model, "models", [model]))
+    length = wav.shape[-1]
+    passes = max(1, shifts)
+
+    def callback(info: dict) -> None:
+        if progress is None or info.get("state") != "end":
+            return
+        seg = segment_s or float(getattr(model, "segment", 7.8) or 7.8)
+        done_in_model = min(1.0, (info.get("segment_offset", 0) + seg * model.samplerate) / max(1, length))
+        frac = (info.get("model_idx_in_bag", 0) * passes + info.get("shift_idx", 0) + done_in_model) / (n_models * passes)
+        progress(min(1.0, frac), "Separating")
+
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        out = apply_model(model, wav[None], shifts=shifts, split=True, overlap=overlap, segment=segment_s,
+                          progress=False, callback=callback)[0]
+    out = out * std + mean
+    return {name: np.ascontiguousarray(out[i].numpy().T, dtype=np.float32) for i, name in enumerate(model.sources)}
