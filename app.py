@@ -6,6 +6,7 @@ st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:",
 
 pages = [
     st.Page("pages/views/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
+    st.Page("pages/views/stems.py", title="Stems", icon=":material/call_split:"),
     st.Page("pages/views/render.py", title="Render", icon=":material/music_note:"),
     st.Page("pages/views/models.py", title="Models", icon=":material/model_training:"),
 ]

@@ -30,19 +30,27 @@ def _analysis_options(args) -> AnalysisOptions:
     )
 
 
-def write_analysis(analysis, folder: Path, *, model=None) -> None:
+def write_analysis(analysis, folder: Path, *, model=None, track=None, remove_vocals: str = "auto", store=None,
+                   progress=None) -> None:
     """windows.csv, segments.csv and summary.json of one analysis into ``folder``.
 
     With a model, windows.csv gains the predictions and segments.csv becomes the majority table.
+    Given the ``track``, its vocals are removed before classifying as ``remove_vocals`` says
+    (auto: when it has a voice); windows.csv records it in ``vocals_removed``.
     """
     from .store import atomic_write
 
     windows, segments = analysis.windows, analysis.segments
     summary = analysis.summary()
     if model is not None:
-        from .predict import majority_table, predict
+        from .predict import classify, majority_table, predict
 
-        windows = predict(analysis, model)
+        if track is None:
+            windows = predict(analysis, model)
+        else:
+            windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
+                               progress=progress)
+            summary["vocals_removed"] = bool(windows["vocals_removed"].iloc[0]) if len(windows) else False
         segments = majority_table(windows, analysis.segments)
         summary["model"] = model.name
     atomic_write(folder / "windows.csv", windows.to_csv(index=False, float_format="%.6g").encode())
@@ -101,7 +109,12 @@ def cmd_analyze(args) -> int:
 
                     track = load_track(data, name=stem, max_duration_s=max_duration_s())
                     analysis = analyze(track, options=options, progress=bar)
-            write_analysis(analysis, out / name, model=model)
+            if model is not None:
+                with terminal_bar(f"{path.name} (classify)", enabled=not args.quiet) as bar:
+                    write_analysis(analysis, out / name, model=model, track=track, remove_vocals=args.remove_vocals,
+                                   store=store, progress=bar)
+            else:
+                write_analysis(analysis, out / name)
             for w in analysis.warnings:
                 print(f"  note: {path.name}: {w}", file=sys.stderr)
             print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
@@ -238,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
     a.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
     a.add_argument("--model", default=None, help="add per-window predictions and the majority table (model name)")
+    vocals = a.add_mutually_exclusive_group()
+    vocals.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="on", default="auto",
+                        help="with --model: always classify the accompaniment (vocals removed by the 2-stem "
+                             "separation); default: only for tracks with a voice")
+    vocals.add_argument("--keep-vocals", dest="remove_vocals", action="store_const", const="off",
+                        help="with --model: classify the full mix even when it has a voice")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
 

@@ -103,6 +103,35 @@ def render_figure(result) -> go.Figure:
     return fig
 
 
+def stems_figure(mixture: np.ndarray, stems, *, sample_rate: int, columns: int = 1200) -> go.Figure:
+    """The mixture's waveform and each stem's below it, on one time axis and one amplitude scale.
+
+    ``stems`` maps a stem name to samples ``(n, channels)``; each row shows the min/max envelope
+    of the mono mix per pixel column, so a stem's share of the mixture is visible at a glance.
+    """
+    rows = [("mixture", mixture)] + list(stems.items())
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.02,
+                        subplot_titles=[name for name, _ in rows])
+    peak = max(float(np.max(np.abs(mixture))) if mixture.size else 0.0, 1e-9)
+    for i, (name, audio) in enumerate(rows, start=1):
+        y = audio.mean(axis=1) if audio.ndim == 2 else audio
+        n = max(1, min(columns, y.size))
+        edges = np.linspace(0, y.size, n + 1).astype(int)[:-1]
+        hi = np.maximum.reduceat(y, edges) / peak if y.size else np.zeros(1)
+        lo = np.minimum.reduceat(y, edges) / peak if y.size else np.zeros(1)
+        t = edges / float(sample_rate)
+        colour = PALETTE[(i - 1) % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color=colour, width=0.5), showlegend=False,
+                                 hoverinfo="skip"), row=i, col=1)
+        fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(color=colour, width=0.5), fill="tonexty",
+                                 showlegend=False, name=name, hovertemplate="%{x:.1f} s<extra>" + name + "</extra>"),
+                      row=i, col=1)
+        fig.update_yaxes(range=[-1.05, 1.05], showticklabels=False, row=i, col=1)
+    fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
+    fig.update_layout(height=110 * len(rows) + 40, margin=dict(l=20, r=20, t=30, b=35))
+    return fig
+
+
 # ---------------------------------------------------------------------------- models
 LANE_TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 

@@ -11,10 +11,17 @@ MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenr
                     "momentum", "tempo_bpm", "key", "descriptor", "confidence")
 
 
-def predict(analysis: Analysis, model: DescriptorModel) -> pd.DataFrame:
+def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFrame | None = None) -> pd.DataFrame:
     """The analysis' per-window table with, per target, the predicted label and its probability,
-    the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``)."""
-    pred = model.predict_windows(analysis.windows)
+    the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``).
+
+    ``features``: another per-window feature table on the same grid to classify instead of the
+    analysis' own (the accompaniment's, when vocals are removed first).
+    """
+    source = analysis.windows if features is None else features
+    if len(source) != len(analysis.windows):
+        raise ValueError("The feature table is not on the analysis' window grid.")
+    pred = model.predict_windows(source)
     silent = analysis.windows["silent"].to_numpy(dtype=bool)
     if silent.any():
         for t in TARGETS:
@@ -23,6 +30,73 @@ def predict(analysis: Analysis, model: DescriptorModel) -> pd.DataFrame:
         pred.loc[silent, "low_confidence"] = True
     pred.insert(0, "model", model.name)
     return pd.concat([analysis.windows, pred], axis=1)
+
+
+#: Remove vocals before classifying: always, never, or when the track has a voice.
+VOCAL_MODES = ("auto", "on", "off")
+#: A track "has a voice" when the vocal stem carries at least this share of the mixture's energy
+#: in at least ``VOICE_FRAMES_MIN`` of its non-silent seconds (calibrated in bench/separate.py).
+VOICE_ENERGY_MIN = 0.1
+VOICE_FRAMES_MIN = 0.25
+
+
+def voice_share(stems, *, frame_s: float = 1.0) -> float:
+    """Share of the non-silent seconds in which the vocal stem holds >= ``VOICE_ENERGY_MIN`` of
+    the mixture's energy (0 for an instrumental, near 1 for a song sung throughout)."""
+    import numpy as np
+
+    vocals = stems["vocals"].mean(axis=1)
+    mix = stems.mixture().mean(axis=1)
+    hop = max(1, int(frame_s * stems.sample_rate))
+    n = mix.size // hop
+    if n == 0:
+        return 0.0
+    ev = np.sum(vocals[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+    em = np.sum(mix[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+    loud = em > hop * 1e-6  # about -60 dBFS
+    if not loud.any():
+        return 0.0
+    return float(np.mean(ev[loud] / em[loud] >= VOICE_ENERGY_MIN))
+
+
+def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals: str = "auto", store=None,
+             progress=None) -> pd.DataFrame:
+    """``predict`` with the vocals removed first when asked (the models learnt from renders
+    without voices, so a singer confuses them, as the Amper study found).
+
+    ``remove_vocals``: "on" always, "off" never, "auto" when the track has a voice
+    (``voice_share`` >= ``VOICE_FRAMES_MIN``). The table gains ``vocals_removed`` and
+    ``voice_share`` columns (``voice_share`` is NaN when the track was not separated).
+    """
+    if remove_vocals not in VOCAL_MODES:
+        from .errors import OptionError
+
+        raise OptionError(f"Remove vocals must be one of {', '.join(VOCAL_MODES)} (got {remove_vocals!r}).")
+    if remove_vocals == "off" or track.is_silent:
+        table = predict(analysis, model)
+        table["vocals_removed"] = False
+        table["voice_share"] = float("nan")
+        return table
+    from .analysis import window_feature_table
+    from .audio import track_from_array
+    from .progress import scaled
+    from .separation import separate
+
+    stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
+    share = voice_share(stems)
+    use = remove_vocals == "on" or share >= VOICE_FRAMES_MIN
+    features = None
+    if use:
+        if progress:
+            progress(0.8, "Features of the accompaniment")
+        accompaniment = track_from_array(stems["accompaniment"], stems.sample_rate, name=f"{track.name}-accompaniment")
+        features = window_feature_table(accompaniment, grid=analysis.options.grid)
+    table = predict(analysis, model, features=features)
+    table["vocals_removed"] = bool(use)
+    table["voice_share"] = round(share, 3)
+    if progress:
+        progress(1.0, "Classified")
+    return table
 
 
 def _mode(values: pd.Series) -> str:

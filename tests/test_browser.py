@@ -283,6 +283,25 @@ def test_render_page_generates_and_plays(browser, server):
 
 
 @pytest.mark.browser
+def test_stems_page_separates_and_plays(browser, server, wav_30s):
+    """Upload on the Stems page, separate, and get a player and a download per stem."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{server}/stems")
+        page.get_by_role("heading", name="Stems").wait_for()
+        page.locator(UPLOAD_INPUT).set_input_files(str(wav_30s))
+        page.get_by_role("button", name="Separate").click()
+        page.get_by_role("button", name="accompaniment.wav").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        assert page.get_by_role("button", name="vocals.wav").count() == 1
+        assert page.locator("audio").count() == 3
+        _assert_no_traceback(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory):
     """A bookmarked page URL right after a restart must get the app's navigation, not
     Streamlit's old pages/ directory listing (which would show helper modules as pages)."""

@@ -154,3 +154,46 @@ def test_models_page_shows_the_shipped_models():
     at.selectbox(key="confusion_target").set_value("mood")
     at.run()
     assert not at.exception
+
+
+# -------------------------------------------------------------------- Stems page
+def test_stems_page_separates_plays_and_downloads(clip):
+    at = fresh_app()
+    at.switch_page("pages/views/stems.py")
+    at.run()
+    assert not at.exception
+    assert "Upload a track" in at.info[0].value
+    at.file_uploader(key="stems_upload").set_value(("clip.wav", clip, "audio/wav"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="stems_model").value == "spleeter-2stems"
+    at.button(key="stems_go").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) == 3  # mixture, vocals, accompaniment
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["vocals.wav", "accompaniment.wav"]
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "mixture" in spec and "accompaniment" in spec
+    # a fresh session finds the stems in the store: no button, players at once
+    again = fresh_app()
+    again.switch_page("pages/views/stems.py")
+    again.run()
+    assert not again.exception and len(again.get("audio")) == 3
+
+
+def test_stems_page_demucs_without_weights_says_how_to_get_them(clip, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "weights"))
+    at = fresh_app()
+    at.switch_page("pages/views/stems.py")
+    at.run()
+    at.file_uploader(key="stems_upload").set_value(("clip.wav", clip, "audio/wav"))
+    at.run()
+    at.selectbox(key="stems_model").set_value("htdemucs")
+    at.run()
+    assert any("weights" in w.value for w in at.warning)
+    at.button(key="stems_go").click()
+    at.run()
+    assert not at.exception
+    assert any("955717e8-8726e21a.th" in e.value for e in at.error)

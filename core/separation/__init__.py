@@ -156,6 +156,24 @@ def separation_key(track_hash: str, options: SeparationOptions, *, weights_dir: 
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def model_availability(*, weights_dir: Path | None = None) -> dict[str, str]:
+    """Each model -> "" when its weights are on this machine, else why not (for choosers).
+
+    Cheap: looks at files only. Demucs models without local weights may still download on a
+    machine with internet.
+    """
+    weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    out = {}
+    spleeter = weights / "spleeter" / "2stems"
+    out[DEFAULT_MODEL] = "" if (spleeter / "model.index").is_file() else f"checkpoint missing in {spleeter} (run make weights)"
+    from .demucs_backend import local_weights_present
+
+    for name in DEMUCS_MODELS:
+        out[name] = "" if local_weights_present(name, weights / "demucs") else (
+            f"no weights in {weights / 'demucs'} (downloads on first use where there is internet)")
+    return out
+
+
 def _to_model_format(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """(n, ch) at any rate -> float32 (m, 2) at 44.1 kHz."""
     x = np.asarray(samples, dtype=np.float32)
@@ -268,5 +286,5 @@ def separate(
 
 __all__ = [
     "DEFAULT_MODEL", "DEMUCS_MODELS", "MODELS", "MODEL_STEMS", "SEPARATION_VERSION", "SeparationOptions",
-    "Stems", "compute_stems", "default_weights_dir", "separate", "separation_key", "weights_fingerprint",
+    "Stems", "compute_stems", "default_weights_dir", "model_availability", "separate", "separation_key", "weights_fingerprint",
 ]

@@ -63,6 +63,22 @@ def _missing_message(name: str, folder: Path, reason: str) -> str:
     )
 
 
+def local_weights_present(name: str, folder: Path) -> bool:
+    """Whether ``folder`` holds ``name``.th or every weight file of the published bag ``name``."""
+    if not folder.is_dir():
+        return False
+    stems = {p.stem.rsplit("-", 1)[0] if "-" in p.stem else p.stem for p in folder.glob("*.th")}
+    if name in stems:
+        return True
+    import yaml
+
+    bag = folder / f"{name}.yaml" if (folder / f"{name}.yaml").is_file() else _remote_root() / f"{name}.yaml"
+    if not bag.is_file():
+        return False
+    sigs = yaml.safe_load(bag.read_text())["models"]
+    return all(s in stems for s in sigs)
+
+
 def _can_download(timeout_s: float = 2.0) -> bool:
     for host, port in _DOWNLOAD_HOSTS:
         try:

@@ -11,7 +11,8 @@ from core import AnalysisOptions, SegmentOptions, StudioError
 from core.analysis import BASE_COLUMNS
 from core.models import list_models
 from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
-from core.predict import majority_table
+from core.predict import VOCAL_MODES, classify, majority_table
+from core.separation import SeparationOptions, default_weights_dir, separation_key
 from core.segment import BOUNDARY_METHODS
 from pages.ui import cached_model, get_store, page_progress, stored_track, waveform_player
 
@@ -52,8 +53,14 @@ except StudioError as exc:
     st.stop()
 
 models = list_models()
-model_name = st.selectbox("Descriptor model (per-window genre, mood... predictions)", ["(none)"] + models,
+m1, m2 = st.columns([2, 1])
+model_name = m1.selectbox("Descriptor model (per-window genre, mood... predictions)", ["(none)"] + models,
                           index=(models.index("mlp") + 1) if "mlp" in models else 0, key="model_pick")
+VOCAL_LABELS = {"auto": "when the track has a voice", "on": "always", "off": "never"}
+vocal_mode = m2.selectbox("Remove vocals before classifying", VOCAL_MODES, format_func=VOCAL_LABELS.get,
+                          key="vocal_mode", disabled=model_name == "(none)",
+                          help="The models learnt from instrumental renders, so a voice confuses them. The "
+                               "2-stem separation (see the Stems page) takes the vocals out first.")
 
 uploads = st.file_uploader("Upload tracks (WAV, FLAC, OGG, MP3, AIFF)", type=AUDIO_TYPES,
                            accept_multiple_files=True, key="uploader")
@@ -91,11 +98,10 @@ if not shown:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def predictions(content_hash: str, options_key: str, _analysis, model_name: str):
-    """The per-window table with a model's predictions (cached per track, options and model)."""
-    from core.predict import predict
-
-    return predict(_analysis, cached_model(model_name))
+def predictions(content_hash: str, options_key: str, _analysis, model_name: str, vocal_mode: str):
+    """The per-window table with a model's predictions (cached per track, options, model and vocal mode)."""
+    return classify(_analysis, cached_model(model_name), track=stored_track(content_hash), remove_vocals=vocal_mode,
+                    store=get_store())
 
 
 def show(content_hash: str) -> None:
@@ -130,10 +136,22 @@ def show(content_hash: str) -> None:
     st.plotly_chart(tempo_key_figure(analysis), key=f"tempo-{content_hash}")
     if model_name != "(none)":
         try:
-            windows = predictions(content_hash, options.cache_key(), analysis, model_name)
+            if vocal_mode != "off" and not track.is_silent and store.get_separation(
+                    separation_key(content_hash, SeparationOptions(), weights_dir=default_weights_dir())) is None:
+                bar, progress = page_progress(f"Looking for vocals in {track.name}")
+                try:
+                    store.separation_for(track, progress=progress)
+                finally:
+                    bar.empty()
+            windows = predictions(content_hash, options.cache_key(), analysis, model_name, vocal_mode)
         except StudioError as exc:
             st.error(f"Model {model_name}: {exc}")
         else:
+            share = windows["voice_share"].iloc[0] if len(windows) else float("nan")
+            if bool(windows["vocals_removed"].iloc[0]) if len(windows) else False:
+                st.caption(f"Vocals removed before classifying (a voice in {share:.0%} of the track's seconds).")
+            elif share == share:
+                st.caption(f"Classified with the vocals in: a voice in {share:.0%} of the track's seconds.")
             st.plotly_chart(prediction_lanes_figure(windows, duration_s=analysis.duration_s),
                             key=f"lanes-{content_hash}")
             st.subheader("Segments: the majority of their windows")
