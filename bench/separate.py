@@ -31,8 +31,11 @@ from core.separation.demucs_backend import local_weights_present  # noqa: E402
 from core.timeline import single_region  # noqa: E402
 
 SR = 44100
+#: Instrumentals for the voice detector, lead-heavy ones included (sax, flute, strings, synth leads).
 GENRES = ("cinematic_ambient_dreamy", "electronic_synthwave_driving", "jazz_bossa_romantic",
-          "pop_corporate_carefree", "hiphop_trap_cool", "rock_indie_determined")
+          "pop_corporate_carefree", "hiphop_trap_cool", "rock_indie_determined", "jazz_noir_romantic",
+          "folk_acoustic_hopeful", "cinematic_percussion_triumphant", "documentary_idiophonic_curious",
+          "pop_dance_happy", "electronic_techno_exciting")
 
 
 def accompaniment(descriptor: str, seconds: float, seed: int) -> np.ndarray:

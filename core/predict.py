@@ -37,7 +37,7 @@ VOCAL_MODES = ("auto", "on", "off")
 #: A track "has a voice" when the vocal stem carries at least this share of the mixture's energy
 #: in at least ``VOICE_FRAMES_MIN`` of its non-silent seconds (calibrated in bench/separate.py).
 VOICE_ENERGY_MIN = 0.1
-VOICE_FRAMES_MIN = 0.25
+VOICE_FRAMES_MIN = 0.4
 
 
 def voice_share(stems, *, frame_s: float = 1.0) -> float:

@@ -216,3 +216,57 @@ def test_make_weights_put_the_real_checkpoint_in_place():
     folder = default_weights_dir() / "spleeter" / "2stems"
     assert (folder / "model.index").is_file(), "run `make weights` (make test does it)"
     assert (folder / "model.data-00000-of-00001").stat().st_size > 70_000_000
+
+
+# ----------------------------------------------------- vocals removed before classifying
+@pytest.fixture(scope="module")
+def song_and_instrumental():
+    """A rendered instrumental (no voice) and the same with a synthetic sung line on top."""
+    from core.groundtruth import sung_voice
+    from core.render import render
+    from core.timeline import single_region
+
+    acc = render(single_region("pop_corporate_carefree", duration_s=14.0), seed=2).audio
+    voice = sung_voice(duration_s=acc.shape[0] / 44100, seed=1)[: acc.shape[0]]
+    return acc, acc + 0.7 * voice[:, None]
+
+
+def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path):
+    from core.analysis import analyze
+    from core.models import load_model
+    from core.predict import VOICE_FRAMES_MIN, classify
+
+    model = load_model("mlp")
+    store = Store(tmp_path / "data")
+    instrumental, song = (track_from_array(a, 44100, name=n) for a, n in zip(song_and_instrumental, ("inst", "song")))
+    sung = classify(analyze(song), model, track=song, store=store)
+    plain = classify(analyze(instrumental), model, track=instrumental, store=store)
+    assert sung["vocals_removed"].all() and sung["voice_share"].iloc[0] >= VOICE_FRAMES_MIN
+    assert not plain["vocals_removed"].any() and plain["voice_share"].iloc[0] < VOICE_FRAMES_MIN
+    kept = classify(analyze(song), model, track=song, remove_vocals="off")
+    assert not kept["vocals_removed"].any() and kept["voice_share"].isna().all()
+    # the accompaniment's windows are classified: the same as classifying the instrumental
+    # would give for most windows (the voice no longer decides)
+    assert (sung["genre"] == plain["genre"]).mean() >= (kept["genre"] == plain["genre"]).mean()
+    forced = classify(analyze(instrumental), model, track=instrumental, remove_vocals="on", store=store)
+    assert forced["vocals_removed"].all()
+    with pytest.raises(OptionError):
+        classify(analyze(instrumental), model, track=instrumental, remove_vocals="maybe")
+
+
+def test_analyze_cli_records_whether_vocals_were_removed(song_and_instrumental, tmp_path):
+    import pandas as pd
+
+    src = tmp_path / "song.wav"
+    sf.write(src, song_and_instrumental[1], 44100, subtype="FLOAT")
+    for flag, expected in (([], True), (["--keep-vocals"], False)):
+        out = tmp_path / ("out" + "".join(flag))
+        proc = subprocess.run(
+            [sys.executable, "-m", "core", "analyze", str(src), "--out", str(out), "--model", "mlp", "--quiet",
+             "--data-dir", str(tmp_path / "data"), *flag],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        windows = pd.read_csv(out / "song" / "windows.csv")
+        assert windows["vocals_removed"].eq(expected).all()
+        assert {"genre", "genre_prob", "mood"} <= set(windows.columns)
