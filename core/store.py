@@ -275,14 +275,13 @@ class Store:
         from .render import render, render_key
 
         key = render_key(timeline, seed=seed, options=options)
-        cached = self.get_render(key)
-        if cached is not None:
-            if progress:
-                progress(1.0, "Loaded from the store")
-            return cached
-        result = render(timeline, seed=seed, options=options, progress=progress)
-        self.put_render(result, options=options, title=title)
-        return result
+
+        def make():
+            result = render(timeline, seed=seed, options=options, progress=progress)
+            self.put_render(result, options=options, title=title)
+            return result
+
+        return _stored_or_made(lambda: self.get_render(key), make, progress)
 
     def put_render(self, result, *, options=None, title: str = "") -> str:
         import io
@@ -362,14 +361,13 @@ class Store:
         opts = options or SeparationOptions()
         weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
         key = separation_key(track.content_hash, opts, weights_dir=weights)
-        cached = self.get_separation(key)
-        if cached is not None:
-            if progress:
-                progress(1.0, "Loaded from the store")
-            return cached
-        stems = compute_stems(track, options=opts, weights_dir=weights, progress=progress)
-        self.put_separation(key, stems, options=opts)
-        return stems
+
+        def make():
+            stems = compute_stems(track, options=opts, weights_dir=weights, progress=progress)
+            self.put_separation(key, stems, options=opts)
+            return stems
+
+        return _stored_or_made(lambda: self.get_separation(key), make, progress)
 
     def put_separation(self, key: str, stems, *, options) -> None:
         import io
@@ -430,6 +428,16 @@ class Store:
                 (track_hash,),
             ).fetchall()
         return [dict(zip(("separation_key", "model", "created_at"), r)) for r in rows]
+
+
+def _stored_or_made(lookup, make, progress):
+    """``lookup()`` when the store has it (reported as loaded), else ``make()``."""
+    found = lookup()
+    if found is not None:
+        if progress:
+            progress(1.0, "Loaded from the store")
+        return found
+    return make()
 
 
 def _render_title(result) -> str:

@@ -292,8 +292,14 @@ def test_stems_page_separates_and_plays(browser, server, wav_30s):
         page.goto(f"{server}/stems")
         page.get_by_role("heading", name="Stems").wait_for()
         page.locator(UPLOAD_INPUT).set_input_files(str(wav_30s))
-        page.get_by_role("button", name="Separate").click()
-        page.get_by_role("button", name="accompaniment.wav").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        separate = page.get_by_role("button", name="Separate")
+        done = page.get_by_role("button", name="accompaniment.wav")
+        # the Analyze page may have separated this track already (vocals before classifying):
+        # then the stems are in the store and show at once
+        separate.or_(done).first.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        if separate.count():
+            separate.click()
+        done.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
         assert page.get_by_role("button", name="vocals.wav").count() == 1
         assert page.locator("audio").count() == 3
         _assert_no_traceback(page)

@@ -227,8 +227,9 @@ def song_and_instrumental():
     from core.timeline import single_region
 
     acc = render(single_region("pop_corporate_carefree", duration_s=14.0), seed=2).audio
-    voice = sung_voice(duration_s=acc.shape[0] / 44100, seed=1)[: acc.shape[0]]
-    return acc, acc + 0.7 * voice[:, None]
+    voice = sung_voice(duration_s=acc.shape[0] / 44100, seed=1)[: acc.shape[0], None]
+    voice = voice * np.sqrt(np.mean(acc**2) / np.mean(voice**2))  # as loud as the backing
+    return acc, acc + voice
 
 
 def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path):

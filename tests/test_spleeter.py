@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import shutil
 import struct
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
-import mir_eval
 import numpy as np
 import pytest
-from scipy import signal
 
+from core.groundtruth import sung_voice
 from core.errors import AudioError, OptionError, SeparationError
 from core.separation import tfcheckpoint
+from core.separation.quality import sdr_db
 from core.separation.spleeter import (
     FRAME_STEP,
     SAMPLE_RATE,
@@ -60,55 +59,6 @@ def model() -> Spleeter2Stems:
 
 
 # --------------------------------------------------------------------- a sung voice
-_VOWEL_FORMANTS_HZ = {"a": (800, 1150, 2900), "e": (400, 1600, 2700), "i": (350, 1700, 2700),
-                      "o": (450, 800, 2830), "u": (325, 700, 2530)}
-_FORMANT_BANDWIDTHS_HZ = (80, 90, 120)
-
-
-def sung_voice(*, duration_s: float, tonic_midi: int = 62, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
-    """A mono synthetic singer: held notes of a major scale around ``tonic_midi``, each a
-    syllable with its own vowel, 40 ms attack, 80 ms release, delayed 5.5 Hz vibrato,
-    a glottal-like harmonic source (-1.2 slope per harmonic, to 9 kHz) and some breath."""
-    rng = np.random.default_rng(seed)
-    n = int(duration_s * sr)
-    t = np.arange(n) / sr
-    scale = (0, 2, 4, 5, 7, 9, 11, 12)
-    vowels = list(_VOWEL_FORMANTS_HZ)
-    pitch_hz = np.zeros(n)
-    envelope = np.zeros(n)
-    vowel_index = np.zeros(n, dtype=int)
-    note_age_s = np.zeros(n)
-    start_s, degree = 0.25, 0
-    while start_s < duration_s - 0.4:
-        end_s = min(start_s + float(rng.choice([0.45, 0.6, 0.9, 1.2])), duration_s - 0.2)
-        degree = int(np.clip(degree + rng.integers(-2, 3), 0, len(scale) - 1))
-        a, b = int(start_s * sr), int(end_s * sr)
-        pitch_hz[a:b] = 440.0 * 2 ** ((tonic_midi + scale[degree] - 69) / 12)
-        age = np.arange(b - a) / sr
-        envelope[a:b] = np.clip(np.minimum(age / 0.04, (end_s - start_s - age) / 0.08), 0, 1) * (0.8 + 0.2 * rng.random())
-        vowel_index[a:b] = rng.integers(len(vowels))
-        note_age_s[a:b] = age
-        start_s = end_s + float(rng.choice([0.05, 0.1, 0.2]))
-    sung = np.flatnonzero(pitch_hz)
-    pitch_hz = pitch_hz[sung[np.maximum(np.searchsorted(sung, np.arange(n), side="right") - 1, 0)]]  # hold between notes
-    log_pitch = signal.filtfilt(*signal.butter(2, 12 / (sr / 2)), np.log(pitch_hz))  # portamento
-    vibrato = 0.03 * np.clip((note_age_s - 0.25) / 0.3, 0, 1) * np.sin(2 * np.pi * 5.5 * t)
-    f0_hz = np.exp(log_pitch) * 2 ** vibrato
-    phase = 2 * np.pi * np.cumsum(f0_hz) / sr
-    source = sum((k * f0_hz < 9000) * np.sin(k * phase) / k ** 1.2 for k in range(1, 60))
-    source = source + 0.02 * rng.standard_normal(n)
-    voice = np.zeros(n)
-    for v, name in enumerate(vowels):
-        weight = signal.filtfilt(*signal.butter(2, 30 / (sr / 2)), (vowel_index == v).astype(float))
-        y = source
-        for centre_hz, bandwidth_hz in zip(_VOWEL_FORMANTS_HZ[name], _FORMANT_BANDWIDTHS_HZ):
-            r = np.exp(-np.pi * bandwidth_hz / sr)
-            y = signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * centre_hz / sr), r * r], y)
-        voice += weight * y
-    voice *= envelope
-    return (voice / np.max(np.abs(voice))).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def song():
     """(mixture, vocals, accompaniment), each (n, 2) float32, 11.5 s (one model segment)."""
@@ -129,16 +79,6 @@ def song():
 @pytest.fixture(scope="module")
 def separated(model, song):
     return separate_spleeter(model, song[0])
-
-
-def _sdr_db(references: list[np.ndarray], estimates: list[np.ndarray]) -> np.ndarray:
-    """bss_eval SDR of each estimate (mono downmixes, 44.1 kHz)."""
-    ref = np.stack([r.mean(axis=1) for r in references])
-    est = np.stack([e.mean(axis=1) for e in estimates])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # bss_eval_sources is deprecated in mir_eval 0.8
-        sdr, _sir, _sar, _perm = mir_eval.separation.bss_eval_sources(ref, est, compute_permutation=False)
-    return sdr
 
 
 # ------------------------------------------------------------------ checkpoint reader
@@ -353,8 +293,8 @@ def test_separates_a_sung_voice_from_a_rendered_backing(song, separated):
     assert set(separated) == set(STEMS)
     for stem in STEMS:
         assert separated[stem].shape == mixture.shape and separated[stem].dtype == np.float32
-    sdr = _sdr_db([vocals, accompaniment], [separated["vocals"], separated["accompaniment"]])
-    baseline = _sdr_db([vocals, accompaniment], [mixture / 2, mixture / 2])
+    sdr = sdr_db([vocals, accompaniment], [separated["vocals"], separated["accompaniment"]])
+    baseline = sdr_db([vocals, accompaniment], [mixture / 2, mixture / 2])
     print(f"SDR vocals {sdr[0]:.1f} dB, accompaniment {sdr[1]:.1f} dB; mixture/2 baseline {baseline[0]:.1f} dB")
     assert sdr[0] >= VOCALS_SDR_FLOOR_DB, sdr
     assert sdr[1] >= ACCOMPANIMENT_SDR_FLOOR_DB, sdr
