@@ -223,8 +223,8 @@ def cmd_train(args) -> int:
     folder = model.save(Path(args.out) if args.out else model_dirs()[1] / name)
     print(f"{folder}: {model.config['renders']} renders, {model.config['windows']} windows")
     print("held-out renders   " + "  ".join(f"{t:>9s}" for t in TARGETS))
-    for level in ("window_accuracy", "render_accuracy"):
-        print(f"{level:18s} " + "  ".join(f"{model.metrics[t][level]:9.3f}" for t in TARGETS))
+    for level in ("window_accuracy", "render_accuracy", "forced_accuracy", "confident_accuracy", "unknown_share"):
+        print(f"{level:18s} " + "  ".join(f"{model.metrics[t].get(level, float('nan')):9.3f}" for t in TARGETS))
     return 0
 
 

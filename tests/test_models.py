@@ -85,6 +85,12 @@ def test_unknown_below_the_threshold(table):
     model = train(table, kind="mlp", threshold=0.999)
     pred = model.predict_windows(table)
     assert (pred[list(TARGETS)] == "unknown").any().any() and pred.low_confidence.any()
+    forced = model.predict_windows(table, threshold=0.0)
+    assert not (forced[list(TARGETS)] == "unknown").any().any()
+    for t in TARGETS:  # unknowns count as errors in window_accuracy, not in forced_accuracy
+        m = model.metrics[t]
+        assert m["forced_accuracy"] >= m["window_accuracy"]
+        assert 0.0 <= m["confident_accuracy"] <= 1.0 and 0.0 <= m["unknown_share"] <= 1.0
 
 
 def test_predictions_and_majority_table_on_an_analysis(table):
