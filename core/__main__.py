@@ -155,6 +155,74 @@ def cmd_separate(args) -> int:
     return 1 if failures else 0
 
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+def _expand_inputs(items) -> list[Path]:
+    """Files as given; folders as the audio files inside them (sorted)."""
+    out: list[Path] = []
+    for raw in items:
+        p = Path(raw)
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_loop(args) -> int:
+    """Reference tracks -> single- and multi-region renders -> the same model judges them."""
+    import pandas as pd
+
+    from .loop import run_loop, summary_by_title
+    from .models import load_model
+    from .store import Store, atomic_write
+
+    store = Store(args.data_dir)
+    model = load_model(args.model)
+    out = Path(args.out)
+    singles, multis, failures = [], [], 0
+    inputs = _expand_inputs(args.tracks)
+    if not inputs:
+        raise StudioError("No audio files found in the given folders.")
+    for path, name in _output_names(inputs):
+        try:
+            track = store.add_track(_read_input(path), name=path.stem, suffix=path.suffix)
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                result = run_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
+                                  remove_vocals=args.remove_vocals, progress=bar)
+            for item, key in zip(result.plan, result.render_keys):
+                rendered = store.get_render(key)
+                folder = out / name
+                atomic_write(folder / f"{item.key}.wav", rendered.wav_bytes())
+                atomic_write(folder / f"{item.key}.mid", rendered.midi_bytes())
+                record = {"seed": item.seed, "kind": item.kind, "variation": item.variation,
+                          "timeline": json.loads(item.timeline.to_json())}
+                atomic_write(folder / f"{item.key}.json", (json.dumps(record, indent=2) + "\n").encode())
+            singles.append(result.single)
+            multis.append(result.multi)
+            print(f"{path.name}: {len(result.plan)} renders -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    if singles:
+        single = pd.concat(singles, ignore_index=True)
+        multi = pd.concat(multis, ignore_index=True)
+        tables = {"single_region.csv": single, "multi_region.csv": multi,
+                  "single_region_summary.csv": summary_by_title(single),
+                  "multi_region_summary.csv": summary_by_title(multi)}
+        for fname, table in tables.items():
+            atomic_write(out / fname, table.to_csv(index=False).encode())
+        for label, fname in (("single-region accuracy", "single_region_summary.csv"),
+                             ("multi-region consistency", "multi_region_summary.csv")):
+            mean = tables[fname].iloc[-1]
+            print(f"{label:25s} " + "  ".join(f"{t} {mean[t]:.3f}" for t in TARGETS_FOR_PRINT))
+    return 1 if failures else 0
+
+
+TARGETS_FOR_PRINT = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
+
+
 def cmd_render(args) -> int:
     from .render import render
     from .store import atomic_write
@@ -314,6 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_separate)
+
+    lp = sub.add_parser("loop", help="Render from reference tracks and judge the renders with the same model.")
+    lp.add_argument("tracks", nargs="+", help="reference tracks, or folders of them")
+    lp.add_argument("--out", required=True, help="output folder: both tables (CSV) and OUT/<title>/ renders")
+    lp.add_argument("--variations", type=int, default=3, help="renders per timeline (other seeds and bands)")
+    lp.add_argument("--model", default="mlp", help="descriptor model (default mlp)")
+    lp.add_argument("--seed", type=int, default=0)
+    lp_vocals = lp.add_mutually_exclusive_group()
+    lp_vocals.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="on", default="auto")
+    lp_vocals.add_argument("--keep-vocals", dest="remove_vocals", action="store_const", const="off")
+    lp.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    lp.add_argument("--quiet", action="store_true")
+    lp.set_defaults(func=cmd_loop)
 
     lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
     lv.set_defaults(func=cmd_levels)

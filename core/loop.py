@@ -1,0 +1,274 @@
+"""The feedback loop of the Amper study: reference track -> timelines -> renders -> the same
+classifiers judge the renders.
+
+* :func:`single_region_timelines`: the length of the reference, one of its most frequent
+  descriptors, at each of its top-ranked tempi and tonics (one timeline per combination).
+* :func:`multi_region_timeline`: one region per form segment with that segment's majority
+  descriptor, tempo and tonic; region lengths follow the segment durations with every
+  boundary on a beat of the region before it.
+* :func:`plan_loop`: N variations of each (other seeds, the descriptor's bands in turn), each
+  a :class:`LoopRender` that holds everything needed to reproduce it (timeline JSON + seed).
+* :func:`run_loop`: renders and classifies every variation and builds the study's two tables
+  (:func:`single_region_table`, :func:`multi_region_table`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import OptionError
+from .models import TARGETS, UNKNOWN
+from .timeline import Timeline, multi_region, single_region
+
+KINDS = ("single", "multi")
+
+
+@dataclass(frozen=True)
+class LoopRender:
+    """One render of the loop: reproducible from ``timeline`` and ``seed``."""
+
+    title: str
+    kind: str  # "single" | "multi"
+    variation: int
+    seed: int
+    timeline: Timeline = field(repr=False)
+
+    @property
+    def descriptor(self) -> str:
+        """The requested descriptor (single-region), or the regions' joined by ' > '."""
+        return " > ".join(r.descriptor for r in self.timeline.regions)
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe id: kind, combination and variation."""
+        first = self.timeline.regions[0]
+        if self.kind == "single":
+            return f"single_{first.descriptor}_{first.tempo_bpm:g}bpm_{first.tonic.replace('#', 's')}_v{self.variation}"
+        return f"multi_v{self.variation}"
+
+
+def _known(values: pd.Series) -> pd.Series:
+    s = values.astype(str)
+    return s[(s != UNKNOWN) & (s != "") & (s != "nan")]
+
+
+def top_descriptors(windows: pd.DataFrame, *, n: int = 1) -> list[str]:
+    """The track's most frequent window descriptors (``top1_descriptor``), most frequent first."""
+    if "top1_descriptor" not in windows:
+        raise OptionError("The windows have no predictions: classify the track with a model first.")
+    counts = _known(windows.loc[~windows["silent"].astype(bool), "top1_descriptor"]).value_counts()
+    return [str(d) for d in counts.index[:n]]
+
+
+def top_tempi(windows: pd.DataFrame, *, n: int = 2, tolerance: float = 0.04) -> list[float]:
+    """The ``n`` most frequent window tempi; tempi within ``tolerance`` of a higher-ranked one
+    count towards it (96 and 97 BPM are one tempo)."""
+    tempi = windows["tempo_bpm"].dropna().round().astype(float)
+    ranked: list[tuple[float, int]] = []
+    for tempo, count in Counter(tempi).most_common():
+        for i, (kept, c) in enumerate(ranked):
+            if abs(tempo - kept) <= tolerance * kept:
+                ranked[i] = (kept, c + count)
+                break
+        else:
+            ranked.append((tempo, count))
+    ranked.sort(key=lambda tc: -tc[1])
+    return [float(np.clip(t, 20.0, 200.0)) for t, _ in ranked[:n]]
+
+
+def top_tonics(windows: pd.DataFrame, *, n: int = 2) -> list[str]:
+    """The ``n`` most frequent window tonics."""
+    return [str(t) for t in _known(windows["tonic"]).value_counts().index[:n]]
+
+
+def single_region_timelines(analysis, windows: pd.DataFrame, *, descriptors: int = 1, tempi: int = 2,
+                            tonics: int = 2, catalog=None) -> list[Timeline]:
+    """One timeline per (descriptor, tempo, tonic) combination, each the reference's length."""
+    names = top_descriptors(windows, n=descriptors)
+    if not names:
+        raise OptionError("No window of this track has a confident descriptor: nothing to render from.")
+    tempo_list = top_tempi(windows, n=tempi) or [None]
+    tonic_list = top_tonics(windows, n=tonics) or ["C"]
+    return [single_region(d, duration_s=round(analysis.duration_s, 3), tempo_bpm=t, tonic=k, catalog=catalog)
+            for d in names for t in tempo_list for k in tonic_list]
+
+
+def multi_region_timeline(analysis, majority: pd.DataFrame, *, fallback_descriptor: str, catalog=None) -> Timeline:
+    """One region per segment of the majority table (``core.predict.majority_table``).
+
+    Each region takes the segment's descriptor, median tempo and tonic (the track's when the
+    segment has none) and lasts a whole number of its beats, as close as possible to the
+    segment's duration, so every boundary falls on a beat.
+    """
+    from .catalog import load_catalog
+
+    catalog = catalog or load_catalog()
+    regions = []
+    start = 0.0
+    rows = list(majority.itertuples(index=False))
+    for i, seg in enumerate(rows):
+        name = seg.descriptor if seg.descriptor in catalog.descriptors else fallback_descriptor
+        tempo = float(seg.tempo_bpm) if seg.tempo_bpm == seg.tempo_bpm else catalog.get(name).default_tempo_bpm
+        tempo = float(np.clip(round(tempo, 1), 20.0, 200.0))
+        tonic = str(seg.key).split()[0] if isinstance(seg.key, str) and seg.key.strip() else (
+            analysis.tonic or "C")
+        beat_s = 60.0 / tempo
+        if i == len(rows) - 1:
+            target_end = analysis.duration_s
+        else:
+            target_end = float(seg.end_s)
+        beats = max(1, int(round((target_end - start) / beat_s)))
+        end = round(start + beats * beat_s, 4)
+        regions.append({"id": str(i + 1), "start_s": round(start, 4), "end_s": end, "descriptor": name,
+                        "tempo_bpm": tempo, "tonic": tonic})
+        start = end
+    return multi_region(regions, catalog=catalog)
+
+
+def _with_band(timeline: Timeline, variation: int, catalog) -> Timeline:
+    """The timeline with each region's band set to the descriptor's ``variation``-th band (in turn)."""
+    from dataclasses import replace
+
+    regions = []
+    for r in timeline.regions:
+        bands = sorted(catalog.get(r.descriptor).bands)
+        regions.append(replace(r, band=bands[variation % len(bands)]))
+    return replace(timeline, regions=tuple(regions))
+
+
+def plan_loop(title: str, analysis, windows: pd.DataFrame, majority: pd.DataFrame, *, variations: int = 3,
+              seed: int = 0, descriptors: int = 1, tempi: int = 2, tonics: int = 2, catalog=None) -> list[LoopRender]:
+    """Every render of the loop for one reference track: single-region combinations and the
+    multi-region timeline, ``variations`` times each (seed + i, the descriptor's bands in turn)."""
+    from .catalog import load_catalog
+
+    if not 1 <= variations <= 20:
+        raise OptionError(f"Variations must be 1 to 20 (got {variations}).")
+    catalog = catalog or load_catalog()
+    singles = single_region_timelines(analysis, windows, descriptors=descriptors, tempi=tempi, tonics=tonics,
+                                      catalog=catalog)
+    stitched = multi_region_timeline(analysis, majority, fallback_descriptor=singles[0].regions[0].descriptor,
+                                     catalog=catalog)
+    plan = []
+    for v in range(variations):
+        for tl in singles:
+            plan.append(LoopRender(title, "single", v, seed + v, _with_band(tl, v, catalog)))
+        plan.append(LoopRender(title, "multi", v, seed + v, _with_band(stitched, v, catalog)))
+    return plan
+
+
+# ------------------------------------------------------------------------ evaluation
+def _labels_of(descriptor: str, catalog) -> dict[str, str]:
+    d = catalog.get(descriptor).labels()
+    return {t: str(d[t]) for t in TARGETS}
+
+
+def single_region_table(results: list[tuple[LoopRender, pd.DataFrame]], *, catalog=None) -> pd.DataFrame:
+    """Per single-region render: the requested descriptor and, per target, the share of its
+    (non-silent) windows whose prediction matches the request (the study's first table)."""
+    from .catalog import load_catalog
+
+    catalog = catalog or load_catalog()
+    rows = []
+    for item, windows in results:
+        if item.kind != "single":
+            continue
+        region = item.timeline.regions[0]
+        want = _labels_of(region.descriptor, catalog)
+        w = windows[~windows["silent"].astype(bool)]
+        row = {"title": item.title, "render": item.key, "variation": item.variation, "seed": item.seed,
+               "descriptor": region.descriptor, "band": region.band, "tempo_bpm": region.tempo_bpm,
+               "tonic": region.tonic, "windows": len(w)}
+        for t in TARGETS:
+            row[t] = round(float((w[t].astype(str) == want[t]).mean()), 4) if len(w) else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _majority(values: pd.Series) -> str:
+    known = _known(values)
+    return str(known.value_counts().index[0]) if len(known) else UNKNOWN
+
+
+def multi_region_table(results: list[tuple[LoopRender, pd.DataFrame]], reference: pd.DataFrame) -> pd.DataFrame:
+    """Per reference segment: its own classification (``reference``: the majority table of the
+    reference track) against the majority, over the N variations, of each variation's majority
+    over the windows inside the matching region; a 0/1 match per target (the study's second
+    table)."""
+    multi = [(item, w) for item, w in results if item.kind == "multi"]
+    rows = []
+    if not multi:
+        return pd.DataFrame(rows)
+    n_regions = len(multi[0][0].timeline.regions)
+    for i in range(n_regions):
+        ref = reference.iloc[i] if i < len(reference) else None
+        votes: dict[str, list[str]] = {t: [] for t in TARGETS}
+        region = multi[0][0].timeline.regions[i]
+        for item, windows in multi:
+            r = item.timeline.regions[i]
+            centres = (windows["start_s"] + windows["end_s"]) / 2
+            inside = windows[(centres >= r.start_s) & (centres < r.end_s) & ~windows["silent"].astype(bool)]
+            for t in TARGETS:
+                votes[t].append(_majority(inside[t]) if len(inside) else UNKNOWN)
+        row = {"title": multi[0][0].title, "segment": i, "start_s": region.start_s, "end_s": region.end_s,
+               "descriptor": region.descriptor, "variations": len(multi)}
+        for t in TARGETS:
+            rendered = _majority(pd.Series(votes[t]))
+            wanted = str(ref[t]) if ref is not None else UNKNOWN
+            row[f"reference_{t}"] = wanted
+            row[f"render_{t}"] = rendered
+            row[t] = int(rendered == wanted and wanted != UNKNOWN)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_by_title(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean per target per title, and a last row "mean" over the titles."""
+    if table.empty:
+        return pd.DataFrame(columns=["title", *TARGETS])
+    per_title = table.groupby("title")[list(TARGETS)].mean().reset_index()
+    overall = per_title[list(TARGETS)].mean().to_frame().T
+    overall.insert(0, "title", "mean")
+    return pd.concat([per_title, overall], ignore_index=True).round(4)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """Everything one loop produced: the plan, the renders' store keys and the two tables."""
+
+    plan: list[LoopRender]
+    render_keys: list[str]
+    single: pd.DataFrame
+    multi: pd.DataFrame
+
+
+def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",
+             progress=None) -> LoopResult:
+    """Analyse and classify the reference, plan its renders, render (stored by key: a second
+    run is a lookup), classify each render with the same model and build both tables."""
+    from .analysis import analyze
+    from .audio import track_from_array
+    from .predict import classify, majority_table, predict
+    from .render import render_key
+    from .progress import scaled
+
+    report = progress or (lambda f, m="": None)
+    analysis = store.analysis_for(track, progress=scaled(progress, 0.0, 0.05))
+    windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
+                       progress=scaled(progress, 0.05, 0.1))
+    majority = majority_table(windows, analysis.segments)
+    plan = plan_loop(title, analysis, windows, majority, variations=variations, seed=seed)
+    results, keys = [], []
+    for i, item in enumerate(plan):
+        span = (0.1 + 0.9 * i / len(plan), 0.1 + 0.9 * (i + 1) / len(plan))
+        report(span[0], f"{item.kind} render {i + 1}/{len(plan)}")
+        rendered = store.render_for(item.timeline, seed=item.seed, title=f"{title}: {item.key}")
+        keys.append(render_key(item.timeline, seed=item.seed))
+        audio = track_from_array(rendered.audio, rendered.sample_rate, name=f"{title}-{item.key}")
+        results.append((item, predict(analyze(audio), model)))  # renders carry no voice
+    report(1.0, "Loop done")
+    return LoopResult(plan, keys, single_region_table(results), multi_region_table(results, majority))
