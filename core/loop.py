@@ -268,6 +268,7 @@ def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int 
         report(span[0], f"{item.kind} render {i + 1}/{len(plan)}")
         rendered = store.render_for(item.timeline, seed=item.seed, title=f"{title}: {item.key}")
         keys.append(render_key(item.timeline, seed=item.seed))
+        store.link_render(track.content_hash, keys[-1], kind=item.kind, label=item.key)
         audio = track_from_array(rendered.audio, rendered.sample_rate, name=f"{title}-{item.key}")
         results.append((item, predict(analyze(audio), model)))  # renders carry no voice
     report(1.0, "Loop done")

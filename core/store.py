@@ -64,6 +64,37 @@ CREATE TABLE IF NOT EXISTS separations (
     meta_json TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS edit_states (
+    track_hash TEXT NOT NULL,
+    options_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    segments_json TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, options_key, seq)
+);
+CREATE TABLE IF NOT EXISTS edit_cursors (
+    track_hash TEXT NOT NULL,
+    options_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (track_hash, options_key)
+);
+CREATE TABLE IF NOT EXISTS track_renders (
+    track_hash TEXT NOT NULL,
+    render_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, render_key)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    track_hash TEXT NOT NULL,
+    session TEXT NOT NULL,
+    version_a TEXT NOT NULL,
+    version_b TEXT NOT NULL,
+    preferred TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS analyses (
     track_hash TEXT NOT NULL REFERENCES tracks(content_hash),
     options_key TEXT NOT NULL,
@@ -421,6 +452,41 @@ class Store:
         return Stems(stems=stems, sample_rate=int(meta["sample_rate"]), model=row[1], track_hash=row[0],
                      notes=tuple(meta.get("notes", ())))
 
+    # ------------------------------------------------- versions of one track
+    def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
+        """Record that a stored render is a version of a track (kind: single, multi, edit, cover)."""
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO track_renders VALUES (?,?,?,?,?)",
+                       (track_hash, render_key, kind, label, time.time()))
+
+    def renders_of(self, track_hash: str) -> list[dict]:
+        """The renders linked to a track, oldest first: render_key, kind, label, created_at."""
+        with self._db() as db:
+            rows = db.execute("SELECT render_key, kind, label, created_at FROM track_renders WHERE track_hash=? "
+                              "ORDER BY created_at", (track_hash,)).fetchall()
+        return [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
+
+    # ------------------------------------------------------------------ edits
+    def edits(self, track_hash: str, options_key: str = "") -> "EditHistory":
+        """The persistent undo/redo history of a track's segment edits."""
+        return EditHistory(self, track_hash, options_key)
+
+    # ------------------------------------------------------------------ votes
+    def add_vote(self, track_hash: str, *, version_a: str, version_b: str, preferred: str, session: str) -> None:
+        """One blind A/B answer: of versions ``version_a`` and ``version_b`` the listener preferred
+        ``preferred`` (one of the two, or "same")."""
+        if preferred not in (version_a, version_b, "same"):
+            raise StoreError("A vote must prefer one of the two versions, or 'same'.")
+        with self._db() as db:
+            db.execute("INSERT INTO votes VALUES (?,?,?,?,?,?)",
+                       (track_hash, session, version_a, version_b, preferred, time.time()))
+
+    def votes(self, track_hash: str) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute("SELECT session, version_a, version_b, preferred, created_at FROM votes "
+                              "WHERE track_hash=? ORDER BY created_at", (track_hash,)).fetchall()
+        return [dict(zip(("session", "version_a", "version_b", "preferred", "created_at"), r)) for r in rows]
+
     def list_separations(self, track_hash: str) -> list[dict]:
         with self._db() as db:
             rows = db.execute(
@@ -428,6 +494,79 @@ class Store:
                 (track_hash,),
             ).fetchall()
         return [dict(zip(("separation_key", "model", "created_at"), r)) for r in rows]
+
+
+class EditHistory:
+    """The undo/redo history of one track's segment edits (states are JSON lists of segments).
+
+    ``Store.edits(track_hash, options_key)`` gives it; every method writes through to SQLite,
+    so edits survive a refresh and a restart. State 0 does not exist: no state means "the
+    machine's version" (the analysis), which ``reset`` returns to.
+    """
+
+    def __init__(self, store: "Store", track_hash: str, options_key: str):
+        self._store, self.track_hash, self.options_key = store, track_hash, options_key
+
+    def _key(self) -> tuple[str, str]:
+        return self.track_hash, self.options_key
+
+    def cursor(self) -> int:
+        with self._store._db() as db:
+            row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        with self._store._db() as db:
+            row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edit_states WHERE track_hash=? AND options_key=?",
+                             self._key()).fetchone()
+        return int(row[0])
+
+    def current(self) -> str | None:
+        """The segments JSON at the cursor, or None for the machine's version."""
+        seq = self.cursor()
+        if seq == 0:
+            return None
+        with self._store._db() as db:
+            row = db.execute("SELECT segments_json FROM edit_states WHERE track_hash=? AND options_key=? AND seq=?",
+                             (*self._key(), seq)).fetchone()
+        return row[0] if row else None
+
+    def push(self, segments_json: str, *, note: str = "") -> int:
+        """A new state after the cursor (what was undone past it is dropped); returns its number."""
+        seq = self.cursor() + 1
+        with self._store._db() as db:
+            db.execute("DELETE FROM edit_states WHERE track_hash=? AND options_key=? AND seq>=?", (*self._key(), seq))
+            db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)",
+                       (*self._key(), seq, segments_json, note, time.time()))
+            db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
+        return seq
+
+    def _move(self, seq: int) -> str | None:
+        with self._store._db() as db:
+            db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
+        return self.current()
+
+    def can_undo(self) -> bool:
+        return self.cursor() > 0
+
+    def can_redo(self) -> bool:
+        return self.cursor() < self.count()
+
+    def undo(self) -> str | None:
+        return self._move(max(0, self.cursor() - 1))
+
+    def redo(self) -> str | None:
+        return self._move(min(self.count(), self.cursor() + 1))
+
+    def reset(self) -> None:
+        """Back to the machine's version; the edits stay reachable with redo until the next edit."""
+        self._move(0)
+
+    def notes(self) -> list[str]:
+        with self._store._db() as db:
+            rows = db.execute("SELECT note FROM edit_states WHERE track_hash=? AND options_key=? ORDER BY seq",
+                              self._key()).fetchall()
+        return [r[0] for r in rows]
 
 
 def _stored_or_made(lookup, make, progress):
