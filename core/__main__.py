@@ -174,7 +174,7 @@ def cmd_loop(args) -> int:
     """Reference tracks -> single- and multi-region renders -> the same model judges them."""
     import pandas as pd
 
-    from .loop import run_loop, summary_by_title
+    from .loop import cached_loop, summary_by_title
     from .models import load_model
     from .store import Store, atomic_write
 
@@ -189,7 +189,7 @@ def cmd_loop(args) -> int:
         try:
             track = store.add_track(_read_input(path), name=path.stem, suffix=path.suffix)
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
-                result = run_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
+                result = cached_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
                                   remove_vocals=args.remove_vocals, progress=bar)
             for item, key in zip(result.plan, result.render_keys):
                 rendered = store.get_render(key)

@@ -25,6 +25,13 @@ from .models import TARGETS, UNKNOWN
 from .timeline import Timeline, multi_region, single_region
 
 KINDS = ("single", "multi")
+#: The issue's targets and the Amper study's figures, per target, for both tables.
+TARGETS_SINGLE = {"genre": 0.95, "subgenre": 0.90, "mood": 0.85, "sentiment": 0.90, "valence": 0.85, "momentum": 0.85}
+TARGETS_MULTI = {"genre": 0.95, "subgenre": 0.90, "mood": 0.85, "sentiment": 0.85, "valence": 0.85, "momentum": 0.80}
+AMPER_SINGLE = {"genre": 0.897, "subgenre": 0.858, "mood": 0.715, "sentiment": 0.821, "valence": 0.705,
+                "momentum": 0.752}
+AMPER_MULTI = {"genre": 0.900, "subgenre": 0.855, "mood": 0.755, "sentiment": 0.635, "valence": 0.686,
+               "momentum": 0.413}
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,52 @@ class LoopResult:
     render_keys: list[str]
     single: pd.DataFrame
     multi: pd.DataFrame
+
+
+#: Bump when the loop's plan or tables change (part of the cached result's key).
+LOOP_VERSION = 1
+
+
+def loop_key(track_hash: str, *, model_name: str, variations: int, seed: int, remove_vocals: str) -> str:
+    import hashlib
+    import json
+
+    from .render import RENDER_VERSION
+
+    payload = json.dumps([track_hash, model_name, variations, seed, remove_vocals, LOOP_VERSION, RENDER_VERSION])
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",
+                progress=None) -> LoopResult:
+    """``run_loop`` once per track, model and settings; later calls read the stored tables."""
+    from io import StringIO
+
+    from .timeline import Timeline
+
+    key = loop_key(track.content_hash, model_name=model.name, variations=variations, seed=seed,
+                   remove_vocals=remove_vocals)
+    found = store.get_json("loops", key)
+    if found is not None:
+        try:
+            plan = [LoopRender(p["title"], p["kind"], p["variation"], p["seed"],
+                               Timeline.from_json(p["timeline"], check_catalog=False)) for p in found["plan"]]
+            result = LoopResult(plan, found["render_keys"], pd.read_json(StringIO(found["single"]), orient="split"),
+                                pd.read_json(StringIO(found["multi"]), orient="split"))
+        except (KeyError, ValueError, TypeError):
+            result = None
+        if result is not None:
+            if progress:
+                progress(1.0, "Loaded from the store")
+            return result
+    result = run_loop(title, track, store=store, model=model, variations=variations, seed=seed,
+                      remove_vocals=remove_vocals, progress=progress)
+    store.put_json("loops", key, {
+        "plan": [{"title": p.title, "kind": p.kind, "variation": p.variation, "seed": p.seed,
+                  "timeline": p.timeline.to_json(indent=None)} for p in result.plan],
+        "render_keys": result.render_keys, "single": result.single.to_json(orient="split"),
+        "multi": result.multi.to_json(orient="split")})
+    return result
 
 
 def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",

@@ -222,3 +222,41 @@ def distance_figure(model, *, names=None) -> go.Figure:
                       height=max(420, 16 * len(labels) + 160), margin=dict(l=260, r=20, t=50, b=200),
                       yaxis=dict(autorange="reversed"))
     return fig
+
+
+# ------------------------------------------------------------------------------ loop
+def loop_summary_figure(single_mean: dict, multi_mean: dict, *, targets_single: dict, targets_multi: dict,
+                        amper_single: dict, amper_multi: dict) -> go.Figure:
+    """Single-region accuracy and multi-region consistency per target (mean over titles), with
+    the issue's targets (ticks) and the Amper study's figures (diamonds)."""
+    names = list(targets_single)
+    fig = go.Figure()
+    for label, values, target, amper, colour in (
+        ("single-region accuracy", single_mean, targets_single, amper_single, PALETTE[0]),
+        ("multi-region consistency", multi_mean, targets_multi, amper_multi, PALETTE[1]),
+    ):
+        fig.add_bar(x=names, y=[values.get(n, 0.0) for n in names], name=label, marker_color=colour,
+                    offsetgroup=label, hovertemplate="%{x}: %{y:.3f}<extra>" + label + "</extra>")
+        fig.add_scatter(x=names, y=[target[n] for n in names], mode="markers", name=f"target ({label.split()[0]})",
+                        marker=dict(symbol="line-ew-open", size=26, color=colour, line=dict(width=3)),
+                        offsetgroup=label, hovertemplate="target %{y:.2f}<extra></extra>")
+        fig.add_scatter(x=names, y=[amper[n] for n in names], mode="markers",
+                        name=f"Amper study ({label.split()[0]})", offsetgroup=label,
+                        marker=dict(symbol="diamond", size=9, color="white", line=dict(color=colour, width=2)),
+                        hovertemplate="Amper study %{y:.3f}<extra></extra>")
+    fig.update_layout(title="The loop: renders judged by the same model", barmode="group", height=360,
+                      yaxis=dict(range=[0, 1.05], title="share"), margin=dict(l=50, r=20, t=50, b=40),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def loop_titles_figure(summary, *, title: str) -> go.Figure:
+    """Per title (rows of a loop summary table, without the "mean" row): one bar group per target."""
+    rows = summary[summary["title"] != "mean"]
+    fig = go.Figure()
+    for i, target in enumerate(c for c in summary.columns if c != "title"):
+        fig.add_bar(x=rows["title"], y=rows[target], name=target, marker_color=PALETTE[i % len(PALETTE)],
+                    hovertemplate="%{x}: %{y:.3f}<extra>" + target + "</extra>")
+    fig.update_layout(title=title, barmode="group", height=320, yaxis=dict(range=[0, 1.05]),
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig

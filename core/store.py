@@ -452,6 +452,24 @@ class Store:
         return Stems(stems=stems, sample_rate=int(meta["sample_rate"]), model=row[1], track_hash=row[0],
                      notes=tuple(meta.get("notes", ())))
 
+    # ---------------------------------------------------------- JSON results
+    def put_json(self, kind: str, key: str, obj) -> None:
+        """A JSON result under ``<kind>/<key>.json`` (e.g. the loop's tables), written atomically."""
+        import json
+
+        atomic_write(self.root / kind / f"{key}.json", json.dumps(obj).encode())
+
+    def get_json(self, kind: str, key: str):
+        """The JSON stored by ``put_json``, or None (missing or unreadable: recomputed by the caller)."""
+        import json
+
+        path = self.root / kind / f"{key}.json"
+        try:
+            return json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, ValueError) as exc:
+            log.warning("Stored result %s is unreadable (%s): it will be computed again.", path, exc)
+            return None
+
     # ------------------------------------------------- versions of one track
     def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
         """Record that a stored render is a version of a track (kind: single, multi, edit, cover)."""

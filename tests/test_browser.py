@@ -308,6 +308,35 @@ def test_stems_page_separates_and_plays(browser, server, wav_30s):
 
 
 @pytest.mark.browser
+def test_loop_page_runs_the_loop(browser, server, tmp_path):
+    """Upload a reference on the Loop page, run one variation, and see the charts and exports."""
+    from core.render import render
+    from core.timeline import multi_region
+    import soundfile as sf
+
+    audio = render(multi_region([{"start_s": 0.0, "end_s": 14.0, "descriptor": "rock_indie_driving",
+                                  "tempo_bpm": 124, "tonic": "E"}]), seed=5).audio
+    ref = tmp_path / "riff.wav"
+    sf.write(ref, audio, 44100, subtype="PCM_16")
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{server}/loop")
+        page.get_by_role("heading", name="Loop").wait_for()
+        page.locator(UPLOAD_INPUT).set_input_files(str(ref))
+        variations = page.get_by_label("Variations")
+        variations.fill("1")
+        variations.press("Enter")
+        page.get_by_role("button", name="Run the loop").click()
+        page.get_by_role("button", name="Multi-region CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS * 2)
+        assert page.locator(".js-plotly-plot").count() >= 3
+        _assert_no_traceback(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory):
     """A bookmarked page URL right after a restart must get the app's navigation, not
     Streamlit's old pages/ directory listing (which would show helper modules as pages)."""
