@@ -104,36 +104,46 @@ def single_region_timelines(analysis, windows: pd.DataFrame, *, descriptors: int
             for d in names for t in tempo_list for k in tonic_list]
 
 
+def beat_aligned_timeline(rows: list[dict], *, duration_s: float, catalog=None) -> Timeline:
+    """A multi-region timeline from rows of ``end_s, descriptor, tempo_bpm, tonic`` (and an
+    optional ``band``): each region starts where the previous one ended and lasts a whole number
+    of its own beats, as close as possible to the row's end (the last: to ``duration_s``), so
+    every boundary falls on a beat."""
+    regions = []
+    start = 0.0
+    for i, row in enumerate(rows):
+        tempo = float(np.clip(round(float(row["tempo_bpm"]), 1), 20.0, 200.0))
+        beat_s = 60.0 / tempo
+        target_end = duration_s if i == len(rows) - 1 else float(row["end_s"])
+        beats = max(1, int(round((target_end - start) / beat_s)))
+        end = round(start + beats * beat_s, 4)
+        region = {"id": str(i + 1), "start_s": round(start, 4), "end_s": end, "descriptor": row["descriptor"],
+                  "tempo_bpm": tempo, "tonic": row["tonic"]}
+        if row.get("band"):
+            region["band"] = row["band"]
+        regions.append(region)
+        start = end
+    return multi_region(regions, catalog=catalog)
+
+
 def multi_region_timeline(analysis, majority: pd.DataFrame, *, fallback_descriptor: str, catalog=None) -> Timeline:
     """One region per segment of the majority table (``core.predict.majority_table``).
 
-    Each region takes the segment's descriptor, median tempo and tonic (the track's when the
-    segment has none) and lasts a whole number of its beats, as close as possible to the
-    segment's duration, so every boundary falls on a beat.
+    Each region takes the segment's descriptor (``fallback_descriptor`` when it has none),
+    median tempo (the descriptor's default when there is none) and tonic (the track's when the
+    segment has none), on the beat (:func:`beat_aligned_timeline`).
     """
     from .catalog import load_catalog
 
     catalog = catalog or load_catalog()
-    regions = []
-    start = 0.0
-    rows = list(majority.itertuples(index=False))
-    for i, seg in enumerate(rows):
+    rows = []
+    for seg in majority.itertuples(index=False):
         name = seg.descriptor if seg.descriptor in catalog.descriptors else fallback_descriptor
         tempo = float(seg.tempo_bpm) if seg.tempo_bpm == seg.tempo_bpm else catalog.get(name).default_tempo_bpm
-        tempo = float(np.clip(round(tempo, 1), 20.0, 200.0))
         tonic = str(seg.key).split()[0] if isinstance(seg.key, str) and seg.key.strip() else (
             analysis.tonic or "C")
-        beat_s = 60.0 / tempo
-        if i == len(rows) - 1:
-            target_end = analysis.duration_s
-        else:
-            target_end = float(seg.end_s)
-        beats = max(1, int(round((target_end - start) / beat_s)))
-        end = round(start + beats * beat_s, 4)
-        regions.append({"id": str(i + 1), "start_s": round(start, 4), "end_s": end, "descriptor": name,
-                        "tempo_bpm": tempo, "tonic": tonic})
-        start = end
-    return multi_region(regions, catalog=catalog)
+        rows.append({"end_s": float(seg.end_s), "descriptor": name, "tempo_bpm": tempo, "tonic": tonic})
+    return beat_aligned_timeline(rows, duration_s=analysis.duration_s, catalog=catalog)
 
 
 def _with_band(timeline: Timeline, variation: int, catalog) -> Timeline:

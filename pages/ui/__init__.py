@@ -106,3 +106,37 @@ def waveform_player(track, segments, *, height: int = 205) -> None:
     }
     html = (COMPONENTS / "waveform_player.html").read_text().replace("__CONFIG__", json.dumps(config))
     st.iframe(html, height=height)
+
+
+def multi_player(versions: list[dict], *, segments=None, blind: bool = False, height: int | None = None) -> dict:
+    """The synchronised multi-version player (an iframe): one transport, switch versions at the
+    same position, each version at its loudness-matching gain, loop a segment.
+
+    ``versions``: dicts with ``key`` (a cache key for the encoded audio: a content hash or a
+    version id), ``label``, ``samples`` ((n, channels) float), ``sample_rate`` and ``gain_db``.
+    ``segments``: a DataFrame of the reference's segments (start_s, end_s, label), drawn as
+    regions to loop. ``blind``: no waveforms (their shapes could give the versions away).
+    Returns the config the player was given, without the audio (for tests and captions).
+    """
+    segs = [] if segments is None else segments[["start_s", "end_s", "label"]].to_dict(orient="records")
+    entries = []
+    for v in versions:
+        ogg = preview_ogg(v["key"], v["samples"], v["sample_rate"])
+        entries.append({"label": str(v["label"]), "gain_db": float(v["gain_db"]),
+                        "duration_s": v["samples"].shape[0] / float(v["sample_rate"]),
+                        "peaks": None if blind else waveform_peaks(v["samples"], n=900),
+                        "audio_b64": base64.b64encode(ogg).decode()})
+    config = {
+        "versions": entries,
+        "duration_s": max((e["duration_s"] for e in entries), default=0.0),
+        "segments": [{"start_s": float(s["start_s"]), "end_s": float(s["end_s"]), "label": str(s["label"])}
+                     for s in segs],
+        "labels": list(dict.fromkeys(str(s["label"]) for s in segs)),
+        "palette": PALETTE,
+        "blind": bool(blind),
+    }
+    payload = json.dumps(config).replace("<", "\\u003c")  # labels are user text: no </script> inside
+    html = (COMPONENTS / "multi_player.html").read_text().replace("__CONFIG__", payload)
+    width_px = sum(7.5 * len(e["label"]) + 95 for e in entries)  # the version buttons wrap at ~900 px
+    st.iframe(html, height=height or 200 + 40 * (1 + int(width_px // 900)))
+    return {**config, "versions": [{k: e[k] for k in ("label", "gain_db", "duration_s")} for e in entries]}

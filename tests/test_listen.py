@@ -1,0 +1,276 @@
+"""Listen page: loudness matching, blind A/B order and votes, the page under AppTest and in a
+real browser (one synchronised player over the original and its renders)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from core.listen import (ORIGINAL, ListenError, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
+                         overlay_figure, peak_dbfs, version_id, vote_summary)
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/views/listen.py"
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def audio():
+    """A reference (12 s, one synthwave region) and two 12 s multi-region renders, rendered once."""
+    from core.render import render
+    from core.timeline import multi_region
+
+    def region(start, end, tonic, descriptor="electronic_synthwave_driving"):
+        return {"start_s": start, "end_s": end, "descriptor": descriptor, "tempo_bpm": 112, "tonic": tonic}
+
+    reference = render(multi_region([region(0, 12, "A")]), seed=7)
+    first = render(multi_region([region(0, 6, "A"), region(6, 12, "D")]), seed=1)
+    second = render(multi_region([region(0, 6, "A"), region(6, 10, "E")]), seed=2)  # shorter: 10 s
+    return reference, first, second
+
+
+def _populate(store, audio):
+    """A stored reference track with two linked renders; returns (track, [render keys])."""
+    from core.audio import to_wav_bytes
+
+    reference, first, second = audio
+    # 6 dB quieter than the renders: the player must bring it up
+    track = store.add_track(to_wav_bytes(reference.audio * 0.5, reference.sample_rate), name="ref", suffix=".wav")
+    keys = [store.put_render(first), store.put_render(second)]
+    store.link_render(track.content_hash, keys[0], kind="multi", label="multi_v1")
+    store.link_render(track.content_hash, keys[1], kind="multi", label="multi_v2")
+    return track, keys
+
+
+def _player_config(at) -> dict:
+    frames = at.get("iframe")
+    assert len(frames) == 1, frames
+    html = frames[0].proto.srcdoc
+    found = re.search(r"const CFG = (\{.*?\});\n", html, re.S)
+    assert found, html[:500]
+    return json.loads(found.group(1))
+
+
+# ------------------------------------------------------------------------------ loudness
+
+
+def test_loudness_matching_brings_versions_together():
+    sr = 22050
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * sr) / sr
+    loud = (0.25 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size))[:, None] * [1.0, 0.8]
+    quiet = loud * 10 ** (-10 / 20)
+    levels = {"loud": loudness_lufs(loud, sr), "quiet": loudness_lufs(quiet, sr)}
+    assert abs(levels["loud"] - levels["quiet"] - 10.0) < 0.1
+    gains = matched_gains_db(levels)
+    after = {v: loudness_lufs(x * 10 ** (gains[v] / 20), sr) for v, x in (("loud", loud), ("quiet", quiet))}
+    assert abs(after["loud"] - after["quiet"]) < 0.5
+    assert abs(after["loud"] - (-16.0)) < 0.5
+
+    # with the peaks known, the common target drops so that nothing clips, still matched
+    peaks = {"loud": peak_dbfs(loud), "quiet": peak_dbfs(quiet)}
+    safe = matched_gains_db(levels, target_lufs=-6.0, peaks_dbfs=peaks)
+    assert all(peaks[v] + safe[v] <= -1.0 + 1e-6 for v in peaks)
+    assert abs((levels["loud"] + safe["loud"]) - (levels["quiet"] + safe["quiet"])) < 0.01
+
+    # silence has no loudness and gets no gain; very short audio is still measured
+    assert loudness_lufs(np.zeros((sr, 2)), sr) == float("-inf")
+    assert matched_gains_db({"silent": float("-inf"), "loud": levels["loud"]})["silent"] == 0.0
+    assert np.isfinite(loudness_lufs(loud[: sr // 10], sr))
+    with pytest.raises(ListenError):
+        loudness_lufs(np.full((sr, 2), np.nan), sr)
+
+
+# ------------------------------------------------------------------------------ blind A/B
+
+
+def test_blind_order_hides_identities_and_is_seeded():
+    ids = [ORIGINAL, version_id("k1"), version_id("k2")]
+    order = blind_order(ids, seed=5)
+    assert list(order) == ["A", "B", "C"]
+    assert sorted(order.values()) == sorted(ids)
+    assert not set(order) & set(ids)  # letters only
+    assert blind_order(ids, seed=5) == order
+    assert len({tuple(blind_order(ids, seed=s).values()) for s in range(12)}) > 1
+    assert blind_pairs(order) == [("A", "B"), ("A", "C"), ("B", "C")]
+    with pytest.raises(ListenError):
+        blind_order([ORIGINAL, ORIGINAL], seed=0)
+
+
+def test_votes_are_stored_and_summarised(tmp_path):
+    from core.store import Store
+
+    o, a, b = ORIGINAL, version_id("k1"), version_id("k2")
+    store = Store(tmp_path / "data")
+    store.add_vote("t1", version_a=o, version_b=a, preferred=a, session="s1")
+    store.add_vote("t1", version_a=o, version_b=b, preferred="same", session="s1")
+    store.add_vote("t1", version_a=a, version_b=b, preferred=a, session="s1")
+    store.add_vote("t1", version_a=b, version_b=o, preferred=o, session="s2")
+    store.add_vote("other", version_a=o, version_b=a, preferred=o, session="s1")
+
+    votes = Store(tmp_path / "data").votes("t1")  # survives a new Store on the same folder
+    assert len(votes) == 4
+    table = vote_summary(votes).set_index("version_id")
+    assert table.loc[a, ["wins", "losses", "ties"]].tolist() == [2, 0, 0]
+    assert table.loc[o, ["wins", "losses", "ties"]].tolist() == [1, 1, 1]
+    assert table.loc[b, ["wins", "losses", "ties"]].tolist() == [0, 2, 1]
+    assert table["comparisons"].tolist() == [2, 3, 3]
+    assert list(table.index) == [a, o, b]  # best score first
+    assert table.loc[o, "score"] == pytest.approx(0.5)
+    assert vote_summary([]).empty
+    with pytest.raises(ListenError):
+        vote_summary([{"version_a": o, "version_b": a, "preferred": b}])
+
+
+def test_overlay_figure_has_both_waveforms_and_boundaries(audio):
+    from core.audio import track_from_array
+
+    reference, first, _ = audio
+    fig = overlay_figure(track_from_array(reference.audio, reference.sample_rate, name="ref"), first)
+    names = {tr.name for tr in fig.data if tr.name}
+    assert {"reference", "render"} <= names
+    assert any(getattr(s, "x0", None) == pytest.approx(6.0) for s in fig.layout.shapes)
+
+
+# ------------------------------------------------------------------------------ the page (AppTest)
+
+
+def test_listen_page_player_blind_mode_and_votes(audio):
+    from streamlit.testing.v1 import AppTest
+
+    from core.store import Store
+
+    store = Store()
+    track, keys = _populate(store, audio)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Listen"
+
+    config = _player_config(at)
+    labels = [v["label"] for v in config["versions"]]
+    assert len(labels) == 3 and labels[0].startswith("original")
+    assert labels[1:] == ["multi: multi_v1", "multi: multi_v2"]
+    assert config["duration_s"] == pytest.approx(12.0, abs=0.05)  # the longest version
+    gains = [v["gain_db"] for v in config["versions"]]
+    assert gains[0] - gains[1] == pytest.approx(6.0, abs=0.5)  # the quieter original is brought up
+    assert all(v["audio_b64"] and v["peaks"] for v in config["versions"])
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("region boundaries" in spec for spec in charts)
+
+    at.radio(key="listen_mode").set_value("Blind A/B").run()
+    assert not at.exception, at.exception
+    blind = _player_config(at)
+    assert [v["label"] for v in blind["versions"]] == ["A", "B", "C"]
+    assert all(v["peaks"] is None for v in blind["versions"])
+    raw = json.dumps(blind)  # nothing in what the browser gets names a version
+    assert "multi_v1" not in raw and "original" not in raw and "render:" not in raw
+    assert "Pair 1 of 3" in " ".join(m.value for m in at.markdown)
+
+    at.button(key="listen_vote_a").click().run()
+    assert not at.exception, at.exception
+    votes = Store().votes(track.content_hash)
+    assert len(votes) == 1
+    vote = votes[0]
+    assert vote["preferred"] == vote["version_a"] != vote["version_b"]
+    assert {vote["version_a"], vote["version_b"]} <= {ORIGINAL, *(version_id(k) for k in keys)}
+    assert vote["session"] == at.session_state["listen_round"]
+    assert "Pair 2 of 3" in " ".join(m.value for m in at.markdown)
+    assert not at.get("plotly_chart")  # no summary (names) before the reveal
+
+    at.button(key="listen_vote_same").click().run()
+    at.button(key="listen_vote_b").click().run()
+    assert not at.exception, at.exception
+    assert len(Store().votes(track.content_hash)) == 3
+    assert "All 3 pairs voted" in at.success[0].value
+    revealed = at.dataframe[0].value
+    assert list(revealed["letter"]) == ["A", "B", "C"]
+    assert any("multi_v1" in v for v in revealed["version"])
+    assert any("votes per version" in c.proto.spec for c in at.get("plotly_chart"))
+
+    first_round = at.session_state["listen_round"]
+    at.button(key="listen_new_round").click().run()  # a new round: shuffled again, nothing voted yet
+    assert not at.exception, at.exception
+    assert at.session_state["listen_round"] != first_round
+    assert "Pair 1 of 3" in " ".join(m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------------------ real browser
+
+
+@pytest.mark.browser
+def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_factory):
+    """Open /listen, press play in the player, switch version: the playhead moves, the label changes."""
+    tb = pytest.importorskip("tests.test_browser")  # skips when Playwright or Chromium is missing
+
+    from core.store import Store
+
+    data_dir = tmp_path / "served-data"
+    _populate(Store(data_dir), audio)
+
+    class Factory:  # _serve makes its data directory with mktemp("studio-data"): hand it ours
+        def mktemp(self, name):
+            return data_dir if name == "studio-data" else tmp_path_factory.mktemp(name)
+
+    with tb._serve(Factory()) as url, tb.sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=tb.CHROMIUM, args=tb.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.set_default_timeout(30_000)
+            page.goto(f"{url}/listen")
+            page.get_by_role("heading", name="Listen").wait_for(timeout=60_000)
+            frame = _multi_player_frame(page, timeout_s=120.0)  # the first analysis compiles numba code
+            frame.wait_for_function("() => window.player && window.player.state().ready", timeout=30_000)
+            assert frame.locator("button.version").count() == 3
+            assert frame.evaluate("window.player.state().duration_s") == pytest.approx(12.0, abs=0.1)
+
+            frame.locator("#play").click()
+            frame.wait_for_function("() => document.getElementById('wrap').dataset.state === 'playing' &&"
+                                    " Number(document.getElementById('wrap').dataset.position) > 0.5",
+                                    timeout=15_000)
+            before = frame.evaluate("window.player.state()")
+            assert before["version"] == 0 and before["label"].startswith("original"), before
+
+            frame.locator("button.version").nth(2).click()
+            frame.wait_for_function("() => document.getElementById('wrap').dataset.version === '2'", timeout=5_000)
+            frame.wait_for_function(f"() => window.player.position() > {before['position'] + 0.3}", timeout=10_000)
+            after = frame.evaluate("window.player.state()")
+            wrap = frame.locator("#wrap")
+            assert after["playing"] and after["label"] == "multi: multi_v2", after
+            assert wrap.get_attribute("data-version-label") == "multi: multi_v2"
+            assert frame.locator("#current").inner_text() == "multi: multi_v2"
+            assert float(wrap.get_attribute("data-position")) > before["position"]
+
+            frame.locator("#wrap").press("1")  # keyboard: back to the original, same transport
+            frame.wait_for_function("() => document.getElementById('wrap').dataset.version === '0'", timeout=5_000)
+            frame.locator("#wrap").press(" ")
+            frame.wait_for_function("() => document.getElementById('wrap').dataset.state === 'paused'",
+                                    timeout=5_000)
+            tb._assert_no_traceback(page)
+        finally:
+            browser.close()
+
+
+def _multi_player_frame(page, timeout_s: float):
+    """The frame of the multi-version player (Streamlit shows it as an iframe)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if frame is page.main_frame:
+                continue
+            try:
+                if frame.locator("[data-testid=multi-player]").count():
+                    return frame
+            except Exception:  # noqa: BLE001 - a frame detached while iterating
+                pass
+        page.wait_for_timeout(250)  # a Playwright call: lets the frame events through (time.sleep would not)
+    raise AssertionError("multi-version player iframe not found")
