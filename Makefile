@@ -34,7 +34,8 @@ browser:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-run: $(STAMP) $(SPLEETER)
+run: $(STAMP)
+	@$(MAKE) --no-print-directory weights || echo "Could not fetch the Spleeter weights (offline?): the app runs; vocal separation will say how to add them."
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

@@ -191,8 +191,8 @@ def cmd_loop(args) -> int:
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
                 result = cached_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
                                   remove_vocals=args.remove_vocals, progress=bar)
-            for item, key in zip(result.plan, result.render_keys):
-                rendered = store.get_render(key)
+            for item in result.plan:
+                rendered = store.render_for(item.timeline, seed=item.seed)  # a lookup; renders again if lost
                 folder = out / name
                 atomic_write(folder / f"{item.key}.wav", rendered.wav_bytes())
                 atomic_write(folder / f"{item.key}.mid", rendered.midi_bytes())

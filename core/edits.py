@@ -23,7 +23,6 @@ through the same code as the loop's stitched timelines (``core.loop.multi_region
 from __future__ import annotations
 
 import json
-import logging
 import math
 import numbers
 from dataclasses import dataclass, replace
@@ -34,7 +33,6 @@ from .catalog import CatalogError, load_catalog
 from .errors import StudioError
 from .timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic
 
-log = logging.getLogger(__name__)
 
 FORMAT = "music-studio segments"
 FORMAT_VERSION = 1
@@ -442,21 +440,15 @@ def machine_segments(track, *, store, model, options=None, remove_vocals: str = 
     With ``remove_vocals="auto"``, a separation model that cannot run (weights not installed)
     means classifying with the vocals in, as for an instrumental, rather than no version.
     """
-    from .errors import SeparationError
     from .loop import top_descriptors
     from .predict import classify, majority_table
     from .progress import scaled
 
     catalog = catalog or load_catalog()
     analysis = store.analysis_for(track, options=options, progress=scaled(progress, 0.0, 0.6))
-    try:
-        windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
-                           progress=scaled(progress, 0.6, 1.0))
-    except SeparationError as exc:
-        if remove_vocals != "auto":
-            raise
-        log.warning("Classifying %s with the vocals in: %s", track.name, exc)
-        windows = classify(analysis, model, track=track, remove_vocals="off", store=store)
+    # classify() itself falls back to the full mix in "auto" when the separation cannot run
+    windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
+                       progress=scaled(progress, 0.6, 1.0))
     majority = majority_table(windows, analysis.segments)
     fallback = (top_descriptors(windows, n=1) or catalog.names())[0]
     return segments_from_majority(analysis, majority, fallback_descriptor=fallback, catalog=catalog)

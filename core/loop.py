@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import OptionError
+from .errors import OptionError, StudioError
 from .models import TARGETS, UNKNOWN
-from .timeline import Timeline, multi_region, single_region
+from .timeline import MIN_REGION_S, Timeline, multi_region, single_region
 
 KINDS = ("single", "multi")
 #: The issue's targets and the Amper study's figures, per target, for both tables.
@@ -84,7 +84,8 @@ def top_tempi(windows: pd.DataFrame, *, n: int = 2, tolerance: float = 0.04) -> 
         else:
             ranked.append((tempo, count))
     ranked.sort(key=lambda tc: -tc[1])
-    return [float(np.clip(t, 20.0, 200.0)) for t, _ in ranked[:n]]
+    clipped = dict.fromkeys(float(np.clip(t, 20.0, 200.0)) for t, _ in ranked)  # 210 and 230 BPM are both 200
+    return list(clipped)[:n]
 
 
 def top_tonics(windows: pd.DataFrame, *, n: int = 2) -> list[str]:
@@ -100,8 +101,9 @@ def single_region_timelines(analysis, windows: pd.DataFrame, *, descriptors: int
         raise OptionError("No window of this track has a confident descriptor: nothing to render from.")
     tempo_list = top_tempi(windows, n=tempi) or [None]
     tonic_list = top_tonics(windows, n=tonics) or ["C"]
+    combos = dict.fromkeys((d, t, k) for d in names for t in tempo_list for k in tonic_list)  # no repeats
     return [single_region(d, duration_s=round(analysis.duration_s, 3), tempo_bpm=t, tonic=k, catalog=catalog)
-            for d in names for t in tempo_list for k in tonic_list]
+            for d, t, k in combos]
 
 
 def beat_aligned_timeline(rows: list[dict], *, duration_s: float, catalog=None) -> Timeline:
@@ -115,7 +117,8 @@ def beat_aligned_timeline(rows: list[dict], *, duration_s: float, catalog=None) 
         tempo = float(np.clip(round(float(row["tempo_bpm"]), 1), 20.0, 200.0))
         beat_s = 60.0 / tempo
         target_end = duration_s if i == len(rows) - 1 else float(row["end_s"])
-        beats = max(1, int(round((target_end - start) / beat_s)))
+        shortest = int(np.ceil((MIN_REGION_S - 1e-9) / beat_s))  # a region lasts at least MIN_REGION_S
+        beats = max(shortest, int(round((target_end - start) / beat_s)))
         end = round(start + beats * beat_s, 4)
         region = {"id": str(i + 1), "start_s": round(start, 4), "end_s": end, "descriptor": row["descriptor"],
                   "tempo_bpm": tempo, "tonic": row["tonic"]}
@@ -267,13 +270,17 @@ class LoopResult:
 LOOP_VERSION = 1
 
 
-def loop_key(track_hash: str, *, model_name: str, variations: int, seed: int, remove_vocals: str) -> str:
+def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocals: str) -> str:
+    """The stored loop's key: the track, the model (its fingerprint: a retrained model is a new
+    key), the settings and the versions of the loop, the renderer and the analysis."""
     import hashlib
     import json
 
+    from .analysis import ANALYSIS_VERSION
     from .render import RENDER_VERSION
 
-    payload = json.dumps([track_hash, model_name, variations, seed, remove_vocals, LOOP_VERSION, RENDER_VERSION])
+    payload = json.dumps([track_hash, model.name, model.fingerprint, variations, seed, remove_vocals, LOOP_VERSION,
+                          RENDER_VERSION, ANALYSIS_VERSION])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -284,16 +291,18 @@ def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: i
 
     from .timeline import Timeline
 
-    key = loop_key(track.content_hash, model_name=model.name, variations=variations, seed=seed,
-                   remove_vocals=remove_vocals)
+    key = loop_key(track.content_hash, model=model, variations=variations, seed=seed, remove_vocals=remove_vocals)
     found = store.get_json("loops", key)
     if found is not None:
-        try:
-            plan = [LoopRender(p["title"], p["kind"], p["variation"], p["seed"],
+        try:  # the stored tables, under the title asked for now
+            plan = [LoopRender(title, p["kind"], p["variation"], p["seed"],
                                Timeline.from_json(p["timeline"], check_catalog=False)) for p in found["plan"]]
-            result = LoopResult(plan, found["render_keys"], pd.read_json(StringIO(found["single"]), orient="split"),
-                                pd.read_json(StringIO(found["multi"]), orient="split"))
-        except (KeyError, ValueError, TypeError):
+            tables = [pd.read_json(StringIO(found[k]), orient="split") for k in ("single", "multi")]
+            for table in tables:
+                if "title" in table:
+                    table["title"] = title
+            result = LoopResult(plan, found["render_keys"], *tables)
+        except (KeyError, ValueError, TypeError, StudioError):
             result = None
         if result is not None:
             if progress:

@@ -118,6 +118,17 @@ class DescriptorModel:
     extras: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ predict
+    @property
+    def fingerprint(self) -> str:
+        """A short hash that changes whenever the model is retrained (its config, metrics,
+        columns and threshold): part of the cache keys of results made with it."""
+        import hashlib
+        import json
+
+        payload = json.dumps({"name": self.name, "kind": self.kind, "config": self.config, "metrics": self.metrics,
+                              "columns": self.columns, "threshold": self.threshold}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
     def _matrix(self, table: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.columns if c not in table.columns]
         if missing:

@@ -20,7 +20,9 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     """
     source = analysis.windows if features is None else features
     if len(source) != len(analysis.windows):
-        raise ValueError("The feature table is not on the analysis' window grid.")
+        from .errors import OptionError
+
+        raise OptionError("The feature table is not on the analysis' window grid.")
     pred = model.predict_windows(source)
     silent = analysis.windows["silent"].to_numpy(dtype=bool)
     if silent.any():
@@ -83,7 +85,19 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
     from .progress import scaled
     from .separation import separate
 
-    stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
+    from .errors import SeparationError
+
+    try:
+        stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
+    except SeparationError as exc:
+        if remove_vocals == "on":
+            raise
+        # "auto" never blocks classifying: without the separation model the full mix is classified
+        table = predict(analysis, model)
+        table["vocals_removed"] = False
+        table["voice_share"] = float("nan")
+        table.attrs["vocals_note"] = f"Vocals were not checked: {exc}"
+        return table
     share = voice_share(stems)
     use = remove_vocals == "on" or share >= VOICE_FRAMES_MIN
     features = None

@@ -485,7 +485,7 @@ class Store:
         return [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
 
     # ------------------------------------------------------------------ edits
-    def edits(self, track_hash: str, options_key: str = "") -> "EditHistory":
+    def edits(self, track_hash: str, options_key: str = "segments") -> "EditHistory":
         """The persistent undo/redo history of a track's segment edits."""
         return EditHistory(self, track_hash, options_key)
 
@@ -512,6 +512,10 @@ class Store:
                 (track_hash,),
             ).fetchall()
         return [dict(zip(("separation_key", "model", "created_at"), r)) for r in rows]
+
+
+#: The state that stands for "the machine's version" in an edit history (written by reset).
+_MACHINE = "null"
 
 
 class EditHistory:
@@ -547,7 +551,7 @@ class EditHistory:
         with self._store._db() as db:
             row = db.execute("SELECT segments_json FROM edit_states WHERE track_hash=? AND options_key=? AND seq=?",
                              (*self._key(), seq)).fetchone()
-        return row[0] if row else None
+        return row[0] if row and row[0] != _MACHINE else None
 
     def push(self, segments_json: str, *, note: str = "") -> int:
         """A new state after the cursor (what was undone past it is dropped); returns its number."""
@@ -577,8 +581,10 @@ class EditHistory:
         return self._move(min(self.count(), self.cursor() + 1))
 
     def reset(self) -> None:
-        """Back to the machine's version; the edits stay reachable with redo until the next edit."""
-        self._move(0)
+        """Back to the machine's version, as a new state: undo brings the edits back, and no
+        later edit can drop them."""
+        if self.current() is not None:
+            self.push(_MACHINE, note="reset to the analysis")
 
     def notes(self) -> list[str]:
         with self._store._db() as db:

@@ -223,11 +223,16 @@ def test_edits_persist_across_a_store_restart_with_undo_redo_and_reset(tmp_path)
     assert current_segments(Store(tmp_path).edits("abc123", edits_key()), machine) == one
     again.redo()
     assert current_segments(again, machine) == two
-    again.reset()
+    again.reset()  # one more step in the history: nothing is dropped
     assert current_segments(Store(tmp_path).edits("abc123", edits_key()), machine) == machine
-    assert again.can_redo()  # the edits stay reachable until the next edit
-    again.redo()
-    assert current_segments(again, machine) == one
+    assert again.notes()[-1] == "reset to the analysis"
+    again.undo()
+    assert current_segments(again, machine) == two
+    again.reset()
+    save_edit(again, machine, one)  # an edit after a reset keeps the edits before the reset
+    again.undo()
+    again.undo()
+    assert current_segments(again, machine) == two
 
 
 # ------------------------------------------------------------------ a prepared store for the pages
@@ -247,23 +252,17 @@ def prepared(tmp_path_factory):
     return SimpleNamespace(data=folder / "data", wav=wav, content_hash=track.content_hash, machine=machine)
 
 
-def test_machine_version_without_separation_weights(prepared, monkeypatch):
-    import core.predict
+def test_machine_version_without_separation_weights(prepared, monkeypatch, tmp_path):
+    """Without the separation weights (a real empty weights folder), "auto" classifies the full
+    mix and still gives the machine's version; "on" says the weights are missing."""
     from core.errors import SeparationError
     from core.models import load_model
 
-    real = core.predict.classify
-
-    def without_weights(analysis, model, *, remove_vocals="auto", **kwargs):
-        if remove_vocals != "off":
-            raise SeparationError("The spleeter weights are not installed.")
-        return real(analysis, model, remove_vocals=remove_vocals, **kwargs)
-
-    monkeypatch.setattr(core.predict, "classify", without_weights)
+    monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     store = _copy_store(prepared, Path(os.environ["STUDIO_DATA_DIR"]))
     track = store.get_track(prepared.content_hash)
     assert machine_segments(track, store=store, model=load_model("mlp")) == prepared.machine  # no voice here
-    with pytest.raises(SeparationError):
+    with pytest.raises(SeparationError, match="make weights"):
         machine_segments(track, store=store, model=load_model("mlp"), remove_vocals="on")
 
 
@@ -324,8 +323,9 @@ def test_segments_page_edits_undo_reset_and_render(prepared):
     at.button(key="segments_reset").click()
     at.run()
     assert at.data_editor[0].value["descriptor"][0] == prepared.machine[0].descriptor
-    at.button(key="segments_redo").click()
+    at.button(key="segments_undo").click()  # the reset is one step: undo brings the edit back
     at.run()
+    assert at.data_editor[0].value["descriptor"][0] == new
 
     # split the first segment, then a malformed segments file is refused
     at.button(key="split_go").click()

@@ -107,6 +107,22 @@ def test_demucs_damaged_weights_are_a_clear_error(tmp_path, monkeypatch):
         separate(track, model="htdemucs", weights_dir=tmp_path)
 
 
+def test_demucs_weight_file_that_could_run_code_is_refused(tmp_path, monkeypatch):
+    """Only the Demucs model classes may come out of a weight file without a published checksum."""
+    import subprocess as sp
+
+    import torch
+
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    _save_tiny_htdemucs(tmp_path / "demucs" / "htdemucs.th")
+    package = torch.load(tmp_path / "demucs" / "htdemucs.th", weights_only=False)
+    package["kwargs"] = {**package["kwargs"], "hook": sp.Popen}  # a reference to a callable that runs programs
+    torch.save(package, tmp_path / "demucs" / "htdemucs.th")
+    track = track_from_array(_tone_mix(1.0, 44100), 44100)
+    with pytest.raises(SeparationError, match="not allowed"):
+        separate(track, model="htdemucs", weights_dir=tmp_path)
+
+
 def test_demucs_segment_longer_than_the_model_allows_is_refused(tiny_demucs_dir):
     track = track_from_array(_tone_mix(2.0, 44100), 44100)
     with pytest.raises(OptionError, match="segment"):
@@ -271,3 +287,18 @@ def test_analyze_cli_records_whether_vocals_were_removed(song_and_instrumental, 
         windows = pd.read_csv(out / "song" / "windows.csv")
         assert windows["vocals_removed"].eq(expected).all()
         assert {"genre", "genre_prob", "mood"} <= set(windows.columns)
+
+
+def test_auto_vocal_removal_without_weights_classifies_the_mix_and_says_why(song_and_instrumental, tmp_path,
+                                                                            monkeypatch):
+    from core.analysis import analyze
+    from core.models import load_model
+    from core.predict import classify
+
+    monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    song = track_from_array(song_and_instrumental[1], 44100, name="song")
+    analysis, model = analyze(song), load_model("mlp")
+    table = classify(analysis, model, track=song)
+    assert not table["vocals_removed"].any() and "make weights" in table.attrs["vocals_note"]
+    with pytest.raises(SeparationError):
+        classify(analysis, model, track=song, remove_vocals="on")

@@ -8,8 +8,11 @@ Weights come from a local folder first (``weights/demucs`` or ``$STUDIO_WEIGHTS_
   description ``htdemucs.yaml`` (the yaml is optional: the ones packaged with demucs are used
   when it is missing).
 
-Without local weights, the usual download runs when the download server can be reached;
-offline, a ``SeparationError`` says which files to fetch and where to put them.
+A file named with its published checksum is verified against it; any other file is read
+with ``torch.load(weights_only=True)`` allowing only the Demucs model classes, so a weight file
+from elsewhere cannot run code. Without local weights, the usual download runs when the
+download server can be reached; offline, a ``SeparationError`` says which files to fetch and
+where to put them.
 """
 
 from __future__ import annotations
@@ -89,28 +92,65 @@ def _can_download(timeout_s: float = 2.0) -> bool:
     return False
 
 
+def _weight_files(folder: Path) -> dict[str, Path]:
+    """Signature (or model name) -> .th file in ``folder`` (``sig-checksum.th`` or ``name.th``)."""
+    files = {}
+    for path in sorted(folder.glob("*.th")):
+        sig = path.stem.rsplit("-", 1)[0] if "-" in path.stem else path.stem
+        if sig in files:
+            raise SeparationError(f"{folder} holds two weight files for {sig!r} ({files[sig].name}, {path.name}); "
+                                  f"keep one.")
+        files[sig] = path
+    return files
+
+
+def _load_file(path: Path):
+    """One Demucs model from a .th package.
+
+    A file named with its published checksum (``955717e8-8726e21a.th``) is verified against it
+    and then loaded as Demucs does. Any other file is loaded with ``torch.load(weights_only=True)``
+    and only the Demucs model classes allowed: a weight file from elsewhere cannot run code.
+    """
+    import fractions
+
+    import torch
+    from demucs.demucs import Demucs
+    from demucs.hdemucs import HDemucs
+    from demucs.htdemucs import HTDemucs
+    from demucs.repo import check_checksum
+    from demucs.states import load_model
+
+    if "-" in path.stem:
+        check_checksum(path, path.stem.rsplit("-", 1)[1])
+        return load_model(path)
+    with torch.serialization.safe_globals([HTDemucs, HDemucs, Demucs, fractions.Fraction]):
+        package = torch.load(path, map_location="cpu", weights_only=True)
+    return load_model(package)
+
+
 def _load_local(name: str, folder: Path):
     """The model from local files, or None when the folder holds none of its files."""
-    from demucs.repo import AnyModelRepo, BagOnlyRepo, LocalRepo, ModelLoadingError
+    import yaml
+    from demucs.apply import BagOfModels
+    from demucs.repo import ModelLoadingError
 
+    files = _weight_files(folder)
     try:
-        models = LocalRepo(folder)
-        bags_root = folder if (folder / f"{name}.yaml").is_file() else _remote_root()
-        repo = AnyModelRepo(models, BagOnlyRepo(bags_root, models))
-        if not repo.has_model(name):
-            return None
-        if not models.has_model(name):
-            # A bag: every member signature must be here, or we would silently go online.
-            import yaml
-
-            sigs = yaml.safe_load((bags_root / f"{name}.yaml").read_text())["models"]
-            absent = [s for s in sigs if not models.has_model(s)]
+        if name in files:
+            model = _load_file(files[name])
+        else:
+            bag = folder / f"{name}.yaml" if (folder / f"{name}.yaml").is_file() else _remote_root() / f"{name}.yaml"
+            if not bag.is_file():
+                return None
+            spec = yaml.safe_load(bag.read_text())
+            sigs = spec["models"]
+            absent = [s for s in sigs if s not in files]
+            if len(absent) == len(sigs):
+                return None
             if absent:
-                if len(absent) == len(sigs):
-                    return None
                 raise SeparationError(_missing_message(
                     name, folder, f"{len(absent)} of its {len(sigs)} weight files are missing from {folder}"))
-        model = repo.get_model(name)
+            model = BagOfModels([_load_file(files[s]) for s in sigs], spec.get("weights"), spec.get("segment"))
     except SeparationError:
         raise
     except ModelLoadingError as exc:
@@ -118,8 +158,8 @@ def _load_local(name: str, folder: Path):
     except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError, AttributeError, ImportError,
             pickle.UnpicklingError) as exc:
         raise SeparationError(
-            f"The Demucs weights for {name!r} in {folder} are damaged or not a Demucs model "
-            f"({type(exc).__name__}: {exc}). Download them again."
+            f"The Demucs weights for {name!r} in {folder} are damaged, not a Demucs model, or contain objects "
+            f"that are not allowed in a weight file ({type(exc).__name__}: {str(exc)[:200]}). Download them again."
         ) from None
     model.eval()
     return model
@@ -191,9 +231,18 @@ def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, o
         frac = (info.get("model_idx_in_bag", 0) * passes + info.get("shift_idx", 0) + done_in_model) / (n_models * passes)
         progress(min(1.0, frac), "Separating")
 
-    torch.manual_seed(seed)
-    with torch.inference_mode():
-        out = apply_model(model, wav[None], shifts=shifts, split=True, overlap=overlap, segment=segment_s,
-                          progress=False, callback=callback)[0]
+    import random
+
+    # apply_model draws its shifts from Python's random module: seed a saved-and-restored state so
+    # the same input gives the same stems (they are cached) and nobody else's randomness changes.
+    saved = random.getstate()
+    try:
+        random.seed(seed)
+        with torch.random.fork_rng(), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = apply_model(model, wav[None], shifts=shifts, split=True, overlap=overlap, segment=segment_s,
+                              progress=False, callback=callback)[0]
+    finally:
+        random.setstate(saved)
     out = out * std + mean
     return {name: np.ascontiguousarray(out[i].numpy().T, dtype=np.float32) for i, name in enumerate(model.sources)}

@@ -12,6 +12,7 @@ from core.analysis import BASE_COLUMNS
 from core.models import list_models
 from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
 from core.predict import VOCAL_MODES, classify, majority_table
+from core.errors import SeparationError
 from core.separation import SeparationOptions, default_weights_dir, separation_key
 from core.segment import BOUNDARY_METHODS
 from pages.ui import cached_model, get_store, page_progress, stored_track, waveform_player
@@ -141,9 +142,15 @@ def show(content_hash: str) -> None:
                 bar, progress = page_progress(f"Looking for vocals in {track.name}")
                 try:
                     store.separation_for(track, progress=progress)
+                except SeparationError as exc:
+                    if vocal_mode == "on":
+                        raise
+                    st.warning(f"Vocals were not checked: {exc}")  # "auto": classify the full mix
                 finally:
                     bar.empty()
             windows = predictions(content_hash, options.cache_key(), analysis, model_name, vocal_mode)
+        except SeparationError as exc:
+            st.error(f"Removing the vocals failed: {exc}")
         except StudioError as exc:
             st.error(f"Model {model_name}: {exc}")
         else:

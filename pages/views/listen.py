@@ -25,9 +25,20 @@ store = get_store()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
+def _stored_render(render_key: str):
+    """A stored render, read once per server process (renders are immutable by key). A missing
+    one raises, so it is not remembered as missing once it is made again."""
+    result = store.get_render(render_key)
+    if result is None:
+        raise LookupError(render_key)
+    return result
+
+
 def stored_render(render_key: str):
-    """A stored render, read once per server process (renders are immutable by key)."""
-    return store.get_render(render_key)
+    try:
+        return _stored_render(render_key)
+    except LookupError:
+        return None
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

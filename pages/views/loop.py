@@ -41,10 +41,22 @@ library = store.list_tracks()
 if not library:
     st.info("Upload reference tracks (or analyse some on the Analyze page) to run the loop.")
     st.stop()
-names = {t["content_hash"]: t["name"] for t in library}
+counts = {}
+for row in library:
+    counts[row["name"]] = counts.get(row["name"], 0) + 1
+# titles are unique: two tracks with the same name are told apart by their content
+names = {t["content_hash"]: t["name"] if counts[t["name"]] == 1 else f"{t['name']} ({t['content_hash'][:6]})"
+         for t in library}
+fresh = st.session_state.setdefault("loop_seen_uploads", [])
+new_uploads = [h for h in added if h not in fresh]
+if new_uploads:  # a new upload joins the chosen tracks (a keyed multiselect ignores a new default)
+    fresh.extend(new_uploads)
+    st.session_state["loop_tracks"] = list(dict.fromkeys(st.session_state.get("loop_tracks", []) + new_uploads))
 c1, c2, c3 = st.columns([3, 1, 1])
-chosen = c1.multiselect("Reference tracks", list(names), default=[h for h in added if h in names] or list(names)[:1],
-                        format_func=names.get, key="loop_tracks")
+if "loop_tracks" not in st.session_state:
+    st.session_state["loop_tracks"] = [h for h in added if h in names] or list(names)[:1]
+st.session_state["loop_tracks"] = [h for h in st.session_state["loop_tracks"] if h in names]
+chosen = c1.multiselect("Reference tracks", list(names), format_func=names.get, key="loop_tracks")
 models = list_models()
 model_name = c2.selectbox("Model", models, index=models.index("mlp") if "mlp" in models else 0, key="loop_model")
 variations = int(c3.number_input("Variations", 1, 10, 3, key="loop_variations"))
@@ -54,7 +66,7 @@ if not chosen:
 model = cached_model(model_name)
 results = {}
 missing = [h for h in chosen if store.get_json(
-    "loops", loop_key(h, model_name=model.name, variations=variations, seed=0, remove_vocals="auto")) is None]
+    "loops", loop_key(h, model=model, variations=variations, seed=0, remove_vocals="auto")) is None]
 run_now = False
 if missing:
     st.write(f"{len(missing)} of the chosen tracks have no loop with these settings yet. Each takes about "
@@ -63,7 +75,11 @@ if missing:
 for h in chosen:
     if h in missing and not run_now:
         continue
-    track = stored_track(h)
+    try:
+        track = stored_track(h)
+    except StudioError as exc:
+        st.error(f"{names[h]}: this track could not be read back from the store: {exc}")
+        continue
     if track is None:
         st.error(f"{names[h]}: the audio is no longer in the store.")
         continue

@@ -117,11 +117,11 @@ if h2.button("Redo", key="segments_redo", disabled=not history.can_redo(), icon=
     history.redo()
     state["segments_nonce"] = nonce + 1
     st.rerun()
-if h3.button("Reset to the analysis", key="segments_reset", disabled=cursor == 0,
-             help="Back to the machine's version; your edits stay reachable with Redo until the next edit."):
+if h3.button("Reset to the analysis", key="segments_reset", disabled=history.current() is None,
+             help="Back to the machine's version, as one more step in the history: Undo brings your edits back."):
     history.reset()
     state["segments_nonce"] = nonce + 1
-    state["segments_flash"] = "Back to the machine's version (Redo brings your edits back)."
+    state["segments_flash"] = "Back to the machine's version (Undo brings your edits back)."
     st.rerun()
 if cursor == 0:
     redo = f" · {count} edit{'s' if count > 1 else ''} to redo" if count else ""

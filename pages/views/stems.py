@@ -19,7 +19,7 @@ st.title("Stems")
 st.caption(
     "Split a track into its parts. The default model (Spleeter's 2-stem U-Net, running here in torch) "
     "gives vocals and accompaniment that add back up to the original exactly; Demucs gives drums, bass, "
-    "other and vocals when its weights are installed."
+    "other and vocals, from weights in weights/demucs or downloaded on first use where there is internet."
 )
 store = get_store()
 availability = model_availability()
@@ -36,10 +36,11 @@ if availability[model]:
     c1.warning(f"{model}: {availability[model]}. See the README, section Source separation.")
 
 up = c2.file_uploader("Upload a track", type=AUDIO_TYPES, key="stems_upload")
-if up is not None:
+if up is not None and st.session_state.get("stems_upload_id") != up.file_id:
+    st.session_state["stems_upload_id"] = up.file_id  # once per upload: later picks are the user's
     try:
         digest = store.keep(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
-        st.session_state["stems_track"] = digest
+        st.session_state["stems_pick"] = digest  # a keyed selectbox follows its state, not a new index
     except StudioError as exc:
         st.error(f"{up.name}: {exc}")
 
@@ -49,9 +50,9 @@ if not library:
     st.stop()
 names = {t["content_hash"]: f"{t['name']} ({t['duration_s']:.0f} s)" for t in library}
 choices = list(names)
-current = st.session_state.get("stems_track")
-content_hash = st.selectbox("Track", choices, index=choices.index(current) if current in choices else 0,
-                            format_func=names.get, key="stems_pick")
+if st.session_state.get("stems_pick") not in choices:
+    st.session_state["stems_pick"] = choices[0]
+content_hash = st.selectbox("Track", choices, format_func=names.get, key="stems_pick")
 try:
     track = stored_track(content_hash)
 except StudioError as exc:
@@ -67,8 +68,8 @@ stems = store.get_separation(key)
 if stems is None:
     minutes = track.duration_s / 60.0
     st.write(f"**{track.name}**: {track.duration_s:.1f} s. Separating takes about "
-             f"{'4' if model == DEFAULT_MODEL else '40'} s per minute of audio on two cores "
-             f"(here about {minutes * (4 if model == DEFAULT_MODEL else 40):.0f} s).")
+             f"{'4' if model == DEFAULT_MODEL else '55'} s per minute of audio on two cores "
+             f"(here about {minutes * (4 if model == DEFAULT_MODEL else 55):.0f} s).")
     if not st.button("Separate", type="primary", key="stems_go"):
         st.stop()
     bar, progress = page_progress(f"Separating {track.name} with {model}")
