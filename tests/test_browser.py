@@ -330,7 +330,9 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
         variations.press("Enter")
         page.get_by_role("button", name="Run the loop").click()
         page.get_by_role("button", name="Multi-region CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS * 2)
-        assert page.locator(".js-plotly-plot").count() >= 3
+        charts = page.locator("[data-testid=stPlotlyChart]")
+        charts.nth(2).wait_for(timeout=60_000)  # plotly draws after the script has finished
+        assert charts.count() == 3
         _assert_no_traceback(page)
     finally:
         context.close()
