@@ -97,12 +97,23 @@ if edited is not None:  # the listener's own form from the Segments page wins ov
 # ------------------------------------------------------------------------------ versions
 linked = store.renders_of(content_hash)
 titles = {r["render_key"]: r["title"] for r in store.list_renders(limit=200)}
-labels = {r["render_key"]: f"{r['kind']}: {r['label'] or titles.get(r['render_key'], r['render_key'][:10])}"
-          for r in linked}
+
+
+def _label(row: dict) -> str:
+    name = row["label"] or titles.get(row["render_key"], row["render_key"][:10])
+    if name.startswith(row["kind"] + "_"):  # "single: rock_..." rather than "single: single_rock_..."
+        name = name[len(row["kind"]) + 1:]
+    return f"{row['kind']}: {name}"
+
+
+labels = {r["render_key"]: _label(r) for r in linked}
 choices = list(labels) + [k for k in titles if k not in labels]
+# by default the edited and stitched renders (the study's comparison), then single-region ones: 3 at first
+priority = {"edit": 0, "multi": 1, "cover": 2, "single": 3}
+preferred = [r["render_key"] for r in sorted(linked, key=lambda r: priority.get(r["kind"], 4))]
 chosen = st.multiselect(
     "Versions besides the original (renders linked to this track, or any other stored render)", choices,
-    default=list(labels)[:MAX_RENDERS], format_func=lambda k: labels.get(k) or f"other: {titles.get(k, k[:10])}",
+    default=preferred[:min(3, MAX_RENDERS)], format_func=lambda k: labels.get(k) or f"other: {titles.get(k, k[:10])}",
     max_selections=MAX_RENDERS, key=f"listen_versions_{content_hash[:16]}")
 if not linked:
     st.caption("No render is linked to this track yet: the Segments and Loop pages link theirs. "
