@@ -51,6 +51,9 @@ def write_analysis(analysis, folder: Path, *, model=None, track=None, remove_voc
             windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
                                progress=progress)
             summary["vocals_removed"] = bool(windows["vocals_removed"].iloc[0]) if len(windows) else False
+            if windows.attrs.get("vocals_note"):
+                summary["vocals_note"] = windows.attrs["vocals_note"]
+                print(f"  note: {windows.attrs['vocals_note']}", file=sys.stderr)
         segments = majority_table(windows, analysis.segments)
         summary["model"] = model.name
     atomic_write(folder / "windows.csv", windows.to_csv(index=False, float_format="%.6g").encode())

@@ -69,23 +69,30 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
 
     ``remove_vocals``: "on" always, "off" never, "auto" when the track has a voice
     (``voice_share`` >= ``VOICE_FRAMES_MIN``). The table gains ``vocals_removed`` and
-    ``voice_share`` columns (``voice_share`` is NaN when the track was not separated).
+    ``voice_share`` columns (``voice_share`` is NaN when the track was not separated). In "auto",
+    a separation model that cannot run means the full mix is classified, with the reason in
+    ``table.attrs["vocals_note"]``.
     """
     if remove_vocals not in VOCAL_MODES:
         from .errors import OptionError
 
         raise OptionError(f"Remove vocals must be one of {', '.join(VOCAL_MODES)} (got {remove_vocals!r}).")
-    if remove_vocals == "off" or track.is_silent:
+
+    def full_mix(note: str = "") -> pd.DataFrame:
         table = predict(analysis, model)
         table["vocals_removed"] = False
         table["voice_share"] = float("nan")
+        if note:
+            table.attrs["vocals_note"] = note
         return table
+
+    if remove_vocals == "off" or track.is_silent:
+        return full_mix()
     from .analysis import window_feature_table
     from .audio import track_from_array
+    from .errors import SeparationError
     from .progress import scaled
     from .separation import separate
-
-    from .errors import SeparationError
 
     try:
         stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
@@ -93,11 +100,7 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
         if remove_vocals == "on":
             raise
         # "auto" never blocks classifying: without the separation model the full mix is classified
-        table = predict(analysis, model)
-        table["vocals_removed"] = False
-        table["voice_share"] = float("nan")
-        table.attrs["vocals_note"] = f"Vocals were not checked: {exc}"
-        return table
+        return full_mix(f"Vocals were not checked: {exc}")
     share = voice_share(stems)
     use = remove_vocals == "on" or share >= VOICE_FRAMES_MIN
     features = None

@@ -154,6 +154,8 @@ def show(content_hash: str) -> None:
         except StudioError as exc:
             st.error(f"Model {model_name}: {exc}")
         else:
+            if windows.attrs.get("vocals_note"):
+                st.caption(windows.attrs["vocals_note"])
             share = windows["voice_share"].iloc[0] if len(windows) else float("nan")
             if bool(windows["vocals_removed"].iloc[0]) if len(windows) else False:
                 st.caption(f"Vocals removed before classifying (a voice in {share:.0%} of the track's seconds).")
