@@ -31,7 +31,7 @@ import pandas as pd
 
 from .catalog import CatalogError, load_catalog
 from .errors import StudioError
-from .timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic
+from .timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic, read_json_text
 
 
 FORMAT = "music-studio segments"
@@ -358,19 +358,7 @@ def segments_from_json(text, *, duration_s: float | None = None, catalog=None) -
     if not isinstance(text, (str, bytes, bytearray)):
         raise EditError(f"Segments JSON is text or bytes, not {type(text).__name__}.")
 
-    def no_constant(name):
-        raise EditError(f"The segments file contains {name}, which is not a number; use plain numbers.")
-
-    try:
-        text = text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text.lstrip("\ufeff")
-        data = json.loads(text, parse_constant=no_constant)
-    except json.JSONDecodeError as exc:
-        raise EditError(f"The segments file is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                        f"column {exc.colno}.") from None
-    except UnicodeDecodeError:
-        raise EditError("The segments file is not UTF-8 text; save it as a UTF-8 JSON file.") from None
-    except RecursionError:
-        raise EditError("The segments JSON is nested too deeply to be a list of segments.") from None
+    data = read_json_text(text, what="The segments file", shape="a list of segments", error=EditError)
     if isinstance(data, dict):
         if "segments" not in data:
             hint = " (this looks like a render timeline: upload it on the Render page)" if "timeline" in data else ""

@@ -33,6 +33,26 @@ class TimelineError(StudioError):
     """The timeline is not valid: bad JSON, a missing field, overlapping regions, ..."""
 
 
+def read_json_text(text: str | bytes, *, what: str, shape: str, error: type[StudioError]):
+    """Strict JSON from user text or bytes (UTF-8, a BOM allowed; NaN and Infinity refused).
+
+    Every failure is ``error`` with a message that starts with ``what`` ("The timeline") and
+    says where: line and column, not UTF-8, or nested too deeply to be ``shape``.
+    """
+    def no_constant(name):
+        raise error(f"{what} contains {name}, which is not a number; use plain numbers.")
+
+    try:
+        text = text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text.lstrip("\ufeff")
+        return json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} is not UTF-8 text; save it as a UTF-8 JSON file.") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply to be {shape}.") from None
+
+
 def parse_tonic(name, *, where: str = "tonic") -> str:
     """The sharp pitch name of ``name``: ``"Bb"`` -> ``"A#"``, ``"e#"`` -> ``"F"``, ``"Cb"`` -> ``"B"``."""
     text = name if isinstance(name, str) else ""
@@ -194,19 +214,7 @@ class Timeline:
         """Parse and fully validate timeline JSON text."""
         if not isinstance(text, (str, bytes, bytearray)):
             raise TimelineError(f"A timeline is JSON text or bytes, not {type(text).__name__}.")
-        def no_constant(name):
-            raise TimelineError(f"The timeline contains {name}, which is not a number; use plain numbers.")
-
-        try:
-            text = text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text.lstrip("\ufeff")
-            data = json.loads(text, parse_constant=no_constant)
-        except json.JSONDecodeError as exc:
-            raise TimelineError(f"The timeline is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                f"column {exc.colno}.") from None
-        except UnicodeDecodeError:
-            raise TimelineError("The timeline is not UTF-8 text; save it as a UTF-8 JSON file.") from None
-        except RecursionError:
-            raise TimelineError("The timeline JSON is nested too deeply to be a timeline.") from None
+        data = read_json_text(text, what="The timeline", shape="a timeline", error=TimelineError)
         return cls.from_dict(data, catalog=catalog, check_catalog=check_catalog)
 
 
