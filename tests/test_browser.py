@@ -80,20 +80,21 @@ def _write_wav(path: Path, *, bars_per_section: int = 3) -> Path:
     return path
 
 
-def _player_frame(page, timeout_s: float = 30.0):
-    """The frame holding the waveform player (Streamlit renders it as an iframe)."""
+def _player_frame(page, timeout_s: float = 30.0, *, testid: str = "waveform-player"):
+    """The frame holding a player component (Streamlit renders it as an iframe): the waveform
+    player, or with ``testid="multi-player"`` the multi-version player."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for frame in page.frames:
             if frame is page.main_frame:
                 continue
             try:
-                if frame.locator("[data-testid=waveform-player]").count():
+                if frame.locator(f"[data-testid={testid}]").count():
                     return frame
             except Exception:  # frame detached while iterating
                 pass
-        time.sleep(0.25)
-    raise AssertionError("waveform player iframe not found")
+        page.wait_for_timeout(250)  # a Playwright call: lets frame events through (time.sleep would not)
+    raise AssertionError(f"{testid} iframe not found")
 
 
 def _assert_no_traceback(page) -> None:
@@ -106,10 +107,10 @@ def _assert_no_traceback(page) -> None:
 
 
 @contextlib.contextmanager
-def _serve(tmp_path_factory):
-    """``streamlit run app.py`` on a free port with a fresh data directory; yields the URL."""
+def _serve(tmp_path_factory, *, data_dir: Path | None = None):
+    """``streamlit run app.py`` on a free port over ``data_dir`` (default: a fresh one); yields the URL."""
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("studio-data")
+    data_dir = data_dir if data_dir is not None else tmp_path_factory.mktemp("studio-data")
     env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
     log = tmp_path_factory.mktemp("streamlit-log") / "server.log"
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py",

@@ -215,18 +215,14 @@ def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_f
     data_dir = tmp_path / "served-data"
     _populate(Store(data_dir), audio)
 
-    class Factory:  # _serve makes its data directory with mktemp("studio-data"): hand it ours
-        def mktemp(self, name):
-            return data_dir if name == "studio-data" else tmp_path_factory.mktemp(name)
-
-    with tb._serve(Factory()) as url, tb.sync_api.sync_playwright() as p:
+    with tb._serve(tmp_path_factory, data_dir=data_dir) as url, tb.sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=tb.CHROMIUM, args=tb.CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.set_default_timeout(30_000)
             page.goto(f"{url}/listen")
             page.get_by_role("heading", name="Listen").wait_for(timeout=60_000)
-            frame = _multi_player_frame(page, timeout_s=120.0)  # the first analysis compiles numba code
+            frame = tb._player_frame(page, 120.0, testid="multi-player")  # the first analysis compiles numba code
             frame.wait_for_function("() => window.player && window.player.state().ready", timeout=30_000)
             assert frame.locator("button.version").count() == 3
             assert frame.evaluate("window.player.state().duration_s") == pytest.approx(12.0, abs=0.1)
@@ -256,21 +252,3 @@ def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_f
             tb._assert_no_traceback(page)
         finally:
             browser.close()
-
-
-def _multi_player_frame(page, timeout_s: float):
-    """The frame of the multi-version player (Streamlit shows it as an iframe)."""
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for frame in page.frames:
-            if frame is page.main_frame:
-                continue
-            try:
-                if frame.locator("[data-testid=multi-player]").count():
-                    return frame
-            except Exception:  # noqa: BLE001 - a frame detached while iterating
-                pass
-        page.wait_for_timeout(250)  # a Playwright call: lets the frame events through (time.sleep would not)
-    raise AssertionError("multi-version player iframe not found")

@@ -3,15 +3,9 @@ one real-browser test (edit a descriptor in the table, render, see a new player 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -372,9 +366,6 @@ def test_segments_page_edits_undo_reset_and_render(prepared):
 
 
 # ------------------------------------------------------------------ the real browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: A fresh server imports torch and the synthesiser on its first request, and may compile numba code.
 SLOW_MS = 180_000
 
@@ -389,53 +380,13 @@ def _column_widths() -> dict:
     return ast.literal_eval(node.value)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _streamlit(data_dir: Path, log: Path):
-    """``streamlit run app.py`` on a free port over ``data_dir``; yields the URL."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, STUDIO_DATA_DIR=str(data_dir)), stdout=out,
-                                stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {log.read_text(errors='replace')[-2000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.read().decode().strip() == "ok":
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.mark.browser
-def test_browser_edit_a_descriptor_render_and_hear_it(prepared, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
+def test_browser_edit_a_descriptor_render_and_hear_it(prepared, tmp_path, tmp_path_factory):
+    tb = pytest.importorskip("tests.test_browser")  # skips when Playwright or Chromium is missing
     _copy_store(prepared, tmp_path / "server-data")
     new = "jazz_bossa_relaxed" if prepared.machine[-1].descriptor != "jazz_bossa_relaxed" else "pop_dance_happy"
-    with _streamlit(tmp_path / "server-data", tmp_path / "server.log") as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with tb._serve(tmp_path_factory, data_dir=tmp_path / "server-data") as url, tb.sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=tb.CHROMIUM, args=tb.CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
             page.set_default_timeout(30_000)

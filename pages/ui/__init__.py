@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from core.audio import to_ogg_bytes
+from core.errors import StudioError
 from core.plots import PALETTE
 from core.store import Store, default_data_dir
 
@@ -36,6 +37,33 @@ def _store_at(root: str) -> Store:
 def stored_track(content_hash: str):
     """A stored track, decoded once per server process (tracks are immutable by content hash)."""
     return get_store().get_track(content_hash)
+
+
+def keep_upload_as_pick(upload, *, store: Store, pick_key: str) -> None:
+    """Keep a new upload in the store and make it the choice of the keyed track selectbox
+    ``pick_key`` (a keyed selectbox follows its state, not a new index). Once per upload, so
+    later picks are the user's; a bad file gets its message on the page."""
+    if upload is None or st.session_state.get(f"{pick_key}_upload_id") == upload.file_id:
+        return
+    st.session_state[f"{pick_key}_upload_id"] = upload.file_id
+    try:
+        st.session_state[pick_key] = store.keep(upload.getvalue(), name=Path(upload.name).stem,
+                                                suffix=Path(upload.name).suffix)
+    except StudioError as exc:
+        st.error(f"{upload.name}: {exc}")
+
+
+def require_stored_track(content_hash: str, *, hint: str = "upload it again"):
+    """The stored track, or a message on the page and the end of this run."""
+    try:
+        track = stored_track(content_hash)
+    except StudioError as exc:
+        st.error(f"This track could not be read back from the store: {exc}")
+        st.stop()
+    if track is None:
+        st.error(f"This track's audio is no longer in the store; {hint}.")
+        st.stop()
+    return track
 
 
 @st.cache_data(max_entries=12, show_spinner=False)

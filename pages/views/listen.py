@@ -13,7 +13,7 @@ from core import StudioError
 from core.edits import edits_key, segments_from_json
 from core.listen import (ORIGINAL, SAME, TARGET_LUFS, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
                          overlay_figure, peak_dbfs, render_key_of, version_id, vote_figure, vote_summary)
-from pages.ui import get_store, multi_player, page_progress, stored_track
+from pages.ui import get_store, multi_player, page_progress, require_stored_track
 
 MAX_RENDERS = 8  # with the original, nine versions: keys 1-9 in the player
 
@@ -66,14 +66,7 @@ library.sort(key=lambda t: linked_count[t["content_hash"]] == 0)  # tracks with 
 names = {t["content_hash"]: f"{t['name']} ({t['duration_s']:.0f} s, {linked_count[t['content_hash']]} renders)"
          for t in library}
 content_hash = st.selectbox("Reference track", list(names), format_func=names.get, key="listen_track")
-try:
-    track = stored_track(content_hash)
-except StudioError as exc:
-    st.error(f"This track could not be read back from the store: {exc}")
-    st.stop()
-if track is None:
-    st.error("This track's audio is no longer in the store; upload it again on the Analyze page.")
-    st.stop()
+track = require_stored_track(content_hash, hint="upload it again on the Analyze page")
 
 bar, progress = page_progress(f"Finding the segments of {track.name}")
 try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +14,8 @@ from core.edits import (EditError, current_segments, edits_key, machine_segments
 from core.key import PITCH_CLASSES
 from core.render import render_key
 from core.timeline import MAX_DURATION_S, TEMPO_RANGE_BPM
-from pages.ui import cached_model, get_store, page_progress, render_media, stored_track, waveform_player
+from pages.ui import (cached_model, get_store, keep_upload_as_pick, page_progress, render_media,
+                      require_stored_track, waveform_player)
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
 MODEL = "mlp"
@@ -37,12 +37,7 @@ if flash:
     st.success(flash)
 
 up = st.file_uploader("Upload a track", type=AUDIO_TYPES, key="segments_upload")
-if up is not None and state.get("segments_upload_id") != up.file_id:
-    try:
-        state["segments_pick"] = store.keep(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
-        state["segments_upload_id"] = up.file_id  # a new upload becomes the track shown, once
-    except StudioError as exc:
-        st.error(f"{up.name}: {exc}")
+keep_upload_as_pick(up, store=store, pick_key="segments_pick")
 
 library = store.list_tracks()
 if not library:
@@ -54,14 +49,7 @@ if state.get("segments_pick") not in choices and st.query_params.get("track") in
     state["segments_pick"] = st.query_params["track"]  # the track of the address (a refresh keeps it)
 content_hash = st.selectbox("Track", choices, format_func=names.get, key="segments_pick")
 st.query_params["track"] = content_hash
-try:
-    track = stored_track(content_hash)
-except StudioError as exc:
-    st.error(f"This track could not be read back from the store: {exc}")
-    st.stop()
-if track is None:
-    st.error("This track's audio is no longer in the store; upload it again.")
-    st.stop()
+track = require_stored_track(content_hash)
 
 
 @st.cache_resource(show_spinner=False)

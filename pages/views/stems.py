@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import streamlit as st
 
@@ -11,7 +10,7 @@ from core.audio import to_wav_bytes
 from core.plots import stems_figure
 from core.separation import DEFAULT_MODEL, MODEL_STEMS, MODELS, SeparationOptions, model_availability, separation_key
 from core.separation import default_weights_dir
-from pages.ui import get_store, page_progress, preview_ogg, stored_track
+from pages.ui import get_store, keep_upload_as_pick, page_progress, preview_ogg, require_stored_track
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]
 
@@ -36,13 +35,7 @@ if availability[model]:
     c1.warning(f"{model}: {availability[model]}. See the README, section Source separation.")
 
 up = c2.file_uploader("Upload a track", type=AUDIO_TYPES, key="stems_upload")
-if up is not None and st.session_state.get("stems_upload_id") != up.file_id:
-    st.session_state["stems_upload_id"] = up.file_id  # once per upload: later picks are the user's
-    try:
-        digest = store.keep(up.getvalue(), name=Path(up.name).stem, suffix=Path(up.name).suffix)
-        st.session_state["stems_pick"] = digest  # a keyed selectbox follows its state, not a new index
-    except StudioError as exc:
-        st.error(f"{up.name}: {exc}")
+keep_upload_as_pick(up, store=store, pick_key="stems_pick")
 
 library = store.list_tracks()
 if not library:
@@ -53,14 +46,7 @@ choices = list(names)
 if st.session_state.get("stems_pick") not in choices:
     st.session_state["stems_pick"] = choices[0]
 content_hash = st.selectbox("Track", choices, format_func=names.get, key="stems_pick")
-try:
-    track = stored_track(content_hash)
-except StudioError as exc:
-    st.error(f"This track could not be read back from the store: {exc}")
-    st.stop()
-if track is None:
-    st.error("This track's audio is no longer in the store; upload it again.")
-    st.stop()
+track = require_stored_track(content_hash)
 
 options = SeparationOptions(model=model)
 key = separation_key(track.content_hash, options, weights_dir=default_weights_dir())
