@@ -3,14 +3,21 @@
 A descriptor is ``genre_subgenre_mood`` (e.g. ``cinematic_percussion_primal_pulsing``). It
 carries its labels (genre, subgenre, mood, sentiment, valence 0-2, momentum 0-4) and the
 musical constraints the composer obeys: tempo range, mode and scale, progressions, groove
-family, swing, chord/bass/lead styles, instrument bands, density, dynamics, register.
+family, swing, chord/bass/lead styles, instrument bands, density, dynamics, register,
+articulation and harmonic rhythm.
+
+The labels are made audible by rule (the catalog follows it, so a classifier can hear them):
+sentiment sets the scale family (positive: major, lydian, mixolydian; neutral: dorian;
+negative: natural or harmonic minor); valence sets the register (0 low, 1 mid, 2 high) and
+the brightness; momentum sets density, dynamics, the lead's note rate and the tempo band; moods that share all
+three labels inside a subgenre differ in articulation, harmonic rhythm or scale.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +31,8 @@ ROLES = ("drums", "percussion", "bass", "harmony", "pad", "lead")
 DYNAMICS = {"soft": 62, "medium": 80, "loud": 98}
 REGISTERS = {"low": -5, "mid": 0, "high": 7}
 REVERBS = ("room", "plate", "hall")
+#: Chords per bar: 0.5 (each chord held two bars), 1, or 2 (a change every half bar).
+HARMONIC_RHYTHMS = (0.5, 1.0, 2.0)
 CHORD_STYLES = ("triad", "seventh", "ninth", "add9", "sus", "power")
 BASS_STYLES = ("drone", "ostinato", "bounce", "pulse", "octaves", "offbeat", "808", "boombap", "eighths",
                "roots", "alternating", "walking", "bossa")
@@ -53,7 +62,7 @@ class Descriptor:
     sentiment: str
     valence: int
     momentum: int
-    tempo_bpm: tuple[float, float]  # the mood's half of the subgenre's range
+    tempo_bpm: tuple[float, float]  # the mood's 40 % of the subgenre's range
     mode: str  # key mode for analysis: major | minor
     scale: tuple[int, ...]  # semitones of the melodic scale
     progressions: tuple[tuple[str, ...], ...]
@@ -71,6 +80,10 @@ class Descriptor:
     register: int  # semitone shift of harmony and lead
     tempo_bias: float  # -1 slow end .. 1 fast end of the tempo range
     bands: dict  # band name -> {role: GM program or None}
+    articulation: str = "normal"  # legato | normal | staccato (the mood's touch)
+    harmonic_rhythm: float = 1.0  # chords per bar: 0.5, 1 or 2
+    note_length: float = 1.0  # the articulation's note length (x the written length)
+    mix_db: dict = field(default_factory=dict)  # role -> level offset (dB) from articulation and momentum
 
     @property
     def default_tempo_bpm(self) -> float:
@@ -117,12 +130,18 @@ class Catalog:
 
 
 def mood_tempo_range(lo: float, hi: float, bias: float) -> tuple[float, float]:
-    """A descriptor's tempo range: the half of its subgenre's range that its mood leans to
+    """A descriptor's tempo range: the 40 % of its subgenre's range that its mood leans to
     (sad and idle moods sit low, driving and celebratory ones high)."""
-    width = 0.5 * (hi - lo)
+    width = 0.4 * (hi - lo)
     center = lo + (hi - lo) * (0.5 + 0.5 * bias)
     start = min(max(center - width / 2, lo), hi - width)
     return round(start, 1), round(start + width, 1)
+
+
+def _mix(articulation_db: dict, drums_db: float) -> dict:
+    out = {role: float(v) for role, v in articulation_db.items()}
+    out["drums"] = out.get("drums", 0.0) + drums_db
+    return out
 
 
 def _check(cond: bool, where: str, what: str) -> None:
@@ -148,6 +167,18 @@ def _parse(raw: dict) -> Catalog:
                     parse_chord(chord)
                 except ValueError as exc:
                     raise CatalogError(f"Catalog entry '{pname}': {exc}") from None
+    arts = {k: v for k, v in raw.get("articulations", {}).items() if not k.startswith("_")}
+    _check(bool(arts), "articulations", "needs at least one articulation")
+    for aname, a in arts.items():
+        _check(0.1 <= float(a.get("length", -1)) <= 2.0, f"articulations/{aname}", "length must be 0.1-2")
+        _check(isinstance(a.get("mix_db", {}), dict) and all(r in ROLES and -24 <= float(v) <= 12
+                                                            for r, v in a.get("mix_db", {}).items()),
+               f"articulations/{aname}", f"mix_db maps roles ({', '.join(ROLES)}) to -24..12 dB")
+    mom = raw.get("momentum", {})
+    for key in ("lead_rate", "drums_db"):
+        _check(isinstance(mom.get(key), list) and len(mom[key]) == 5, "momentum", f"{key} needs 5 values (levels 0-4)")
+    _check(all(0.1 <= float(r) <= 4 for r in mom["lead_rate"]), "momentum", "lead_rate values must be 0.1-4")
+    _check(all(-24 <= float(r) <= 12 for r in mom["drums_db"]), "momentum", "drums_db values must be -24..12 dB")
     for mname, m in moods.items():
         _check(m.get("sentiment") in SENTIMENTS, mname, "sentiment must be negative, neutral or positive")
         _check(m.get("valence") in (0, 1, 2), mname, "valence must be 0, 1 or 2")
@@ -157,6 +188,9 @@ def _parse(raw: dict) -> Catalog:
         _check(m.get("dynamics") in DYNAMICS, mname, f"dynamics must be one of {', '.join(DYNAMICS)}")
         _check(m.get("register") in REGISTERS, mname, f"register must be one of {', '.join(REGISTERS)}")
         _check(-1 <= float(m.get("tempo_bias", 0)) <= 1, mname, "tempo_bias must be -1..1")
+        _check(m.get("articulation", "normal") in arts, mname, f"articulation must be one of {', '.join(arts)}")
+        _check(float(m.get("harmonic_rhythm", 1.0)) in HARMONIC_RHYTHMS, mname,
+               "harmonic_rhythm (chords per bar) must be 0.5, 1 or 2")
     out: dict[str, Descriptor] = {}
     for gname, g in genres.items():
         for sname, s in g.get("subgenres", {}).items():
@@ -185,6 +219,7 @@ def _parse(raw: dict) -> Catalog:
                 family = s.get("harmony_map", {}).get(m["harmony"], m["harmony"])
                 _check(family in progs, name, f"harmony_map names '{family}', which is not a progression family")
                 fam = progs[family]
+                touch = m.get("articulation", "normal")
                 out[name] = Descriptor(
                     name=name, genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
                     valence=int(m["valence"]), momentum=int(m["momentum"]),
@@ -192,11 +227,15 @@ def _parse(raw: dict) -> Catalog:
                     mode=fam["mode"], scale=SCALES[fam["scale"]],
                     progressions=tuple(tuple(p) for p in fam["list"]), groove=s["groove"], swing=float(s["swing"]),
                     chord_style=s["chord_style"], bass_style=s["bass_style"], lead_style=s["lead_style"],
-                    lead_rate=float(s.get("lead_rate", 1.0)), reverb=s["reverb"],
+                    lead_rate=float(s.get("lead_rate", 1.0)) * float(mom["lead_rate"][int(m["momentum"])]),
+                    reverb=s["reverb"],
                     humanize=float(s.get("humanize", 0.0)),
                     brightness=float(s.get("brightness", 0.0)) + 0.25 * (int(m["valence"]) - 1),
                     density=float(m["density"]), velocity=DYNAMICS[m["dynamics"]],
                     register=REGISTERS[m["register"]], tempo_bias=float(m.get("tempo_bias", 0.0)), bands=bands,
+                    articulation=touch, note_length=float(arts[touch]["length"]),
+                    mix_db=_mix(arts[touch].get("mix_db", {}), float(mom["drums_db"][int(m["momentum"])])),
+                    harmonic_rhythm=float(m.get("harmonic_rhythm", 1.0)),
                 )
     _check(bool(out), "catalog", "defines no descriptors")
     return Catalog(out)

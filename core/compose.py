@@ -8,7 +8,10 @@ the harmony), harmony (voiced, voice-led chords in the genre's comping rhythm), 
 (sustained open voicings) and lead (an instrumental motif or an arpeggio; no vocal lines).
 
 How the descriptor's labels act: momentum sets onset density (drum level, comping and lead
-rates); valence sets mode, register and brightness; sentiment sets the progression family.
+rates), dynamics and the tempo band; valence sets register and brightness; sentiment sets the
+scale and progression family (major, dorian or minor). The mood's articulation (legato,
+normal, staccato) sets note lengths and how busy the comping is, and its harmonic rhythm
+(0.5, 1 or 2 chords per bar) how often the chord changes.
 The same seed gives the same music; other seeds change band, progressions, motifs, voicings
 and grooves' details.
 """
@@ -41,6 +44,8 @@ ROLE_PAN = {"drums": 64, "percussion": 46, "bass": 64, "harmony": 42, "pad": 84,
 #: Intensity at which each role enters (pad and harmony play from the first bar).
 ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
+#: The longest a chord is held when the mood's harmonic rhythm is slow (seconds).
+LONGEST_CHORD_S = 5.5
 RANGES_PATH = Path(__file__).resolve().parent.parent / "assets" / "instrument_ranges.json"
 
 
@@ -96,6 +101,7 @@ class _Ctx:
         # pitched parts would make the piece feel (and measure) twice as fast.
         self.slow = tempo_bpm < 90
         self.shape_seed = int(rng.integers(3))
+        self.art = d.note_length  # note-length factor of the mood's touch
 
     def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
         """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
@@ -144,8 +150,9 @@ def _note(inst, pitch, start, end, vel):
     inst.notes.append(pretty_midi.Note(int(vel), int(np.clip(pitch, 0, 127)), float(start), float(end)))
 
 
-def role_volumes(programs: dict) -> dict[str, int]:
-    """CC7 per role so that each role sits at its target level whatever instrument plays it."""
+def role_volumes(programs: dict, offsets_db: dict | None = None) -> dict[str, int]:
+    """CC7 per role so that each role sits at its target level (plus the mood's offset, dB)
+    whatever instrument plays it."""
     from .levels import kit_level_db, program_level_db
 
     gains = {}
@@ -156,7 +163,7 @@ def role_volumes(programs: dict) -> dict[str, int]:
             level = kit_level_db(prog)
         else:
             level = program_level_db(prog, ROLE_REGISTER[role]) + 10 * math.log10(ROLE_VOICES[role] / 3)
-        gains[role] = ROLE_TARGET_DB[role] - level
+        gains[role] = ROLE_TARGET_DB[role] + (offsets_db or {}).get(role, 0.0) - level
     top = max(gains.values())
     return {role: int(np.clip(round(127 * 10 ** ((g - top) / CC7_DB_PER_DECADE)), 20, 127)) for role, g in gains.items()}
 
@@ -251,6 +258,8 @@ _STRUM = {"folk", "train", "rock", "pop", "bossa"}
 def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
     low, high = _COMP.get(ctx.d.groove, _COMP["none"])
     dense = intensity >= 0.99 or (intensity >= 0.7 and ctx.d.density >= 0.6)
+    if ctx.d.articulation != "normal":  # legato comps sustain; staccato comps are busy once the band is in
+        dense = ctx.d.articulation == "staccato" and intensity >= 0.5
     rhythm = high if dense else low
     if ctx.slow and any(not float(b).is_integer() for b, _ in rhythm):
         rhythm = [(float(b), 0.95) for b in range(4)] if len(rhythm) > 4 else [(float(round(b)), ln) for b, ln in rhythm]
@@ -263,7 +272,7 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
         down = k % 2 == 0
         for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
             off = 0.012 * j if strum else 0.0
-            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97, ctx.vel(0.82 * accent, intensity))
+            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97 * ctx.art, ctx.vel(0.82 * accent, intensity))
 
 
 def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
@@ -329,7 +338,7 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity):
                  (2, 1.4, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)), (3.5, 0.45, r, v(0.8))]
     for beat, length, pitch, vel in notes:
         t0 = ctx.t(bar, beat)
-        _note(inst, pitch, t0, t0 + length * ctx.beat_s, vel)
+        _note(inst, pitch, t0, t0 + length * ctx.beat_s * ctx.art, vel)
 
 
 def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
@@ -361,7 +370,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
     d = ctx.d
     base = 60 + d.register
     if d.lead_style == "arpeggio":
-        rate = d.lead_rate * (0.5 if intensity < 0.6 else 1.0)
+        rate = min(4.0, d.lead_rate * (0.5 if intensity < 0.6 else 1.0))
         if ctx.slow:
             rate = min(rate, 1.0)
         step = 1.0 / rate
@@ -377,7 +386,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
             beat = i * step
             t0 = ctx.t(bar, beat)
             on_beat = abs(beat - round(beat)) < 1e-6
-            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9,
+            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.art,
                   ctx.vel(0.95 if on_beat else 0.62, intensity))
         return
     chord_pcs = set(chord_pcs)
@@ -389,7 +398,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
-        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92, ctx.vel(0.9 if beat == 0 else 0.8, intensity))
+        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92 * ctx.art, ctx.vel(0.9 if beat == 0 else 0.8, intensity))
 
 
 #: Melodic-percussion ostinati (16 steps): low drums (taiko, timpani) and mallets, sparse and busy.
@@ -416,6 +425,22 @@ def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program):
         _note(inst, tones[k % len(tones)], t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
               ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity))
         k += 1
+
+
+# ------------------------------------------------------------------------ compose
+def _keep_span(inst, first: int, start_s: float, end_s: float) -> None:
+    """Clip the notes written since index ``first`` to [start_s, end_s): a role writer writes a
+    whole bar, and a bar with two chords keeps each chord's half of it (a note held across
+    the change is re-struck on the new chord)."""
+    kept = []
+    for n in inst.notes[first:]:
+        if n.end <= start_s + 0.02 or n.start >= end_s:
+            continue
+        n.start = max(n.start, start_s)
+        n.end = min(n.end, end_s)
+        if n.end - n.start >= 0.03:
+            kept.append(n)
+    inst.notes[first:] = kept
 
 
 # ------------------------------------------------------------------------ compose
@@ -482,7 +507,7 @@ def compose(
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
     insts: dict[str, pretty_midi.Instrument] = {}
     pan_jitter = int(rng.integers(-8, 9))
-    volumes = role_volumes(programs)
+    volumes = role_volumes(programs, descriptor.mix_db)
     for role in ("drums", "percussion", "bass", "harmony", "pad", "lead"):
         prog = programs.get(role)
         if prog is None:
@@ -510,6 +535,11 @@ def compose(
     tonic_chord = parse_chord("i" if descriptor.mode == "minor" else "I")
     voicing_state: dict = {}
     harmony_center = 62 + descriptor.register
+    # chords per bar; a chord is held at most LONGEST_CHORD_S, so that slow music does not
+    # turn each chord into a section of its own
+    harmonic_rhythm = descriptor.harmonic_rhythm
+    if harmonic_rhythm < 1 and ctx.bar_s / harmonic_rhythm > LONGEST_CHORD_S:
+        harmonic_rhythm = 1.0
     sections: list[Section] = []
     prev_v = 0.0
     for bar in range(n_bars):
@@ -524,9 +554,13 @@ def compose(
         in_climax = v >= 0.99
         prog = prog_b if in_climax else prog_a
         body_bar = bar - intro_bars
-        chord = prog[body_bar % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
+        hr = harmonic_rhythm
+        step = int(body_bar * hr)
+        chord = prog[step % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
+        # two chords a bar: the second half plays the next chord of the progression
+        second = prog[(step + 1) % len(prog)] if hr >= 2 and bar >= intro_bars else None
         if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
-            chord = dominant
+            chord, second = dominant, None
         if resolve and final_bar is not None and bar > final_bar:
             break  # the held final chord covers the partial last bar
         is_final = resolve and bar == final_bar
@@ -535,7 +569,7 @@ def compose(
         tones = styled(chord, descriptor.chord_style, descriptor.mode)
         root_pc = (tonic_pc + chord.root) % 12
         pcs = [(root_pc + i) % 12 for i in tones]
-        nxt = prog[(body_bar + 1) % len(prog)] if bar + 1 < n_bars else tonic_chord
+        nxt = prog[(int((body_bar + 1) * hr)) % len(prog)] if bar + 1 < n_bars else tonic_chord
         next_root_pc = (tonic_pc + nxt.root) % 12
         phrase_end = (bar - intro_bars) % 4 == 3 or bar == n_bars - 1
         next_v = plan[bar + 1] if bar + 1 < n_bars else (1.0 if not resolve else 0.0)
@@ -558,14 +592,27 @@ def compose(
                 _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6))
             prev_v = v
             continue
-        if "pad" in insts:
-            _pad(ctx, insts["pad"], bar, root_pc, pcs, v, voicing_state)
-        if not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):  # the intro breathes
-            _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
-        if v >= ROLE_ENTRY["bass"]:
-            _bass(ctx, insts["bass"], bar, chord, root_pc, next_root_pc, v)
-        if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
-            _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
+        first_pcs = pcs
+        halves = [(chord, 0.0, 2.0 if second else 4.0)] + ([(second, 2.0, 4.0)] if second else [])
+        for k, (ch, beat0, beat1) in enumerate(halves):
+            if k:  # the second chord of the bar
+                tones = styled(ch, descriptor.chord_style, descriptor.mode)
+                root_pc = (tonic_pc + ch.root) % 12
+                pcs = [(root_pc + i) % 12 for i in tones]
+            marks = {role: len(inst.notes) for role, inst in insts.items()}
+            if "pad" in insts:
+                _pad(ctx, insts["pad"], bar, root_pc, pcs, v, voicing_state)
+            if not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):  # the intro breathes
+                _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
+            if v >= ROLE_ENTRY["bass"]:
+                _bass(ctx, insts["bass"], bar, ch, root_pc, next_root_pc if beat1 == 4.0 else root_pc, v)
+            if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
+                _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
+            if second:
+                for role in ("pad", "harmony", "bass", "lead"):
+                    if role in insts:
+                        _keep_span(insts[role], marks[role], ctx.t(bar, beat0, swing=False) - 0.03,
+                                   ctx.t(bar, beat1, swing=False) - 0.03)
         if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
             fill = phrase_end and (next_v > v or bar == n_bars - 1 or (bar + 1) % 8 == intro_bars % 8) \
                 and bar >= intro_bars
@@ -573,7 +620,7 @@ def compose(
                 (bar == 0 and position in ("middle", "last"))
             _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
         if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
-            _percussion(ctx, insts["percussion"], bar, pcs, v, level, programs["percussion"])
+            _percussion(ctx, insts["percussion"], bar, first_pcs, v, level, programs["percussion"])
         prev_v = v
     for inst in pm.instruments:  # nothing sounds past the region's end
         kept = []

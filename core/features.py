@@ -8,9 +8,10 @@ listed in :data:`AMPER21` with units. The 3 "PCA coefficients" are the shares of
 window's MFCC-frame variance explained by its first three principal components: they need
 no fitted model and say how low-dimensional (stable) the window's timbre is.
 
-``tonal`` — four features of ours that say what mode and harmony sound like (key strength,
-major-minus-minor, chroma entropy, harmonic change), which timbre features miss; valence and
-sentiment depend on them.
+``tonal`` — features of ours that say what mode, harmony and touch sound like (key strength,
+major-minus-minor, chroma entropy, harmonic change per frame and per second, how detached the
+harmonic part is, and the 12 scale degrees relative to the window's tonic), which timbre
+features miss; sentiment, valence and mood depend on them.
 
 ``gtzan`` — the GTZAN-style set of the Leiden paper's appendix (after Olteanu et al.):
 length, chroma_stft, rms, spectral centroid/bandwidth/rolloff, zero-crossing rate,
@@ -79,7 +80,13 @@ TONAL: dict[str, str] = {
     "major_minus_minor": "best major-key correlation minus best minor-key correlation (-1..1)",
     "chroma_entropy": "entropy of the window's mean chroma (bits; 0 one pitch class - 3.58 all equal)",
     "harmonic_change": "mean frame-to-frame change of the normalised chroma (0 static - 1 every frame new)",
+    "harmonic_change_1s": "mean change of the normalised chroma over one second (chord changes; 0-1)",
+    "harmonic_rms_cv": "coefficient of variation of the harmonic part's frame RMS (0 sustained - high detached)",
 }
+#: The window's pitch-class distribution relative to its estimated tonic: scale degrees,
+#: which tell dorian from minor and mixolydian from major whatever the key.
+for _k in range(12):
+    TONAL[f"degree_{_k}"] = f"share of the window's chroma {_k} semitones above its estimated tonic (0-1)"
 
 FEATURE_SETS: dict[str, dict[str, str]] = {"amper21": AMPER21, "gtzan": GTZAN, "tonal": TONAL}
 
@@ -211,12 +218,27 @@ def window_features(
         unit = raw / np.maximum(np.linalg.norm(raw, axis=0, keepdims=True), 1e-12)
         change = np.concatenate([np.zeros(lag), 1 - np.sum(unit[:, lag:] * unit[:, :-lag], axis=0)])
         change_m, _ = window_mean_var(change, f0, f1)
+        lag_1s = max(1, int(round(1.0 / frames.frame_s)))
+        change_1s = np.concatenate([np.zeros(min(lag_1s, unit.shape[1])),
+                                    1 - np.sum(unit[:, lag_1s:] * unit[:, :-lag_1s], axis=0)])
+        change_1s_m, _ = window_mean_var(change_1s, f0, f1)
+        harm_cv = np.sqrt(harm_v) / np.maximum(harm_m, 1e-9)
+        # the tonic as the analysis finds it: each window's key, weighed with the whole track's
+        from .key import estimate_keys
+
+        track = np.log1p(100 * frames.chroma_stft).mean(axis=1) if frames.n_frames else None
+        tonic = np.maximum(estimate_keys(cm, context=track, context_weight=1.0).tonic, 0) if n_win else np.zeros(0, int)
+        degrees = np.stack([np.roll(p[w], -int(tonic[w])) for w in range(n_win)]) if n_win else np.zeros((0, 12))
         t = {
             "key_strength": np.clip(corr.max(axis=1), 0, 1),
             "major_minus_minor": corr[:, :12].max(axis=1) - corr[:, 12:].max(axis=1),
             "chroma_entropy": entropy,
             "harmonic_change": change_m[:, 0],
+            "harmonic_change_1s": change_1s_m[:, 0],
+            "harmonic_rms_cv": harm_cv,
         }
+        for k in range(12):
+            t[f"degree_{k}"] = degrees[:, k] if n_win else np.zeros(0)
         assert list(t) == list(TONAL)
         out.update({f"tonal.{k}": v for k, v in t.items()})
     return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in out.items()})
