@@ -103,6 +103,13 @@ class _Ctx:
         self.shape_seed = int(rng.integers(3))
         self.art = d.note_length  # note-length factor of the mood's touch
 
+    def touch(self, intensity: float, *, bass: bool = False) -> float:
+        """Note-length factor: the mood's articulation once the body has begun (intros stay
+        sustained, so a staccato intro leaves no hole); the bass is never held past its note,
+        where it would rub against the next root."""
+        f = self.art if intensity >= 0.5 else 1.0
+        return min(f, 1.0) if bass else f
+
     def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
         """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
         frac = beat % 1.0
@@ -272,7 +279,8 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
         down = k % 2 == 0
         for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
             off = 0.012 * j if strum else 0.0
-            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97 * ctx.art, ctx.vel(0.82 * accent, intensity))
+            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97 * ctx.touch(intensity),
+                  ctx.vel(0.82 * accent, intensity))
 
 
 def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
@@ -338,7 +346,7 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity):
                  (2, 1.4, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)), (3.5, 0.45, r, v(0.8))]
     for beat, length, pitch, vel in notes:
         t0 = ctx.t(bar, beat)
-        _note(inst, pitch, t0, t0 + length * ctx.beat_s * ctx.art, vel)
+        _note(inst, pitch, t0, t0 + length * ctx.beat_s * ctx.touch(intensity, bass=True), vel)
 
 
 def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
@@ -386,7 +394,7 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
             beat = i * step
             t0 = ctx.t(bar, beat)
             on_beat = abs(beat - round(beat)) < 1e-6
-            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.art,
+            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.touch(intensity),
                   ctx.vel(0.95 if on_beat else 0.62, intensity))
         return
     chord_pcs = set(chord_pcs)
@@ -398,7 +406,8 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
-        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92 * ctx.art, ctx.vel(0.9 if beat == 0 else 0.8, intensity))
+        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92 * ctx.touch(intensity),
+              ctx.vel(0.9 if beat == 0 else 0.8, intensity))
 
 
 #: Melodic-percussion ostinati (16 steps): low drums (taiko, timpani) and mallets, sparse and busy.

@@ -70,7 +70,7 @@ def test_invalid_catalog_entry_is_reported_by_name(tmp_path):
     bad.write_text(json.dumps(raw))
     with pytest.raises(CatalogError, match="articulations/legato.*length"):
         load_catalog(str(bad))
-    raw["articulations"]["legato"]["length"] = 1.3
+    raw["articulations"]["legato"]["length"] = 1.1
     raw["momentum"]["drums_db"] = [0, 0, 0, 0]
     bad.write_text(json.dumps(raw))
     with pytest.raises(CatalogError, match="momentum.*5 values"):

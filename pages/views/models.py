@@ -17,7 +17,7 @@ st.caption("The descriptor classifiers, measured on renders they never saw in tr
 
 names = list_models()
 if not names:
-    st.info("No models yet. Make a corpus and train one: `python -m core corpus --per-descriptor 4 --out "
+    st.info("No models yet. Make a corpus and train one: `python -m core corpus --per-descriptor 6 --out "
             "build/corpus` then `python -m core train --corpus build/corpus --estimator mlp` (see README).")
     st.stop()
 chosen = st.multiselect("Models to compare", names, default=names, key="models_chosen")
