@@ -63,7 +63,9 @@ def _estimator(kind: str, seed: int, n_rows: int):
                                                   algorithm="brute"))
     if kind == "mlp":
         # early stopping needs a validation split worth the name
-        return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=800, alpha=1e-3,
+        # 256 hidden units with stronger L2 (alpha 1e-2) beat 64 / 1e-3 and 128 on held-out
+        # renders (README "Measured"); the weights are kept as float32 to ship half the bytes
+        return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), max_iter=800, alpha=1e-2,
                                                              early_stopping=n_rows >= 500, random_state=seed))
     if kind == "hgb":
         return make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1,
@@ -90,7 +92,23 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
         from sklearn.multiclass import OneVsRestClassifier
 
         est = OneVsRestClassifier(est)
-    return est.fit(x, y)
+    est.fit(x, y)
+    if kind == "mlp":
+        for mlp in _mlps(est):
+            mlp.coefs_ = [w.astype(np.float32) for w in mlp.coefs_]
+            mlp.intercepts_ = [b.astype(np.float32) for b in mlp.intercepts_]
+    return est
+
+
+def _mlps(est) -> list:
+    """The fitted MLPs inside a pipeline or a one-vs-rest wrapper of pipelines."""
+    parts = getattr(est, "estimators_", [est])
+    out = []
+    for p in parts:
+        last = p.steps[-1][1] if hasattr(p, "steps") else p
+        if hasattr(last, "coefs_"):
+            out.append(last)
+    return out
 
 
 def _proba(model, x: np.ndarray) -> pd.DataFrame:

@@ -112,12 +112,12 @@ def test_predictions_and_majority_table_on_an_analysis(table):
 def test_predictions_are_fast(table):
     model = train(table, kind="mlp")
     big = table.sample(116, replace=True, random_state=0)  # a 4-minute track's windows
-    import time
+    import timeit
 
     model.predict_windows(big)
-    t0 = time.perf_counter()
-    model.predict_windows(big)
-    assert time.perf_counter() - t0 < 0.5
+    # the best of three runs: what the code costs, not what a busy machine's scheduler adds
+    best_s = min(timeit.repeat(lambda: model.predict_windows(big), number=1, repeat=3))
+    assert best_s < 0.5, best_s
 
 
 def test_cli_train_and_analyze_with_a_model(corpus, tmp_path):
