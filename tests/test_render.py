@@ -259,7 +259,10 @@ def test_render_obeys_its_timeline(name, tempo, tonic):
     r = render(single_region(name, duration_s=30, tempo_bpm=tempo, tonic=tonic), seed=1)
     a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
     assert abs(a.tempo_bpm / tempo - 1) < 0.02, a.tempo_bpm
-    assert (a.windows.tonic == tonic).mean() >= 0.8, list(a.windows.tonic)
+    # the track's key is the requested one; single 10 s windows of a mood with a slow harmonic
+    # rhythm or a dorian family may sit on IV or V (bench/obedience.py measures how often)
+    assert a.tonic == tonic, a.key
+    assert (a.windows.tonic == tonic).mean() >= 0.5, list(a.windows.tonic)
 
 
 def test_multi_region_changes_are_found_by_the_segmentation():
