@@ -303,7 +303,9 @@ def _bass_root(pc: int) -> int:
     return 28 + ((pc - 4) % 12)
 
 
-def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity):
+def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, *, shift_beats: float = 0.0):
+    """One bar of the bass style; ``shift_beats`` starts the pattern later in the bar (the
+    second chord of a bar with two) and drops what would fall past the bar."""
     r = _bass_root(root_pc)
     fifth = r + 7
     style = ctx.d.bass_style
@@ -345,6 +347,9 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity):
         notes = [(0, 1.4, r, v()), (1.5, 0.45, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.8)),
                  (2, 1.4, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)), (3.5, 0.45, r, v(0.8))]
     for beat, length, pitch, vel in notes:
+        if beat + shift_beats >= 4:
+            continue
+        beat += shift_beats
         t0 = ctx.t(bar, beat)
         _note(inst, pitch, t0, t0 + length * ctx.beat_s * ctx.touch(intensity, bass=True), vel)
 
@@ -437,17 +442,21 @@ def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program):
 
 
 # ------------------------------------------------------------------------ compose
-def _keep_span(inst, first: int, start_s: float, end_s: float) -> None:
+def _keep_span(inst, first: int, start_s: float, end_s: float, *, restrike: bool = True) -> None:
     """Clip the notes written since index ``first`` to [start_s, end_s): a role writer writes a
-    whole bar, and a bar with two chords keeps each chord's half of it (a note held across
-    the change is re-struck on the new chord)."""
+    whole bar, and a bar with two chords keeps each chord's half of it. A chord held across
+    the change is re-struck on the new chord (``restrike``); a melody note is not: it ends at
+    the change, and the second half keeps only the notes that start in it."""
     kept = []
     for n in inst.notes[first:]:
         if n.end <= start_s + 0.02 or n.start >= end_s:
             continue
+        if n.start < start_s and not restrike:
+            continue
+        clipped = n.start < start_s or n.end > end_s
         n.start = max(n.start, start_s)
         n.end = min(n.end, end_s)
-        if n.end - n.start >= 0.03:
+        if not clipped or n.end - n.start >= 0.03:
             kept.append(n)
     inst.notes[first:] = kept
 
@@ -544,8 +553,8 @@ def compose(
     tonic_chord = parse_chord("i" if descriptor.mode == "minor" else "I")
     voicing_state: dict = {}
     harmony_center = 62 + descriptor.register
-    # chords per bar; a chord is held at most LONGEST_CHORD_S, so that slow music does not
-    # turn each chord into a section of its own
+    # chords per bar; two bars per chord only where that holds a chord at most LONGEST_CHORD_S,
+    # so that slow music does not turn each chord into a section of its own
     harmonic_rhythm = descriptor.harmonic_rhythm
     if harmonic_rhythm < 1 and ctx.bar_s / harmonic_rhythm > LONGEST_CHORD_S:
         harmonic_rhythm = 1.0
@@ -603,6 +612,7 @@ def compose(
             continue
         first_pcs = pcs
         halves = [(chord, 0.0, 2.0 if second else 4.0)] + ([(second, 2.0, 4.0)] if second else [])
+        mid_s = bar * ctx.bar_s + 2 * ctx.beat_s  # the change, the same instant for both halves
         for k, (ch, beat0, beat1) in enumerate(halves):
             if k:  # the second chord of the bar
                 tones = styled(ch, descriptor.chord_style, descriptor.mode)
@@ -614,14 +624,15 @@ def compose(
             if not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):  # the intro breathes
                 _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
             if v >= ROLE_ENTRY["bass"]:
-                _bass(ctx, insts["bass"], bar, ch, root_pc, next_root_pc if beat1 == 4.0 else root_pc, v)
+                target = next_root_pc if beat1 == 4.0 else (tonic_pc + second.root) % 12
+                _bass(ctx, insts["bass"], bar, ch, root_pc, target, v, shift_beats=beat0)
             if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
                 _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
             if second:
+                span = (mid_s - 0.03, (bar + 1) * ctx.bar_s - 0.03) if k else (bar * ctx.bar_s - 0.03, mid_s - 0.03)
                 for role in ("pad", "harmony", "bass", "lead"):
                     if role in insts:
-                        _keep_span(insts[role], marks[role], ctx.t(bar, beat0, swing=False) - 0.03,
-                                   ctx.t(bar, beat1, swing=False) - 0.03)
+                        _keep_span(insts[role], marks[role], *span, restrike=role != "lead")
         if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
             fill = phrase_end and (next_v > v or bar == n_bars - 1 or (bar + 1) % 8 == intro_bars % 8) \
                 and bar >= intro_bars
@@ -638,6 +649,12 @@ def compose(
                 n.end = min(n.end, duration_s)
                 kept.append(n)
         inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
+        last: dict[int, pretty_midi.Note] = {}
+        for n in inst.notes:  # a held note ends where the same pitch is struck again
+            prev = last.get(n.pitch)
+            if prev is not None and prev.end > n.start:
+                prev.end = max(prev.start + 0.01, n.start)
+            last[n.pitch] = n
     if sections:
         last = sections[-1]
         sections[-1] = Section(last.name, last.start_s, duration_s, last.intensity)

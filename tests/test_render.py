@@ -229,6 +229,35 @@ def test_harmonic_rhythm_sets_chord_changes_per_bar():
     assert changes_per_bar(slow.name) < 0.75
 
 
+def test_two_chords_a_bar_keep_the_parts_musical():
+    """The bass starts its pattern on each chord's root, a melody note is never re-struck as a
+    blip at the change, fast leads survive, and no instrument overlaps a pitch with itself."""
+    from core.harmony import parse_chord
+
+    d = CAT.get("jazz_swing_happy")  # walking bass, two chords a bar
+    assert d.harmonic_rhythm == 2.0
+    arr = compose(d, duration_s=30, tempo_bpm=140, tonic="C", seed=0)
+    bar_s, beat_s = 4 * 60 / 140, 60 / 140
+    roots = {(0 + parse_chord(c).root) % 12 for p in d.progressions for c in p}
+    on_change = [n for n in arr.roles["bass"].notes
+                 if abs(((n.start % bar_s) - 2 * beat_s)) < 0.05 and 2 * bar_s < n.start < 24]
+    assert on_change and all(n.pitch % 12 in roots for n in on_change)
+    harmony = arr.roles["harmony"].notes
+    for n in on_change:  # the bass lands on a tone of the chord struck at the change
+        chord = {h.pitch % 12 for h in harmony if abs(h.start - n.start) < 0.06}
+        assert not chord or n.pitch % 12 in chord, (n, chord)
+    for name, tempo in (("electronic_techno_exciting", 200), ("electronic_tropical_house_melancholic", 110)):
+        arr = compose(CAT.get(name), duration_s=30, tempo_bpm=tempo, tonic="C", seed=0)
+        lead = arr.roles["lead"].notes
+        assert sum(1 for n in lead if 8 < n.start < 20) > 8, name
+        for inst in arr.roles.values():
+            by_pitch = {}
+            for n in inst.notes:
+                by_pitch.setdefault(n.pitch, []).append(n)
+            for notes in by_pitch.values():
+                assert all(a.end <= b.start + 1e-6 for a, b in zip(notes, notes[1:])), (name, inst.name)
+
+
 # -------------------------------------------------------------------------- render
 @pytest.fixture(scope="module")
 def pop_render():
