@@ -555,9 +555,9 @@ def compose(
     harmony_center = 62 + descriptor.register
     # chords per bar; two bars per chord only where that holds a chord at most LONGEST_CHORD_S,
     # so that slow music does not turn each chord into a section of its own
-    harmonic_rhythm = descriptor.harmonic_rhythm
-    if harmonic_rhythm < 1 and ctx.bar_s / harmonic_rhythm > LONGEST_CHORD_S:
-        harmonic_rhythm = 1.0
+    hr = descriptor.harmonic_rhythm
+    if hr < 1 and ctx.bar_s / hr > LONGEST_CHORD_S:
+        hr = 1.0
     sections: list[Section] = []
     prev_v = 0.0
     for bar in range(n_bars):
@@ -572,7 +572,6 @@ def compose(
         in_climax = v >= 0.99
         prog = prog_b if in_climax else prog_a
         body_bar = bar - intro_bars
-        hr = harmonic_rhythm
         step = int(body_bar * hr)
         chord = prog[step % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
         # two chords a bar: the second half plays the next chord of the progression
