@@ -30,11 +30,13 @@ from core.render import _region_audio, master  # noqa: E402
 COMPRESSIONS = {
     "energy": lambda c: c,
     "log": lambda c: np.log1p(100 * c / max(float(c.max()), 1e-12)),
+    "log10": lambda c: np.log1p(10 * c / max(float(c.max()), 1e-12)),
+    "sqrt": lambda c: np.sqrt(c / max(float(c.max()), 1e-12)),
 }
 WEIGHTS = (0, 0.6, 1.0)
 
 
-RANGES = {"all": (0, 7), "C2-B5": (1, 5), "C2-B4": (1, 4)}
+RANGES = {"all": (0, 7), "C2-B5": (1, 5), "C2-B4": (1, 4), "C3-B6": (2, 6), "C3-B7": (2, 7)}
 
 
 def _frames(audio, sr):

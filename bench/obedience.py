@@ -33,7 +33,7 @@ def check(i: int, name: str, duration_s: float) -> tuple:
     r = render(single_region(name, duration_s=duration_s, tempo_bpm=tempo, tonic=tonic), seed=i)
     a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
     tonic_share = float((a.windows.tonic == tonic).mean())
-    return name, d.genre, tempo, a.tempo_bpm, tonic, tonic_share, r.regions[0].band
+    return name, d.genre, tempo, a.tempo_bpm, tonic, tonic_share, r.regions[0].band, f"{d.mode}:{''.join(str(s) for s in d.scale)}/{d.articulation}/hr{d.harmonic_rhythm:g}"
 
 
 def main() -> None:
@@ -48,11 +48,11 @@ def main() -> None:
     names = load_catalog().names()[:: args.every]
     rows = Parallel(n_jobs=2)(delayed(check)(i, n, args.duration_s) for i, n in enumerate(names))
     per_genre = defaultdict(list)
-    for name, genre, tempo, got, tonic, share, band in rows:
+    for name, genre, tempo, got, tonic, share, band, traits in rows:
         tempo_ok = abs(got / tempo - 1) < 0.02 if np.isfinite(got) else False
         per_genre[genre].append((tempo_ok, share >= 0.8, share))
         if not (tempo_ok and share >= 0.8):
-            print(f"  {name:40s} {band:22s} tempo {tempo:6.1f} -> {got:6.1f}   tonic {tonic:2s} in {share:.0%} of windows")
+            print(f"  {name:40s} {band:22s} {traits:24s} tempo {tempo:6.1f} -> {got:6.1f}   tonic {tonic:2s} in {share:.0%} of windows")
     allr = [x for v in per_genre.values() for x in v]
     print(f"\n{len(allr)} descriptors: tempo within 2 %: {np.mean([t for t, _, _ in allr]):.2f}, "
           f"tonic in >= 80 % of windows: {np.mean([k for _, k, _ in allr]):.2f}, "

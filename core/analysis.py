@@ -21,7 +21,7 @@ from .segment import SegmentOptions, segment
 from .tempo import estimate_tempo
 
 #: Bump when an algorithm change alters results, so cached analyses are recomputed.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 #: Windows quieter than this (mean frame RMS, dBFS) are flagged silent.
 SILENT_WINDOW_DB = -60.0
 

@@ -404,10 +404,13 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         return
     chord_pcs = set(chord_pcs)
     shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
+    # the register moves the melody by scale steps (high: a fifth up, low: a fourth down), so
+    # it stays in the key; shifting the scale's base by 7 semitones would play it in the dominant
+    shift += int(round(d.register * len(d.scale) / 12))
     for k, (beat, length, st) in enumerate(motif):
         if phrase_bar % 4 == 3 and beat >= 2:  # the phrase breathes in its last half bar
             break
-        p = _scale_pitch(ctx.tonic, d.scale, st + shift, base)
+        p = _scale_pitch(ctx.tonic, d.scale, st + shift, 60)
         if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
@@ -422,20 +425,26 @@ _PERC_PATTERNS = {
 }
 
 
-def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program):
-    """An ostinato on the chord: low drums hit root and fifth, mallets walk the chord tones."""
+def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program, *, second_pcs=None):
+    """An ostinato on the chord: low drums hit root and fifth, mallets walk the chord tones
+    (``second_pcs``: the chord of the bar's second half, when the bar has two)."""
     low_drum = program in (47, 116, 117, 118, 55)
     kind = "drum" if low_drum else "mallet"
     pattern = _PERC_PATTERNS[kind][1 if level >= 3 else 0]
     base = 36 if low_drum else 60
-    root = base + ((chord_pcs[0] - base) % 12)
-    tones = [root, root + 7] if low_drum else sorted(base + ((pc - base) % 12) for pc in chord_pcs[:3]) + [root + 12]
+
+    def tones_of(pcs):
+        root = base + ((pcs[0] - base) % 12)
+        return [root, root + 7] if low_drum else sorted(base + ((pc - base) % 12) for pc in pcs[:3]) + [root + 12]
+
+    halves = (tones_of(chord_pcs), tones_of(second_pcs) if second_pcs else tones_of(chord_pcs))
     n = len(pattern)
     k = 0
     for i, ch in enumerate(pattern):
         if ch == "." or (ctx.slow and (4 * i) % n):  # slow tempi: on the beats only
             continue
         t0 = ctx.t(bar, 4.0 * i / n)
+        tones = halves[1 if 4.0 * i / n >= 2.0 else 0]
         _note(inst, tones[k % len(tones)], t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
               ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity))
         k += 1
@@ -558,6 +567,20 @@ def compose(
     hr = descriptor.harmonic_rhythm
     if hr < 1 and ctx.bar_s / hr > LONGEST_CHORD_S:
         hr = 1.0
+
+    def chord_of(bar: int):
+        """The bar's chord and, with two chords a bar, the second half's (else None)."""
+        if resolve and final_bar is not None and bar >= final_bar:
+            return tonic_chord, None
+        if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
+            return dominant, None  # the cadence
+        prog = prog_b if plan[bar] >= 0.99 else prog_a  # the climax has its own progression
+        if bar < intro_bars:
+            return (prog[0] if bar % 2 == 0 else prog[-1]), None
+        step = int((bar - intro_bars) * hr)
+        # two chords a bar: the second half plays the next chord of the progression
+        return prog[step % len(prog)], (prog[(step + 1) % len(prog)] if hr >= 2 else None)
+
     sections: list[Section] = []
     prev_v = 0.0
     for bar in range(n_bars):
@@ -570,23 +593,16 @@ def compose(
         elif start < duration_s:
             sections.append(Section(name, start, min(start + ctx.bar_s, duration_s), v))
         in_climax = v >= 0.99
-        prog = prog_b if in_climax else prog_a
         body_bar = bar - intro_bars
-        step = int(body_bar * hr)
-        chord = prog[step % len(prog)] if bar >= intro_bars else prog[0] if bar % 2 == 0 else prog[-1]
-        # two chords a bar: the second half plays the next chord of the progression
-        second = prog[(step + 1) % len(prog)] if hr >= 2 and bar >= intro_bars else None
-        if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
-            chord, second = dominant, None
         if resolve and final_bar is not None and bar > final_bar:
             break  # the held final chord covers the partial last bar
         is_final = resolve and bar == final_bar
-        if is_final:
-            chord = tonic_chord
+        chord, second = chord_of(bar)
         tones = styled(chord, descriptor.chord_style, descriptor.mode)
         root_pc = (tonic_pc + chord.root) % 12
         pcs = [(root_pc + i) % 12 for i in tones]
-        nxt = prog[(int((body_bar + 1) * hr)) % len(prog)] if bar + 1 < n_bars else tonic_chord
+        # what the next bar starts on (the cadence's V and I included), for the bass to lead into
+        nxt = chord_of(bar + 1)[0] if bar + 1 < n_bars else tonic_chord
         next_root_pc = (tonic_pc + nxt.root) % 12
         phrase_end = (bar - intro_bars) % 4 == 3 or bar == n_bars - 1
         next_v = plan[bar + 1] if bar + 1 < n_bars else (1.0 if not resolve else 0.0)
@@ -639,7 +655,8 @@ def compose(
                 (bar == 0 and position in ("middle", "last"))
             _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
         if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
-            _percussion(ctx, insts["percussion"], bar, first_pcs, v, level, programs["percussion"])
+            _percussion(ctx, insts["percussion"], bar, first_pcs, v, level, programs["percussion"],
+                        second_pcs=pcs if second else None)
         prev_v = v
     for inst in pm.instruments:  # nothing sounds past the region's end
         kept = []

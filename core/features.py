@@ -100,6 +100,19 @@ def feature_columns(name: str) -> list[str]:
     return [f"{name}.{f}" for f in FEATURE_SETS[name]]
 
 
+def _chroma_change(unit: np.ndarray, lag: int, f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
+    """Per window, the mean over its frames of 1 - cosine similarity of unit chroma with the
+    frame ``lag`` earlier. Frames with no frame ``lag`` before them are left out of the mean
+    (not counted as zero), so the first window is measured like the others."""
+    n = unit.shape[1]
+    change, valid = np.zeros(n), np.zeros(n)
+    if n > lag:
+        change[lag:] = 1 - np.sum(unit[:, lag:] * unit[:, :-lag], axis=0)
+        valid[lag:] = 1.0
+    total, _ = window_mean_var(np.vstack([change, valid]), f0, f1)
+    return np.where(total[:, 1] > 0, total[:, 0] / np.maximum(total[:, 1], 1e-12), 0.0)
+
+
 def window_features(
     frames: Frames,
     f0: np.ndarray,
@@ -216,13 +229,10 @@ def window_features(
         lag = 8  # ~0.19 s: chord changes, not frame noise
         raw = frames.chroma_stft
         unit = raw / np.maximum(np.linalg.norm(raw, axis=0, keepdims=True), 1e-12)
-        change = np.concatenate([np.zeros(lag), 1 - np.sum(unit[:, lag:] * unit[:, :-lag], axis=0)])
-        change_m, _ = window_mean_var(change, f0, f1)
-        lag_1s = max(1, int(round(1.0 / frames.frame_s)))
-        change_1s = np.concatenate([np.zeros(min(lag_1s, unit.shape[1])),
-                                    1 - np.sum(unit[:, lag_1s:] * unit[:, :-lag_1s], axis=0)])
-        change_1s_m, _ = window_mean_var(change_1s, f0, f1)
-        harm_cv = np.sqrt(harm_v) / np.maximum(harm_m, 1e-9)
+        change_m = _chroma_change(unit, lag, f0, f1)
+        change_1s_m = _chroma_change(unit, max(1, int(round(1.0 / frames.frame_s))), f0, f1)
+        # near-silent windows (harmonic energy at the floor) read as steady, not as huge ratios
+        harm_cv = np.where(harm_m > 1e-6, np.sqrt(harm_v) / np.maximum(harm_m, 1e-6), 0.0)
         # the tonic as the analysis finds it: each window's key, weighed with the whole track's
         from .key import estimate_keys
 
@@ -233,8 +243,8 @@ def window_features(
             "key_strength": np.clip(corr.max(axis=1), 0, 1),
             "major_minus_minor": corr[:, :12].max(axis=1) - corr[:, 12:].max(axis=1),
             "chroma_entropy": entropy,
-            "harmonic_change": change_m[:, 0],
-            "harmonic_change_1s": change_1s_m[:, 0],
+            "harmonic_change": change_m,
+            "harmonic_change_1s": change_1s_m,
             "harmonic_rms_cv": harm_cv,
         }
         for k in range(12):

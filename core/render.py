@@ -24,7 +24,7 @@ from .synth import render_midi
 from .timeline import Timeline
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
-RENDER_VERSION = 4
+RENDER_VERSION = 5
 SAMPLE_RATE = 44100
 TARGET_LUFS = -14.0
 CEILING_DB = -1.0

@@ -230,3 +230,19 @@ def test_options_are_keyword_only_and_whole_numbers():
         AnalysisOptions(10, 2)  # noqa
     with pytest.raises(OptionError, match="whole number"):
         SegmentOptions(k_min=2.5)
+
+
+def test_harmonic_change_is_not_diluted_in_the_first_window():
+    """Two chords alternating every third of a second, steadily (one second apart, the chord is
+    always the other one): the chord-change features of the
+    first window equal those of later windows (the first second is measured, not zero-padded)."""
+    sr = 22050
+    t = np.arange(int(sr / 3)) / sr
+    chords = [(261.63, 329.63, 392.0), (293.66, 369.99, 440.0)]  # C major, D major
+    half = [sum(np.sin(2 * np.pi * f * t) for f in c) * np.hanning(t.size) ** 0.2 for c in chords]
+    y = 0.2 * np.tile(np.concatenate(half), 24).astype(np.float32)  # 16 s
+    table = core.analysis.window_feature_table(core.track_from_array(y, sr))
+    for col in ("tonal.harmonic_change_1s", "tonal.harmonic_change"):
+        first, second = table[col].iloc[0], table[col].iloc[1]
+        assert second > 0.05, (col, second)
+        assert abs(first / second - 1) < 0.03, (col, first, second)
