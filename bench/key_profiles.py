@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/key_profiles.py
 
-Two corpora of 30 s pieces in random keys: 12 ground-truth form pieces
-(core.groundtruth: piano/strings/guitar textures, alternating major and minor) and 24
-render-engine pieces from random catalog descriptors (drums, dense bands, all genres).
-For every combination of chroma range (all 7 CQT octaves, C2-B5, C2-B4), compression,
-profile and context weight: the share of 10 s windows whose tonic is right, per corpus,
-and their mean. The chosen default comes from this table (see README, Key estimation).
+Three corpora in random keys: 12 ground-truth form pieces of 30 s (core.groundtruth:
+piano/strings/guitar textures, alternating major and minor), 24 render-engine pieces of 30 s
+from random catalog descriptors (drums, dense bands, all genres), and 12 modulations (two
+20 s regions of one descriptor, the second a 2nd, 4th, 5th or 6th away; a window's truth is
+the key at its centre), which is where a strong pull towards the track's key costs.
+For every combination of chroma range, compression, profile and context weight: the share
+of 10 s windows whose tonic is right, per corpus, and their mean. The chosen default comes from this table (see README, Key estimation).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ COMPRESSIONS = {
     "log10": lambda c: np.log1p(10 * c / max(float(c.max()), 1e-12)),
     "sqrt": lambda c: np.sqrt(c / max(float(c.max()), 1e-12)),
 }
-WEIGHTS = (0, 0.6, 1.0)
+WEIGHTS = (0, 0.6, 1.0, 1.5, 2.5)
 
 
 RANGES = {"all": (0, 7), "C2-B5": (1, 5), "C2-B4": (1, 4), "C3-B6": (2, 6), "C3-B7": (2, 7)}
@@ -74,13 +75,34 @@ def corpora():
         arr = compose(d, duration_s=30, tempo_bpm=float(rng.uniform(*d.tempo_bpm)), tonic=tonic, seed=i)
         audio, _, _ = master(_region_audio(arr, d.reverb, 44100)[: 30 * 44100], 44100)
         renders.append((*_frames(audio, 44100), tonic))
-    return {"form pieces": forms, "renders": renders}
+    # modulations: two regions of one descriptor, 20 s each, the second in another key; the
+    # truth of a window is the key at its centre. A strong track context costs here.
+    from core.render import render
+    from core.timeline import multi_region
+
+    modulations = []
+    for i in range(12):
+        name = names[int(rng.integers(len(names)))]
+        d = catalog.get(name)
+        first = int(rng.integers(12))
+        second = (first + int(rng.choice([2, 5, 7, 9]))) % 12
+        tempo = round(float(rng.uniform(*d.tempo_bpm)), 1)
+        timeline = multi_region([
+            {"start_s": 0.0, "end_s": 20.0, "descriptor": name, "tempo_bpm": tempo, "tonic": PITCH_CLASSES[first]},
+            {"start_s": 20.0, "end_s": 40.0, "descriptor": name, "tempo_bpm": tempo, "tonic": PITCH_CLASSES[second]},
+        ])
+        r = render(timeline, seed=i, parallel=False)
+        chromas, f0, f1 = _frames(r.audio, r.sample_rate)
+        centre_s = (f0 + f1) / 2 * 512 / 22050
+        truth = np.where(centre_s < 20.0, PITCH_CLASSES[first], PITCH_CLASSES[second])
+        modulations.append((chromas, f0, f1, truth))
+    return {"form pieces": forms, "renders": renders, "modulations": modulations}
 
 
 def main() -> None:
     _, profiles = load_profiles()
     sets = corpora()
-    print(f"{'range':6s} {'chroma':7s} {'profile':24s} " + "  ".join(f"ctx={w:<3} form/render/mean " for w in WEIGHTS))
+    print(f"{'range':6s} {'chroma':7s} {'profile':24s} " + "  ".join(f"ctx={w:<3} form/render/modul/mean " for w in WEIGHTS))
     for rname in RANGES:
         for cname, compress in COMPRESSIONS.items():
             for pname in profiles:
@@ -95,7 +117,7 @@ def main() -> None:
                             k = estimate_keys(win, profile=pname, context=c.sum(axis=1), context_weight=weight)
                             acc.append(np.mean(np.array(k.tonic_names()) == tonic))
                         scores.append(float(np.mean(acc)))
-                    cells.append(f"{scores[0]:.3f}/{scores[1]:.3f}/{np.mean(scores):.3f}   ")
+                    cells.append("/".join(f"{x:.3f}" for x in scores + [float(np.mean(scores))]) + "   ")
                 print(f"{rname:6s} {cname:7s} {pname:24s} " + " ".join(cells), flush=True)
 
 

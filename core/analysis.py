@@ -48,7 +48,7 @@ class AnalysisOptions:
     window_s: float = 10.0
     hop_s: float = 2.0
     key_profile: str | None = None  # None = the default in assets/key_profiles.json
-    key_context: float = 1.0  # weight of the whole track's key in each window's key
+    key_context: float = 2.5  # weight of the whole track's key in each window's key
     segmentation: SegmentOptions = field(default_factory=SegmentOptions)
 
     def __post_init__(self):

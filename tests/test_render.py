@@ -299,19 +299,11 @@ def test_render_is_mastered_and_reproducible(pop_render):
     assert r.versions["render"] and r.regions[0].band in CAT.get("pop_corporate_uplifting").bands
 
 
-#: Known regression since the moods got their touch and harmonic rhythm: the track's key is
-#: right, but only 55-73 % of the 10 s windows sit on the tonic (slow chord changes and dorian
-#: moods let windows read IV or V; bench/obedience.py: 83 % of descriptors pass, was 87 %).
-#: strict: the mark must go once the engine makes the tonic clear again.
-_TONIC_REGRESSION = pytest.mark.xfail(strict=True, reason="windows sit on IV or V (known tonic regression)")
-
-
 @pytest.mark.parametrize(
     "name,tempo,tonic",
-    [pytest.param("pop_corporate_uplifting", 112, "D", marks=_TONIC_REGRESSION), ("rock_indie_driving", 138, "E"),
+    [("pop_corporate_uplifting", 112, "D"), ("rock_indie_driving", 138, "E"),
      ("electronic_synthwave_driving", 108, "A"), ("hiphop_trap_dark", 146, "F"),
-     pytest.param("cinematic_percussion_determined", 96, "D", marks=_TONIC_REGRESSION),
-     pytest.param("folk_acoustic_hopeful", 92, "G", marks=_TONIC_REGRESSION),
+     ("cinematic_percussion_determined", 96, "D"), ("folk_acoustic_hopeful", 92, "G"),
      ("documentary_idiophonic_curious", 104, "C"), ("jazz_noir_mysterious", 76, "C")],
 )
 def test_render_obeys_its_timeline(name, tempo, tonic):
