@@ -283,10 +283,10 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .corpus import load_corpus
+    from .corpus import load_corpora
     from .models import TARGETS, model_dirs, train
 
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpora(args.corpus)
     name = args.name or args.estimator
     with terminal_bar(f"train {name}", enabled=not args.quiet) as bar:
         model = train(corpus, kind=args.estimator, name=name, test_size=args.test_size, seed=args.seed,
@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_corpus)
 
     t = sub.add_parser("train", help="Train descriptor classifiers on a corpus.")
-    t.add_argument("--corpus", required=True, help="corpus folder (python -m core corpus)")
+    t.add_argument("--corpus", required=True, nargs="+",
+                   help="corpus folder(s) (python -m core corpus); several are trained on together")
     t.add_argument("--estimator", choices=("knn", "mlp", "hgb"), default="mlp")
     t.add_argument("--name", default=None, help="model name (default: the estimator)")
     t.add_argument("--out", default=None, help="model folder (default: $STUDIO_DATA_DIR/models/NAME)")

@@ -95,8 +95,9 @@ def plan(spec: CorpusSpec) -> list[CorpusJob]:
                 tonic = PITCH_CLASSES[int(rng.integers(12))]
                 band = bands[int(rng.integers(len(bands)))]
                 seed = int(rng.integers(2**31))
-                jobs.append(CorpusJob(f"{name}-{duration:g}s-{i}", name, float(duration), tempo, tonic, band, seed,
-                                      spec.sample_rate))
+                # another seed's corpus gets other ids, so corpora can be trained on together
+                render_id = f"{name}-{duration:g}s-{i}" + (f"-s{spec.seed}" if spec.seed else "")
+                jobs.append(CorpusJob(render_id, name, float(duration), tempo, tonic, band, seed, spec.sample_rate))
     return jobs
 
 
@@ -243,3 +244,23 @@ def load_corpus(path: str | Path) -> pd.DataFrame:
     if missing:
         raise StudioError(f"{p} is not a studio corpus (no {', '.join(missing)} column).")
     return table
+
+
+def load_corpora(paths) -> pd.DataFrame:
+    """Several corpora as one table (say, the same spec with seeds 0 and 1: twice the renders).
+
+    Their render ids must differ (corpora of other seeds get ``-sN`` ids); a render in two
+    of them would sit on both sides of the held-out split, so that is refused.
+    """
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise OptionError("Give at least one corpus folder.")
+    tables = [load_corpus(p) for p in paths]
+    seen: dict[str, str] = {}
+    for path, table in zip(paths, tables):
+        for rid in table.render_id.unique():
+            if rid in seen:
+                raise StudioError(f"Render {rid} is in both {seen[rid]} and {path}: corpora trained on together "
+                                  "need other seeds (python -m core corpus --seed N).")
+            seen[rid] = str(path)
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.corpus import CorpusSpec, build_corpus, load_corpus, plan
-from core.errors import OptionError
+from core.corpus import CorpusSpec, build_corpus, load_corpora, load_corpus, plan
+from core.errors import OptionError, StudioError
 
 TINY = CorpusSpec(per_descriptor=1, durations_s=(5.0,), descriptors=("pop_corporate_happy", "rock_indie_angry"))
 
@@ -64,3 +64,13 @@ def test_bad_settings():
         CorpusSpec(per_descriptor=0)
     with pytest.raises(OptionError, match="scheduler"):
         build_corpus(TINY, out_dir="/tmp/never", backend="dask")
+
+
+def test_corpora_of_other_seeds_are_trained_on_together(tmp_path):
+    build_corpus(TINY, out_dir=tmp_path / "a")
+    other = CorpusSpec(per_descriptor=1, durations_s=(5.0,), descriptors=TINY.descriptors, seed=1)
+    build_corpus(other, out_dir=tmp_path / "b")
+    both = load_corpora([tmp_path / "a", tmp_path / "b"])
+    assert both.render_id.nunique() == 4 and all(r.endswith("-s1") for r in load_corpus(tmp_path / "b").render_id)
+    with pytest.raises(StudioError, match="other seeds"):
+        load_corpora([tmp_path / "a", tmp_path / "a"])
