@@ -5,10 +5,11 @@
 Three corpora in random keys: 12 ground-truth form pieces of 30 s (core.groundtruth:
 piano/strings/guitar textures, alternating major and minor), 24 render-engine pieces of 30 s
 from random catalog descriptors (drums, dense bands, all genres), and 12 modulations (two
-20 s regions of one descriptor, the second a 2nd, 4th, 5th or 6th away; a window's truth is
-the key at its centre), which is where a strong pull towards the track's key costs.
-For every combination of chroma range, compression, profile and context weight: the share
-of 10 s windows whose tonic is right, per corpus, and their mean. The chosen default comes from this table (see README, Key estimation).
+regions of one descriptor, the second a 2nd, 4th, 5th or 6th away: half are 20 s + 20 s, half
+a 45 s piece with a 15 s bridge; a window's truth is the key at its centre), which is where a
+strong pull towards the track's key costs. For every combination of chroma range,
+compression, profile and context weight: the share of 10 s windows whose tonic is right, per
+corpus, and their mean. The chosen default comes from this table (see README, Key estimation).
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ def corpora():
         arr = compose(d, duration_s=30, tempo_bpm=float(rng.uniform(*d.tempo_bpm)), tonic=tonic, seed=i)
         audio, _, _ = master(_region_audio(arr, d.reverb, 44100)[: 30 * 44100], 44100)
         renders.append((*_frames(audio, 44100), tonic))
-    # modulations: two regions of one descriptor, 20 s each, the second in another key; the
-    # truth of a window is the key at its centre. A strong track context costs here.
+    # modulations: two regions of one descriptor, the second in another key: 20 s + 20 s, or a
+    # 45 s piece with a 15 s bridge (where a strong pull towards the track's key costs most);
+    # the truth of a window is the key at its centre.
     from core.render import render
     from core.timeline import multi_region
 
@@ -87,14 +89,16 @@ def corpora():
         first = int(rng.integers(12))
         second = (first + int(rng.choice([2, 5, 7, 9]))) % 12
         tempo = round(float(rng.uniform(*d.tempo_bpm)), 1)
+        cut_s, end_s = (20.0, 40.0) if i % 2 == 0 else (45.0, 60.0)
         timeline = multi_region([
-            {"start_s": 0.0, "end_s": 20.0, "descriptor": name, "tempo_bpm": tempo, "tonic": PITCH_CLASSES[first]},
-            {"start_s": 20.0, "end_s": 40.0, "descriptor": name, "tempo_bpm": tempo, "tonic": PITCH_CLASSES[second]},
+            {"start_s": 0.0, "end_s": cut_s, "descriptor": name, "tempo_bpm": tempo, "tonic": PITCH_CLASSES[first]},
+            {"start_s": cut_s, "end_s": end_s, "descriptor": name, "tempo_bpm": tempo,
+             "tonic": PITCH_CLASSES[second]},
         ])
         r = render(timeline, seed=i, parallel=False)
         chromas, f0, f1 = _frames(r.audio, r.sample_rate)
         centre_s = (f0 + f1) / 2 * 512 / 22050
-        truth = np.where(centre_s < 20.0, PITCH_CLASSES[first], PITCH_CLASSES[second])
+        truth = np.where(centre_s < cut_s, PITCH_CLASSES[first], PITCH_CLASSES[second])
         modulations.append((chromas, f0, f1, truth))
     return {"form pieces": forms, "renders": renders, "modulations": modulations}
 

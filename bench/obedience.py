@@ -20,6 +20,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _scale_name(scale) -> str:
+    from core.catalog import SCALES
+
+    return next((n for n, sc in SCALES.items() if tuple(sc) == tuple(scale)), "other")
+
+
 def check(i: int, name: str, duration_s: float) -> tuple:
     import core
     from core.catalog import load_catalog
@@ -33,7 +39,7 @@ def check(i: int, name: str, duration_s: float) -> tuple:
     r = render(single_region(name, duration_s=duration_s, tempo_bpm=tempo, tonic=tonic), seed=i)
     a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
     tonic_share = float((a.windows.tonic == tonic).mean())
-    return name, d.genre, tempo, a.tempo_bpm, tonic, tonic_share, r.regions[0].band, f"{d.mode}:{''.join(str(s) for s in d.scale)}/{d.articulation}/hr{d.harmonic_rhythm:g}"
+    return name, d.genre, tempo, a.tempo_bpm, tonic, tonic_share, r.regions[0].band, f"{_scale_name(d.scale)}/{d.articulation}/hr{d.harmonic_rhythm:g}"
 
 
 def main() -> None:

@@ -406,7 +406,8 @@ def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
     shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
     # the register moves the melody by scale steps (high: a fifth up, low: a fourth down), so
     # it stays in the key; shifting the scale's base by 7 semitones would play it in the dominant
-    shift += int(round(d.register * len(d.scale) / 12))
+    shift += min(range(-len(d.scale), len(d.scale) + 1),
+                 key=lambda k: abs(_scale_pitch(0, d.scale, k, 0) - d.register))
     for k, (beat, length, st) in enumerate(motif):
         if phrase_bar % 4 == 3 and beat >= 2:  # the phrase breathes in its last half bar
             break

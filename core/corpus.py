@@ -80,6 +80,14 @@ class CorpusResult:
     failures: list[str] = field(default_factory=list)
 
 
+def engine_versions() -> dict:
+    """The render and analysis versions a corpus is made with (stored in its spec.json)."""
+    from .analysis import ANALYSIS_VERSION
+    from .render import RENDER_VERSION
+
+    return {"render": RENDER_VERSION, "analysis": ANALYSIS_VERSION}
+
+
 def plan(spec: CorpusSpec) -> list[CorpusJob]:
     """Every render of the corpus, in a fixed order, with its random tempo, band and tonic."""
     catalog = load_catalog()
@@ -175,17 +183,23 @@ def build_corpus(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec_path = out / "spec.json"
+    versions = engine_versions()
     if spec_path.exists():
         previous = json.loads(spec_path.read_text())
+        made_by = previous.pop("versions", None)
         if previous != spec.to_dict():
             raise OptionError(
                 f"{out} holds a corpus made with other settings ({previous}). Use another folder, or the same "
                 "settings to resume it."
             )
+        if made_by != versions:
+            raise OptionError(
+                f"{out} holds renders made by another version of the engine ({made_by or 'unrecorded'}; this one "
+                f"is {versions}): their music or features differ. Use another folder.")
     else:
         from .store import atomic_write
 
-        atomic_write(spec_path, json.dumps(spec.to_dict(), indent=2).encode())
+        atomic_write(spec_path, json.dumps({**spec.to_dict(), "versions": versions}, indent=2).encode())
     jobs = plan(spec)
     todo = [j for j in jobs if not _part_path(out, j.render_id).exists()]
     report = progress or (lambda f, m: None)
@@ -243,6 +257,8 @@ def load_corpus(path: str | Path) -> pd.DataFrame:
     missing = [c for c in LABELS + ("render_id",) if c not in table.columns]
     if missing:
         raise StudioError(f"{p} is not a studio corpus (no {', '.join(missing)} column).")
+    spec_path = p.parent / "spec.json"
+    table.attrs["versions"] = json.loads(spec_path.read_text()).get("versions") if spec_path.is_file() else None
     return table
 
 
@@ -255,12 +271,25 @@ def load_corpora(paths) -> pd.DataFrame:
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise OptionError("Give at least one corpus folder.")
+    resolved = [Path(p).resolve() for p in paths]
+    twice = next((p for i, p in enumerate(paths) if resolved[i] in resolved[:i]), None)
+    if twice is not None:
+        raise OptionError(f"The corpus {twice} is given twice.")
     tables = [load_corpus(p) for p in paths]
+    if len({json.dumps(t.attrs.get("versions"), sort_keys=True) for t in tables}) > 1:
+        made = ", ".join(f"{p}: {t.attrs.get('versions') or 'unrecorded'}" for p, t in zip(paths, tables))
+        raise StudioError(f"These corpora were made by different versions of the engine ({made}); rebuild the "
+                          "older ones so the models learn from one kind of music.")
     seen: dict[str, str] = {}
     for path, table in zip(paths, tables):
         for rid in table.render_id.unique():
             if rid in seen:
                 raise StudioError(f"Render {rid} is in both {seen[rid]} and {path}: corpora trained on together "
-                                  "need other seeds (python -m core corpus --seed N).")
+                                  "need other seeds (python -m core corpus --seed N; corpora of seed 1 and up made "
+                                  "before December 2026 lack the -sN ids and must be rebuilt).")
             seen[rid] = str(path)
-    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+    if len(tables) == 1:
+        return tables[0]
+    both = pd.concat(tables, ignore_index=True)
+    both.attrs["versions"] = tables[0].attrs.get("versions")
+    return both

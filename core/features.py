@@ -231,9 +231,10 @@ def window_features(
         unit = raw / np.maximum(np.linalg.norm(raw, axis=0, keepdims=True), 1e-12)
         change_m = _chroma_change(unit, lag, f0, f1)
         change_1s_m = _chroma_change(unit, max(1, int(round(1.0 / frames.frame_s))), f0, f1)
-        # near-silent windows (harmonic energy at the floor) read as steady, not as huge ratios
+        # windows with no harmonic energy at all read as steady, not as huge ratios
         harm_cv = np.where(harm_m > 1e-6, np.sqrt(harm_v) / np.maximum(harm_m, 1e-6), 0.0)
-        # the tonic as the analysis finds it: each window's key, weighed with the whole track's
+        # the tonic with the analysis's key profiles: each window's key, weighed with the whole
+        # track's (at 1.0 here on the STFT chroma; the analysis uses 2.5 on the CQT chroma)
         from .key import estimate_keys
 
         track = np.log1p(100 * frames.chroma_stft).mean(axis=1) if frames.n_frames else None

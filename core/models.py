@@ -448,7 +448,8 @@ def train(
     report(1.0, "Done")
     return DescriptorModel(estimators=final, metrics=metrics, extras=extras,
                            config={"test_size": test_size, "seed": seed, "window_step": window_step,
-                                   "renders": int(table.render_id.nunique()), "windows": len(table)},
+                                   "renders": int(table.render_id.nunique()), "windows": len(table),
+                                   "corpus_versions": corpus.attrs.get("versions")},
                            versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__}, **base)
 
 

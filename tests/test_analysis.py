@@ -242,7 +242,7 @@ def test_harmonic_change_is_not_diluted_in_the_first_window():
     half = [sum(np.sin(2 * np.pi * f * t) for f in c) * np.hanning(t.size) ** 0.2 for c in chords]
     y = 0.2 * np.tile(np.concatenate(half), 24).astype(np.float32)  # 16 s
     table = core.analysis.window_feature_table(core.track_from_array(y, sr))
-    for col in ("tonal.harmonic_change_1s", "tonal.harmonic_change"):
-        first, second = table[col].iloc[0], table[col].iloc[1]
-        assert second > 0.05, (col, second)
-        assert abs(first / second - 1) < 0.03, (col, first, second)
+    # the one-second lag is what zero-padding diluted (by a tenth of a 10 s window; the 8-frame
+    # lag of harmonic_change only by 2 %, too little to test)
+    first, second = table["tonal.harmonic_change_1s"].iloc[:2]
+    assert second > 0.05 and abs(first / second - 1) < 0.03, (first, second)

@@ -72,5 +72,27 @@ def test_corpora_of_other_seeds_are_trained_on_together(tmp_path):
     build_corpus(other, out_dir=tmp_path / "b")
     both = load_corpora([tmp_path / "a", tmp_path / "b"])
     assert both.render_id.nunique() == 4 and all(r.endswith("-s1") for r in load_corpus(tmp_path / "b").render_id)
-    with pytest.raises(StudioError, match="other seeds"):
+    with pytest.raises(OptionError, match="given twice"):
         load_corpora([tmp_path / "a", tmp_path / "a"])
+    import shutil
+
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")
+    with pytest.raises(StudioError, match="other seeds"):
+        load_corpora([tmp_path / "a", tmp_path / "copy"])
+
+
+def test_a_corpus_of_another_engine_version_is_not_resumed_or_mixed(tmp_path):
+    import json
+
+    build_corpus(TINY, out_dir=tmp_path / "a")
+    other = CorpusSpec(per_descriptor=1, durations_s=(5.0,), descriptors=TINY.descriptors, seed=1)
+    build_corpus(other, out_dir=tmp_path / "b")
+    spec_path = tmp_path / "b" / "spec.json"
+    spec = json.loads(spec_path.read_text())
+    assert spec["versions"]["render"] >= 5
+    spec["versions"]["render"] -= 1  # as if rendered by the previous engine
+    spec_path.write_text(json.dumps(spec))
+    with pytest.raises(OptionError, match="another version of the engine"):
+        build_corpus(other, out_dir=tmp_path / "b")
+    with pytest.raises(StudioError, match="different versions"):
+        load_corpora([tmp_path / "a", tmp_path / "b"])

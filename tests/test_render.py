@@ -258,15 +258,16 @@ def test_two_chords_a_bar_keep_the_parts_musical():
                 assert all(a.end <= b.start + 1e-6 for a, b in zip(notes, notes[1:])), (name, inst.name)
 
 
-
 def test_the_melody_stays_in_the_key_at_every_register():
     """High and low valence move the lead by scale steps, never into another key: every lead
     note is a tone of the scale or of a chord the piece plays (the lead used to follow the
     scale of the dominant in high and low registers)."""
     from core.harmony import parse_chord, styled
 
-    for name in ("pop_dance_happy", "pop_dance_celebratory", "electronic_tropical_house_fun",
-                 "jazz_noir_sad", "pop_corporate_reflective"):
+    # high register (valence 2) and low (valence 0), all with motif leads; each of them played
+    # notes outside the key with the old register shift, on both seeds
+    for name in ("pop_dance_happy", "electronic_tropical_house_fun", "rock_indie_angry",
+                 "cinematic_percussion_tense", "hiphop_trap_angry"):
         d = CAT.get(name)
         allowed = set(d.scale)
         for c in [c for p in d.progressions for c in p] + ["V", "i" if d.mode == "minor" else "I"]:
@@ -275,8 +276,9 @@ def test_the_melody_stays_in_the_key_at_every_register():
         for seed in (0, 1):
             arr = compose(d, duration_s=30, tempo_bpm=float(np.mean(d.tempo_bpm)), tonic="D", seed=seed)
             degrees = Counter((n.pitch - 2) % 12 for n in arr.roles["lead"].notes)
-            assert degrees and set(degrees) <= allowed, (name, d.register, sorted(set(degrees) - allowed))
-            assert degrees.most_common(1)[0][0] in (0, 2, 4, 7) or degrees[0] > 0, (name, degrees)
+            assert d.register != 0 and d.lead_style != "arpeggio"
+            assert sum(degrees.values()) > 20 and set(degrees) <= allowed, \
+                (name, d.register, sorted(set(degrees) - allowed))
 
 
 # -------------------------------------------------------------------------- render
