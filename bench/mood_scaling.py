@@ -27,11 +27,9 @@ def main() -> None:
     from joblib import Parallel, delayed
 
     from core.corpus import load_corpora
-    from core.models import DEFAULT_FEATURE_SETS, _fit, feature_columns_of, split_by_render
+    from core.models import _fit, split_by_render, training_table
 
-    t = load_corpora(args.corpora)
-    t = t[~t.silent.astype(bool)].reset_index(drop=True)
-    x = np.nan_to_num(t[feature_columns_of(t, DEFAULT_FEATURE_SETS)].to_numpy(float))
+    t, _, x = training_table(load_corpora(args.corpora))
     train_idx, test_idx = split_by_render(t, test_size=0.3, seed=0)
     subgenre, mood = t.subgenre.to_numpy(), t.mood.astype(str).to_numpy()
 

@@ -21,13 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> None:
     from core.corpus import load_corpora
-    from core.models import (DEFAULT_FEATURE_SETS, TARGETS, DescriptorModel, _fit_hierarchy, feature_columns_of,
-                             split_by_render)
+    from core.models import (DEFAULT_FEATURE_SETS, TARGETS, DescriptorModel, _fit_hierarchy, split_by_render,
+                             training_table)
 
-    t = load_corpora(sys.argv[1:] or ['build/corpus'])
-    t = t[~t.silent.astype(bool)].reset_index(drop=True)
-    cols = feature_columns_of(t, DEFAULT_FEATURE_SETS)
-    x = np.nan_to_num(t[cols].to_numpy(float))
+    t, cols, x = training_table(load_corpora(sys.argv[1:] or ['build/corpus']))
     tr, te = split_by_render(t, test_size=0.3, seed=0)
     labels = {k: sorted(t[k].astype(str).unique()) for k in TARGETS}
     m = DescriptorModel(name='h', kind='mlp', columns=cols, feature_sets=tuple(DEFAULT_FEATURE_SETS), labels=labels,

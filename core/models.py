@@ -345,6 +345,18 @@ def _fit_hierarchy(kind: str, x: np.ndarray, y: pd.DataFrame, seed: int, progres
     return estimators
 
 
+def training_table(corpus: pd.DataFrame, *, feature_sets: tuple[str, ...] = DEFAULT_FEATURE_SETS,
+                   window_step: int = 1) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """The windows a model learns from (silent ones dropped, every ``window_step``-th of a
+    render kept), their feature columns and the feature matrix (NaN read as 0)."""
+    table = corpus[~corpus.get("silent", pd.Series(False, index=corpus.index)).astype(bool)]
+    if window_step > 1:
+        table = table[table.groupby("render_id").cumcount() % window_step == 0]
+    table = table.reset_index(drop=True)
+    cols = feature_columns_of(table, feature_sets)
+    return table, cols, np.nan_to_num(table[cols].to_numpy(dtype=float), nan=0.0)
+
+
 def split_by_render(table: pd.DataFrame, *, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Train and test row indices with every render wholly on one side (stratified by descriptor)."""
     renders = table.groupby("render_id")["descriptor"].first()
@@ -417,14 +429,9 @@ def train(
     if not (0.05 <= test_size <= 0.5):
         raise OptionError(f"test_size must be 0.05-0.5 (got {test_size}).")
     report = progress or (lambda f, m: None)
-    table = corpus[~corpus.get("silent", pd.Series(False, index=corpus.index)).astype(bool)]
-    if window_step > 1:
-        table = table[table.groupby("render_id").cumcount() % window_step == 0]
-    table = table.reset_index(drop=True)
+    table, cols, x = training_table(corpus, feature_sets=feature_sets, window_step=window_step)
     if table.render_id.nunique() < 4:
         raise ModelError("The corpus is too small to train and test on (fewer than 4 renders).")
-    cols = feature_columns_of(table, feature_sets)
-    x = np.nan_to_num(table[cols].to_numpy(dtype=float), nan=0.0)
     train_idx, test_idx = split_by_render(table, test_size=test_size, seed=seed)
     labels = {t: sorted(table[t].astype(str).unique()) for t in TARGETS}
     catalog = load_catalog()
