@@ -34,8 +34,8 @@ AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
 
 
 def synthetic_cases(n: int):
-    from core.groundtruth import form_track
-    from core.key import PITCH_CLASSES
+    from core.generate.groundtruth import form_track
+    from core.analysis.key import PITCH_CLASSES
 
     rng = np.random.default_rng(2024)
     forms = ["ABAC", "ABCD", "ABACAD", "ABAB", "ABCA", "ABACA", "ABCBA", "ABBA"]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def four_minute_track():
-    from core.groundtruth import form_track
+    from core.generate.groundtruth import form_track
 
     # 8 sections x 15 bars at 120 BPM = 240 s
     return form_track(form="ABACABDA", tempo_bpm=120.0, tonic="E", mode="minor", bars_per_section=15, seed=3)
@@ -37,8 +37,8 @@ def naive_baseline(y: np.ndarray, sr: int) -> None:
     import librosa
 
     from bench.baselines import gallery_segments
-    from core.grid import WindowGrid
-    from core.key import estimate_keys
+    from core.audio.grid import WindowGrid
+    from core.analysis.key import estimate_keys
 
     starts, ends, _ = WindowGrid().windows(len(y) / sr)
     for s, e in zip(starts, ends):

@@ -7,7 +7,7 @@ import numpy as np
 import scipy
 from sklearn.cluster import KMeans
 
-from core.key import estimate_keys
+from core.analysis.key import estimate_keys
 
 
 def gallery_segments(y: np.ndarray, sr: int, *, k: int = 5) -> np.ndarray:

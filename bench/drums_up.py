@@ -18,11 +18,11 @@ import pretty_midi
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
-from core.catalog import load_catalog  # noqa: E402
-from core.compose import compose  # noqa: E402
-from core.models import load_model  # noqa: E402
-from core.predict import predict  # noqa: E402
-from core.render import _group_audio, master  # noqa: E402
+from core.generate.catalog import load_catalog  # noqa: E402
+from core.generate.compose import compose  # noqa: E402
+from core.describe.models import load_model  # noqa: E402
+from core.describe.predict import predict  # noqa: E402
+from core.generate.render import _group_audio, master  # noqa: E402
 
 
 def main() -> None:

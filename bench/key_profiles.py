@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/key_profiles.py
 
-Three corpora in random keys: 12 ground-truth form pieces of 30 s (core.groundtruth:
+Three corpora in random keys: 12 ground-truth form pieces of 30 s (core.generate.groundtruth:
 piano/strings/guitar textures, alternating major and minor), 24 render-engine pieces of 30 s
 from random catalog descriptors (drums, dense bands, all genres), and 12 modulations (two
 regions of one descriptor, the second a 2nd, 4th, 5th or 6th away: half are 20 s + 20 s, half
@@ -22,12 +22,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
-from core.catalog import load_catalog  # noqa: E402
-from core.compose import compose  # noqa: E402
-from core.groundtruth import form_track  # noqa: E402
-from core.grid import WindowGrid, window_mean_var  # noqa: E402
-from core.key import PITCH_CLASSES, estimate_keys, load_profiles  # noqa: E402
-from core.render import _region_audio, master  # noqa: E402
+from core.generate.catalog import load_catalog  # noqa: E402
+from core.generate.compose import compose  # noqa: E402
+from core.generate.groundtruth import form_track  # noqa: E402
+from core.audio.grid import WindowGrid, window_mean_var  # noqa: E402
+from core.analysis.key import PITCH_CLASSES, estimate_keys, load_profiles  # noqa: E402
+from core.generate.render import _region_audio, master  # noqa: E402
 
 COMPRESSIONS = {
     "energy": lambda c: c,
@@ -79,8 +79,8 @@ def corpora():
     # modulations: two regions of one descriptor, the second in another key: 20 s + 20 s, or a
     # 45 s piece with a 15 s bridge (where a strong pull towards the track's key costs most);
     # the truth of a window is the key at its centre.
-    from core.render import render
-    from core.timeline import multi_region
+    from core.generate.render import render
+    from core.generate.timeline import multi_region
 
     modulations = []
     for i in range(12):

@@ -5,7 +5,7 @@
 References: the 8 example renders in assets/examples (20 s, one per genre) and
 ``--catalog-tracks`` pieces rendered from the catalog, each three regions of random
 descriptors (different genres), random tempi and tonics, ``--seconds`` long. Each reference
-goes through ``core.loop.cached_loop`` with the shipped mlp model (a private store in
+goes through ``core.workflow.loop.cached_loop`` with the shipped mlp model (a private store in
 ``--out``: a second run only reads the tables). Prints the mean single-region accuracy and
 multi-region consistency per target against the issue's targets and the Amper study, and
 writes the four CSV tables to ``--out``.
@@ -23,15 +23,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.audio import to_wav_bytes  # noqa: E402
-from core.catalog import load_catalog  # noqa: E402
-from core.key import PITCH_CLASSES  # noqa: E402
-from core.loop import (AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop,  # noqa: E402
+from core.audio.load import to_wav_bytes  # noqa: E402
+from core.generate.catalog import load_catalog  # noqa: E402
+from core.analysis.key import PITCH_CLASSES  # noqa: E402
+from core.workflow.loop import (AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop,  # noqa: E402
                        summary_by_title)
-from core.models import TARGETS, load_model  # noqa: E402
-from core.render import render  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.timeline import multi_region  # noqa: E402
+from core.describe.models import TARGETS, load_model  # noqa: E402
+from core.generate.render import render  # noqa: E402
+from core.store.store import Store  # noqa: E402
+from core.generate.timeline import multi_region  # noqa: E402
 
 
 def catalog_piece(i: int, *, seconds: float, seed: int):
@@ -87,11 +87,11 @@ def main() -> None:
         s = summary_by_title(single[single.title.str.startswith(mask)]).iloc[-1]
         m = summary_by_title(multi[multi.title.str.startswith(mask)]).iloc[-1]
         print(f"\n{group}: {'target':>10s} " + " ".join(f"{t:>9s}" for t in TARGETS))
-        print(f"  single-region accuracy   " + " ".join(f"{s[t]:9.3f}" for t in TARGETS))
-        print(f"  (target / Amper)         " + " ".join(f"{TARGETS_SINGLE[t]:.2f}/{AMPER_SINGLE[t]:.2f}"
+        print("  single-region accuracy   " + " ".join(f"{s[t]:9.3f}" for t in TARGETS))
+        print("  (target / Amper)         " + " ".join(f"{TARGETS_SINGLE[t]:.2f}/{AMPER_SINGLE[t]:.2f}"
                                                     for t in TARGETS))
-        print(f"  multi-region consistency " + " ".join(f"{m[t]:9.3f}" for t in TARGETS))
-        print(f"  (target / Amper)         " + " ".join(f"{TARGETS_MULTI[t]:.2f}/{AMPER_MULTI[t]:.2f}"
+        print("  multi-region consistency " + " ".join(f"{m[t]:9.3f}" for t in TARGETS))
+        print("  (target / Amper)         " + " ".join(f"{TARGETS_MULTI[t]:.2f}/{AMPER_MULTI[t]:.2f}"
                                                     for t in TARGETS))
     print(f"\n{len(single)} single-region renders, {len(multi)} reference segments; tables in {out}")
 

@@ -26,8 +26,8 @@ def main() -> None:
     args = p.parse_args()
     from joblib import Parallel, delayed
 
-    from core.corpus import load_corpora
-    from core.models import _fit, split_by_render, training_table
+    from core.describe.corpus import load_corpora
+    from core.describe.models import _fit, split_by_render, training_table
 
     t, _, x = training_table(load_corpora(args.corpora))
     train_idx, test_idx = split_by_render(t, test_size=0.3, seed=0)

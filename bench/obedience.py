@@ -21,21 +21,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _scale_name(scale) -> str:
-    from core.catalog import SCALES
+    from core.generate.catalog import SCALES
 
     return next((n for n, sc in SCALES.items() if tuple(sc) == tuple(scale)), "other")
 
 
 def check(i: int, name: str, duration_s: float) -> tuple:
     import core
-    from core.catalog import load_catalog
-    from core.render import render
-    from core.timeline import single_region
+    from core.generate.catalog import load_catalog
+    from core.generate.render import render
+    from core.generate.timeline import single_region
 
     d = load_catalog().get(name)
     rng = np.random.default_rng(i)
     tempo = round(float(rng.uniform(*d.tempo_bpm)), 1)
-    tonic = core.key.PITCH_CLASSES[int(rng.integers(12))]
+    tonic = core.analysis.key.PITCH_CLASSES[int(rng.integers(12))]
     r = render(single_region(name, duration_s=duration_s, tempo_bpm=tempo, tonic=tonic), seed=i)
     a = core.analyze(core.track_from_array(r.audio, r.sample_rate))
     tonic_share = float((a.windows.tonic == tonic).mean())
@@ -49,7 +49,7 @@ def main() -> None:
     args = p.parse_args()
     from joblib import Parallel, delayed
 
-    from core.catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     names = load_catalog().names()[:: args.every]
     rows = Parallel(n_jobs=2)(delayed(check)(i, n, args.duration_s) for i, n in enumerate(names))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import render as render_module  # noqa: E402
-from core.synth import render_midi  # noqa: E402
-from core.timeline import multi_region  # noqa: E402
+from core.generate import render as render_module  # noqa: E402
+from core.generate.synth import render_midi  # noqa: E402
+from core.generate.timeline import multi_region  # noqa: E402
 
 TIMELINE = multi_region([
     dict(start_s=0, end_s=20, descriptor="cinematic_percussion_determined", tempo_bpm=96, tonic="D"),

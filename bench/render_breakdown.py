@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    from core.corpus import load_corpora
-    from core.models import (DEFAULT_FEATURE_SETS, TARGETS, DescriptorModel, _fit_hierarchy, split_by_render,
+    from core.describe.corpus import load_corpora
+    from core.describe.models import (DEFAULT_FEATURE_SETS, TARGETS, DescriptorModel, _fit_hierarchy, split_by_render,
                              training_table)
 
     t, cols, x = training_table(load_corpora(sys.argv[1:] or ['build/corpus']))

@@ -6,8 +6,8 @@
    and for Demucs (the installed htdemucs weights, or, without them, a default-size HTDemucs
    with random weights: the same computation, so the same speed).
 2. Quality: a mixture built from known parts (a rendered accompaniment plus a synthetic sung
-   line at the same loudness, core.groundtruth.sung_voice); SDR of both estimates (mir_eval).
-3. Voice detector (``core.predict.voice_share``): its value on instrumental renders of
+   line at the same loudness, core.generate.groundtruth.sung_voice); SDR of both estimates (mir_eval).
+3. Voice detector (``core.describe.predict.voice_share``): its value on instrumental renders of
    several genres and on the same renders with a voice 6 dB below the backing, against the
    threshold.
 """
@@ -23,14 +23,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.audio import track_from_array  # noqa: E402
-from core.groundtruth import sung_voice  # noqa: E402
-from core.predict import VOICE_FRAMES_MIN, voice_share  # noqa: E402
-from core.render import render  # noqa: E402
+from core.audio.load import track_from_array  # noqa: E402
+from core.generate.groundtruth import sung_voice  # noqa: E402
+from core.describe.predict import VOICE_FRAMES_MIN, voice_share  # noqa: E402
+from core.generate.render import render  # noqa: E402
 from core.separation import SeparationOptions, compute_stems, default_weights_dir  # noqa: E402
 from core.separation.demucs_backend import local_weights_present  # noqa: E402
 from core.separation.quality import sdr_db  # noqa: E402
-from core.timeline import single_region  # noqa: E402
+from core.generate.timeline import single_region  # noqa: E402
 
 SR = 44100
 #: Instrumentals for the voice detector, lead-heavy ones included (sax, flute, strings, synth leads).

@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .analysis import Analysis
-from .key import PITCH_CLASSES
+from core.analysis.analyze import Analysis
+from core.analysis.key import PITCH_CLASSES
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
            "#ff9da6", "#bab0ac"]

@@ -22,7 +22,7 @@ def _private_data_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def abac_piece():
     """An A B A C form at 96 BPM in D minor (8 bars a section, 80 s), rendered once."""
-    from core.groundtruth import form_track
+    from core.generate.groundtruth import form_track
 
     return form_track(form="ABAC", tempo_bpm=96.0, tonic="D", mode="minor", bars_per_section=8, seed=0)
 

@@ -8,8 +8,8 @@ import pytest
 
 import core
 from core import AnalysisOptions, OptionError, SegmentOptions, WindowGrid
-from core.features import AMPER21, GTZAN, feature_columns
-from core.segment import k_range
+from core.analysis.features import AMPER21, GTZAN, feature_columns
+from core.analysis.segment import k_range
 
 
 # ----------------------------------------------------------------------------- grid
@@ -76,7 +76,7 @@ def test_per_window_table_contract(abac_analysis):
     assert len(AMPER21) == 21 and len(GTZAN) == 58
     feats = w[feature_columns("amper21") + feature_columns("gtzan")].to_numpy()
     assert np.isfinite(feats).all()
-    assert set(w.tonic) <= set(core.key.PITCH_CLASSES)
+    assert set(w.tonic) <= set(core.analysis.key.PITCH_CLASSES)
     assert set(w["mode"]) <= {"major", "minor"}
     assert w.segment.between(0, len(abac_analysis.segments) - 1).all()
     # windows on the ONE grid
@@ -118,7 +118,7 @@ def test_progress_is_reported(abac_piece):
 
 @pytest.mark.parametrize("major_tonic", ["A", "F#"])
 def test_major_key_and_other_tempo(major_tonic):
-    from core.groundtruth import form_track
+    from core.generate.groundtruth import form_track
 
     audio, sr, truth = form_track(form="ABCA", tempo_bpm=128, tonic=major_tonic, mode="major", bars_per_section=6)
     a = core.analyze(core.track_from_array(audio, sr))
@@ -183,7 +183,7 @@ def test_knobs_change_the_result(abac_piece):
 
 
 def test_analysis_round_trips_through_bytes(abac_analysis):
-    from core.analysis import analysis_from_bytes, analysis_to_bytes
+    from core.analysis.analyze import analysis_from_bytes, analysis_to_bytes
 
     back = analysis_from_bytes(analysis_to_bytes(abac_analysis))
     assert back.summary() == abac_analysis.summary()
@@ -211,7 +211,7 @@ def test_very_quiet_track_reads_nothing():
 
 
 def test_window_aggregation_matches_brute_force():
-    from core.grid import window_mean_var
+    from core.audio.grid import window_mean_var
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 500))
@@ -241,7 +241,7 @@ def test_harmonic_change_is_not_diluted_in_the_first_window():
     chords = [(261.63, 329.63, 392.0), (293.66, 369.99, 440.0)]  # C major, D major
     half = [sum(np.sin(2 * np.pi * f * t) for f in c) * np.hanning(t.size) ** 0.2 for c in chords]
     y = 0.2 * np.tile(np.concatenate(half), 24).astype(np.float32)  # 16 s
-    table = core.analysis.window_feature_table(core.track_from_array(y, sr))
+    table = core.analysis.analyze.window_feature_table(core.track_from_array(y, sr))
     # the one-second lag is what zero-padding diluted (by a tenth of a 10 s window; the 8-frame
     # lag of harmonic_change only by 2 %, too little to test)
     first, second = table["tonal.harmonic_change_1s"].iloc[:2]

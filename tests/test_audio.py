@@ -132,7 +132,7 @@ def test_too_long_is_refused_before_decoding():
 
 
 def test_long_file_limit_comes_from_the_environment(monkeypatch, tmp_path):
-    from core.store import Store
+    from core.store.store import Store
 
     monkeypatch.setenv("STUDIO_MAX_DURATION_S", "3")
     with pytest.raises(AudioError, match="minutes long"):

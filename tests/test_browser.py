@@ -72,7 +72,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> 
 def _write_wav(path: Path, *, bars_per_section: int = 3) -> Path:
     import soundfile as sf
 
-    from core.groundtruth import form_track
+    from core.generate.groundtruth import form_track
 
     audio, sr, _ = form_track(form="ABAC", tempo_bpm=96, tonic="D", mode="minor",
                               bars_per_section=bars_per_section)
@@ -311,8 +311,8 @@ def test_stems_page_separates_and_plays(browser, server, wav_30s):
 @pytest.mark.browser
 def test_loop_page_runs_the_loop(browser, server, tmp_path):
     """Upload a reference on the Loop page, run one variation, and see the charts and exports."""
-    from core.render import render
-    from core.timeline import multi_region
+    from core.generate.render import render
+    from core.generate.timeline import multi_region
     import soundfile as sf
 
     audio = render(multi_region([{"start_s": 0.0, "end_s": 14.0, "descriptor": "rock_indie_driving",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.corpus import CorpusSpec, build_corpus, load_corpora, load_corpus, plan
+from core.describe.corpus import CorpusSpec, build_corpus, load_corpora, load_corpus, plan
 from core.errors import OptionError, StudioError
 
 TINY = CorpusSpec(per_descriptor=1, durations_s=(5.0,), descriptors=("pop_corporate_happy", "rock_indie_angry"))
 
 
 def test_plan_is_deterministic_and_within_the_descriptor():
-    from core.catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     a, b = plan(TINY), plan(TINY)
     assert a == b and len(a) == 2

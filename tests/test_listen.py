@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from core.listen import (ORIGINAL, ListenError, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
+from core.workflow.listen import (ORIGINAL, ListenError, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
                          overlay_figure, peak_dbfs, version_id, vote_summary)
 from tests.conftest import ROOT
 
@@ -23,8 +23,8 @@ PAGE = "pages/views/listen.py"
 @pytest.fixture(scope="module")
 def audio():
     """A reference (12 s, one synthwave region) and two 12 s multi-region renders, rendered once."""
-    from core.render import render
-    from core.timeline import multi_region
+    from core.generate.render import render
+    from core.generate.timeline import multi_region
 
     def region(start, end, tonic, descriptor="electronic_synthwave_driving"):
         return {"start_s": start, "end_s": end, "descriptor": descriptor, "tempo_bpm": 112, "tonic": tonic}
@@ -37,7 +37,7 @@ def audio():
 
 def _populate(store, audio):
     """A stored reference track with two linked renders; returns (track, [render keys])."""
-    from core.audio import to_wav_bytes
+    from core.audio.load import to_wav_bytes
 
     reference, first, second = audio
     # 6 dB quieter than the renders: the player must bring it up
@@ -104,7 +104,7 @@ def test_blind_order_hides_identities_and_is_seeded():
 
 
 def test_votes_are_stored_and_summarised(tmp_path):
-    from core.store import Store
+    from core.store.store import Store
 
     o, a, b = ORIGINAL, version_id("k1"), version_id("k2")
     store = Store(tmp_path / "data")
@@ -129,7 +129,7 @@ def test_votes_are_stored_and_summarised(tmp_path):
 
 
 def test_overlay_figure_has_both_waveforms_and_boundaries(audio):
-    from core.audio import track_from_array
+    from core.audio.load import track_from_array
 
     reference, first, _ = audio
     fig = overlay_figure(track_from_array(reference.audio, reference.sample_rate, name="ref"), first)
@@ -144,7 +144,7 @@ def test_overlay_figure_has_both_waveforms_and_boundaries(audio):
 def test_listen_page_player_blind_mode_and_votes(audio):
     from streamlit.testing.v1 import AppTest
 
-    from core.store import Store
+    from core.store.store import Store
 
     store = Store()
     track, keys = _populate(store, audio)
@@ -210,7 +210,7 @@ def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_f
     """Open /listen, press play in the player, switch version: the playhead moves, the label changes."""
     tb = pytest.importorskip("tests.test_browser")  # skips when Playwright or Chromium is missing
 
-    from core.store import Store
+    from core.store.store import Store
 
     data_dir = tmp_path / "served-data"
     _populate(Store(data_dir), audio)

@@ -6,20 +6,19 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from core.analysis import analyze
-from core.audio import track_from_array
-from core.catalog import load_catalog
-from core.loop import multi_region_timeline, plan_loop, single_region_table, multi_region_table, top_tempi
-from core.loop import single_region_timelines
-from core.models import TARGETS, load_model
-from core.predict import majority_table, predict
-from core.render import render
-from core.timeline import multi_region
+from core.analysis.analyze import analyze
+from core.audio.load import track_from_array
+from core.generate.catalog import load_catalog
+from core.workflow.loop import multi_region_timeline, plan_loop, single_region_table, multi_region_table, top_tempi
+from core.workflow.loop import single_region_timelines
+from core.describe.models import TARGETS, load_model
+from core.describe.predict import majority_table, predict
+from core.generate.render import render
+from core.generate.timeline import multi_region
 from tests.conftest import ROOT
 
 

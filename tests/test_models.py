@@ -6,15 +6,14 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import core
-from core.corpus import CorpusSpec, build_corpus, load_corpus
-from core.models import ModelError, TARGETS, load_model, split_by_render, train
-from core.predict import MAJORITY_COLUMNS, majority_table, predict
-from core.render import render
-from core.timeline import single_region
+from core.describe.corpus import CorpusSpec, build_corpus, load_corpus
+from core.describe.models import ModelError, TARGETS, load_model, split_by_render, train
+from core.describe.predict import MAJORITY_COLUMNS, majority_table, predict
+from core.generate.render import render
+from core.generate.timeline import single_region
 from tests.conftest import ROOT
 
 TINY = ("cinematic_ambient_sad", "cinematic_ambient_hopeful", "cinematic_percussion_triumphant",

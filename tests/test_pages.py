@@ -64,7 +64,7 @@ def test_work_survives_a_server_restart(clip):
     at.run()
     # a brand-new session (as after a restart) finds the track in the library
     again = fresh_app()
-    from core.store import Store
+    from core.store.store import Store
 
     known = [t["content_hash"] for t in Store().list_tracks()]
     pick = again.multiselect(key="library_pick")

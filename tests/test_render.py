@@ -14,11 +14,11 @@ import pretty_midi
 import pytest
 
 import core
-from core.catalog import CatalogError, load_catalog
-from core.compose import ComposeOptions, compose
-from core.render import render
-from core.store import Store
-from core.timeline import load_timeline, multi_region, single_region
+from core.generate.catalog import CatalogError, load_catalog
+from core.generate.compose import ComposeOptions, compose
+from core.generate.render import render
+from core.store.store import Store
+from core.generate.timeline import load_timeline, multi_region, single_region
 from tests.conftest import ROOT
 
 CAT = load_catalog()
@@ -100,7 +100,7 @@ def test_every_instrument_the_catalog_uses_sounds_at_pitch():
     every program a band uses must sound, and pitched ones at the written pitch."""
     import librosa
 
-    from core.synth import render_midi
+    from core.generate.synth import render_midi
 
     bad = []
     for prog, role in sorted(used_programs().items()):
@@ -142,7 +142,7 @@ def test_form_intro_climax_ending():
     assert abs(climax.start_s / 60 - 0.6) < 0.2
     # the ending resolves: the last chord is the tonic triad with the tonic in the bass
     last_bass = max(arr.roles["bass"].notes, key=lambda n: n.start)
-    assert last_bass.pitch % 12 == core.key.PITCH_CLASSES.index("E")
+    assert last_bass.pitch % 12 == core.analysis.key.PITCH_CLASSES.index("E")
     last_start = max(n.start for n in arr.roles["harmony"].notes)
     final = {n.pitch % 12 for n in arr.roles["harmony"].notes if n.start == last_start}
     assert final <= {4, 7, 11} and 4 in final  # E minor triad (driving = minor)
@@ -232,7 +232,7 @@ def test_harmonic_rhythm_sets_chord_changes_per_bar():
 def test_two_chords_a_bar_keep_the_parts_musical():
     """The bass starts its pattern on each chord's root, a melody note is never re-struck as a
     blip at the change, fast leads survive, and no instrument overlaps a pitch with itself."""
-    from core.harmony import parse_chord
+    from core.generate.harmony import parse_chord
 
     d = CAT.get("jazz_swing_happy")  # walking bass, two chords a bar
     assert d.harmonic_rhythm == 2.0
@@ -262,7 +262,7 @@ def test_the_melody_stays_in_the_key_at_every_register():
     """High and low valence move the lead by scale steps, never into another key: every lead
     note is a tone of the scale or of a chord the piece plays (the lead used to follow the
     scale of the dominant in high and low registers)."""
-    from core.harmony import parse_chord, styled
+    from core.generate.harmony import parse_chord, styled
 
     # high register (valence 2) and low (valence 0), all with motif leads; each of them played
     # notes outside the key with the old register shift, on both seeds
@@ -337,7 +337,7 @@ def test_every_descriptor_renders():
         d = CAT.get(name)
         try:
             r = render(single_region(name, duration_s=3, tempo_bpm=d.default_tempo_bpm,
-                                     tonic=core.key.PITCH_CLASSES[i % 12]), seed=i)
+                                     tonic=core.analysis.key.PITCH_CLASSES[i % 12]), seed=i)
             assert r.audio.shape[0] == 3 * 44100 and np.isfinite(r.audio).all()
             assert np.abs(r.audio).max() > 0.01
         except Exception as exc:  # collect them all, report once
@@ -405,7 +405,7 @@ def test_damaged_stored_render_is_rendered_again(tmp_path):
 
 
 def test_cache_key_follows_the_data_files(tmp_path, monkeypatch):
-    from core import render as render_module
+    from core.generate import render as render_module
 
     t = single_region("rock_indie_fun", duration_s=4, tempo_bpm=120, tonic="A")
     before = render_module.render_key(t, seed=1)
@@ -423,7 +423,7 @@ def test_malformed_catalog_shapes_are_catalog_errors(tmp_path):
 
 
 def test_parts_stay_in_their_instruments_range():
-    from core.compose import instrument_ranges
+    from core.generate.compose import instrument_ranges
 
     d = CAT.get("documentary_minimal_sad")
     arr = compose(d, duration_s=30, tempo_bpm=80, tonic="E", seed=2, band="harp_and_cello")

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.catalog import load_catalog
-from core.edits import (EditError, EditedSegment, current_segments, describe_edit, edits_key, machine_segments,
+from core.generate.catalog import load_catalog
+from core.workflow.edits import (EditError, EditedSegment, current_segments, describe_edit, edits_key, machine_segments,
                         merge_segments, reconcile_edit, save_edit, segments_from_json, segments_from_majority,
                         segments_from_records, segments_table, segments_to_csv, segments_to_json, split_segment,
                         timeline_from_segments, validate_segments)
-from core.loop import multi_region_timeline
-from core.store import Store
+from core.workflow.loop import multi_region_timeline
+from core.store.store import Store
 from tests.conftest import ROOT, wav_bytes
 
 APP = str(ROOT / "app.py")
@@ -189,7 +189,7 @@ def test_machine_version_from_a_majority_table():
     out = segments_from_majority(analysis, majority, fallback_descriptor="pop_dance_happy")
     assert [(s.start_s, s.end_s) for s in out] == [(0.0, 12.0), (12.0, 24.0), (24.0, 30.25)]  # ends with the track
     assert [s.descriptor for s in out] == ["jazz_bossa_relaxed", "pop_dance_happy", "electronic_synthwave_driving"]
-    from core.catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     assert out[1].tempo_bpm == load_catalog().get("pop_dance_happy").default_tempo_bpm  # unknown tempo: the default
     assert [s.tonic for s in out] == ["D", "E", "A#"]
@@ -235,8 +235,8 @@ def test_edits_persist_across_a_store_restart_with_undo_redo_and_reset(tmp_path)
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """A data folder holding the 30 s ABAC piece with its analysis, stems and the WAV file."""
-    from core.groundtruth import form_track
-    from core.models import load_model
+    from core.generate.groundtruth import form_track
+    from core.describe.models import load_model
 
     audio, sr, _ = form_track(form="ABAC", tempo_bpm=96, tonic="D", mode="minor", bars_per_section=3)
     folder = tmp_path_factory.mktemp("prepared")
@@ -252,7 +252,7 @@ def test_machine_version_without_separation_weights(prepared, monkeypatch, tmp_p
     """Without the separation weights (a real empty weights folder), "auto" classifies the full
     mix and still gives the machine's version; "on" says the weights are missing."""
     from core.errors import SeparationError
-    from core.models import load_model
+    from core.describe.models import load_model
 
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     store = _copy_store(prepared, Path(os.environ["STUDIO_DATA_DIR"]))

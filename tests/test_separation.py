@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import track_from_array
+from core.audio.load import track_from_array
 from core.errors import OptionError, SeparationError
 from core.separation import SeparationOptions, default_weights_dir, separate
 from core.separation.fetch import unpack_spleeter_checkpoint
-from core.store import Store
+from core.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -238,9 +238,9 @@ def test_make_weights_put_the_real_checkpoint_in_place():
 @pytest.fixture(scope="module")
 def song_and_instrumental():
     """A rendered instrumental (no voice) and the same with a synthetic sung line on top."""
-    from core.groundtruth import sung_voice
-    from core.render import render
-    from core.timeline import single_region
+    from core.generate.groundtruth import sung_voice
+    from core.generate.render import render
+    from core.generate.timeline import single_region
 
     acc = render(single_region("pop_corporate_carefree", duration_s=14.0), seed=2).audio
     voice = sung_voice(duration_s=acc.shape[0] / 44100, seed=1)[: acc.shape[0], None]
@@ -249,9 +249,9 @@ def song_and_instrumental():
 
 
 def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path):
-    from core.analysis import analyze
-    from core.models import load_model
-    from core.predict import VOICE_FRAMES_MIN, classify
+    from core.analysis.analyze import analyze
+    from core.describe.models import load_model
+    from core.describe.predict import VOICE_FRAMES_MIN, classify
 
     model = load_model("mlp")
     store = Store(tmp_path / "data")
@@ -291,9 +291,9 @@ def test_analyze_cli_records_whether_vocals_were_removed(song_and_instrumental, 
 
 def test_auto_vocal_removal_without_weights_classifies_the_mix_and_says_why(song_and_instrumental, tmp_path,
                                                                             monkeypatch):
-    from core.analysis import analyze
-    from core.models import load_model
-    from core.predict import classify
+    from core.analysis.analyze import analyze
+    from core.describe.models import load_model
+    from core.describe.predict import classify
 
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     song = track_from_array(song_and_instrumental[1], 44100, name="song")

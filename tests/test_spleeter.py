@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.groundtruth import sung_voice
+from core.generate.groundtruth import sung_voice
 from core.errors import AudioError, OptionError, SeparationError
 from core.separation import tfcheckpoint
 from core.separation.quality import sdr_db
@@ -62,8 +62,8 @@ def model() -> Spleeter2Stems:
 @pytest.fixture(scope="module")
 def song():
     """(mixture, vocals, accompaniment), each (n, 2) float32, 11.5 s (one model segment)."""
-    from core.render import render
-    from core.timeline import single_region
+    from core.generate.render import render
+    from core.generate.timeline import single_region
 
     duration_s = 11.5
     backing = render(single_region("pop_corporate_uplifting", duration_s=12, tempo_bpm=112, tonic="D"), seed=4)

@@ -14,7 +14,8 @@ import pytest
 
 import core
 from core import AnalysisOptions, AudioError, SegmentOptions
-from core.store import Store, atomic_write
+from core.store.store import Store
+from core.io import atomic_write
 from tests.conftest import ROOT, wav_bytes
 
 
@@ -123,7 +124,7 @@ def test_cli_analyze_writes_the_contract_and_skips_bad_files(tmp_path, clip_byte
     with open(folder / "segments.csv") as fh:
         assert next(csv.reader(fh)) == ["start_s", "end_s", "label"]
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["tonic"] in core.key.PITCH_CLASSES and summary["mode"] in ("major", "minor")
+    assert summary["tonic"] in core.analysis.key.PITCH_CLASSES and summary["mode"] in ("major", "minor")
     assert {"duration_s", "tempo_bpm", "key", "k"} <= set(summary)
     assert not (out / "broken").exists()
 

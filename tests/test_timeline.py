@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from core.catalog import load_catalog
+from core.generate.catalog import load_catalog
 from core.errors import StudioError
-from core.timeline import (MAX_DURATION_S, SCHEMA_PATH, Region, Timeline, TimelineError, load_timeline,
+from core.generate.timeline import (MAX_DURATION_S, SCHEMA_PATH, Region, Timeline, TimelineError, load_timeline,
                            multi_region, parse_tonic, single_region)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -327,7 +327,7 @@ def test_utf8_bom_is_accepted():
 
 
 def test_not_text_and_absurd_nesting_are_timeline_errors():
-    from core.timeline import Timeline, TimelineError
+    from core.generate.timeline import Timeline, TimelineError
 
     with pytest.raises(TimelineError, match="JSON text"):
         Timeline.from_json({"timeline": {}})

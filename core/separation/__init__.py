@@ -31,7 +31,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import OptionError, SeparationError
+from core.errors import OptionError, SeparationError
 
 #: Bumped whenever the stems produced for the same input and weights would change.
 SEPARATION_VERSION = 1
@@ -218,8 +218,8 @@ def _residual_db(mixture: np.ndarray, total: np.ndarray) -> float:
 
 
 def compute_stems(track, *, options: SeparationOptions, weights_dir: Path | None = None, progress=None) -> Stems:
-    """Separate ``track`` (a ``core.audio.Track``) without the store. See ``separate``."""
-    from ..progress import scaled
+    """Separate ``track`` (a ``core.audio.load.Track``) without the store. See ``separate``."""
+    from core.progress import scaled
 
     weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
     if track.is_silent:
@@ -272,7 +272,7 @@ def separate(
 ) -> Stems:
     """Split ``track`` into stems (a stem name -> audio at the track's sample rate and length).
 
-    ``options`` overrides ``model`` when given. With a ``store`` (``core.store.Store``) the
+    ``options`` overrides ``model`` when given. With a ``store`` (``core.store.store.Store``) the
     result is cached by content hash, model, options and weights: a second call is a lookup.
     ``progress(fraction, message)`` is called as chunks complete.
 

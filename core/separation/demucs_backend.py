@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OptionError, SeparationError
+from core.errors import OptionError, SeparationError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..errors import SeparationError
-from ..store import atomic_write
+from core.errors import SeparationError
+from core.io import atomic_write
 
 CHECKPOINT_FILES = ("model.index", "model.data-00000-of-00001", "model.meta")
 _INSIDE = "spleeter/pretrained_models/2stems/"

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.audio import to_ogg_bytes
+from core.audio.load import to_ogg_bytes
 from core.errors import StudioError
 from core.plots import PALETTE
-from core.store import Store, default_data_dir
+from core.store.store import Store, default_data_dir
 
 COMPONENTS = Path(__file__).resolve().parent
 
@@ -86,7 +86,7 @@ def render_media(render_key: str) -> dict | None:
 @st.cache_resource(max_entries=6, show_spinner=False)
 def cached_model(name: str):
     """A descriptor model, loaded once per server process."""
-    from core.models import load_model
+    from core.describe.models import load_model
 
     return load_model(name)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import streamlit as st
 
 from core import AnalysisOptions, SegmentOptions, StudioError
-from core.analysis import BASE_COLUMNS
-from core.models import list_models
+from core.analysis.analyze import BASE_COLUMNS
+from core.describe.models import list_models
 from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
-from core.predict import VOCAL_MODES, classify, majority_table
+from core.describe.predict import VOCAL_MODES, classify, majority_table
 from core.errors import SeparationError
 from core.separation import SeparationOptions, default_weights_dir, separation_key
-from core.segment import BOUNDARY_METHODS
+from core.analysis.segment import BOUNDARY_METHODS
 from pages.ui import cached_model, get_store, page_progress, stored_track, waveform_player
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3", "aiff", "aif"]

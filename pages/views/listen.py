@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core import StudioError
-from core.edits import edits_key, segments_from_json
-from core.listen import (ORIGINAL, SAME, TARGET_LUFS, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
+from core.workflow.edits import edits_key, segments_from_json
+from core.workflow.listen import (ORIGINAL, SAME, TARGET_LUFS, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
                          overlay_figure, peak_dbfs, render_key_of, version_id, vote_figure, vote_summary)
 from pages.ui import get_store, multi_player, page_progress, require_stored_track
 

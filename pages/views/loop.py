@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from core import StudioError
-from core.loop import (AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_key,
+from core.workflow.loop import (AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_key,
                        summary_by_title)
-from core.models import TARGETS, list_models
+from core.describe.models import TARGETS, list_models
 from core.plots import loop_summary_figure, loop_titles_figure
 from pages.ui import cached_model, get_store, page_progress, stored_track
 

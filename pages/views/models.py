@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from core import StudioError
-from core.catalog import load_catalog
-from core.models import TARGETS, list_models
+from core.generate.catalog import load_catalog
+from core.describe.models import TARGETS, list_models
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
 from pages.ui import cached_model
 

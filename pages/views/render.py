@@ -7,13 +7,13 @@ from pathlib import Path
 import streamlit as st
 
 from core import StudioError
-from core.audio import load_track
-from core.catalog import load_catalog
-from core.compose import ComposeOptions
-from core.key import PITCH_CLASSES
-from core.render import render_key
-from core.timeline import Timeline, single_region
-from core.store import max_duration_s
+from core.audio.load import load_track
+from core.generate.catalog import load_catalog
+from core.generate.compose import ComposeOptions
+from core.analysis.key import PITCH_CLASSES
+from core.generate.render import render_key
+from core.generate.timeline import Timeline, single_region
+from core.store.store import max_duration_s
 from pages.ui import get_store, page_progress, render_media
 
 st.title("Render")

@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from core import StudioError
-from core.catalog import load_catalog
-from core.edits import (EditError, current_segments, edits_key, machine_segments, merge_segments, reconcile_edit,
+from core.generate.catalog import load_catalog
+from core.workflow.edits import (EditError, current_segments, edits_key, machine_segments, merge_segments, reconcile_edit,
                         save_edit, segment_from_mapping, segments_from_json, segments_table, segments_to_csv,
                         segments_to_json, split_segment, timeline_from_segments)
-from core.key import PITCH_CLASSES
-from core.render import render_key
-from core.timeline import MAX_DURATION_S, TEMPO_RANGE_BPM
+from core.analysis.key import PITCH_CLASSES
+from core.generate.render import render_key
+from core.generate.timeline import MAX_DURATION_S, TEMPO_RANGE_BPM
 from pages.ui import (cached_model, get_store, keep_upload_as_pick, page_progress, render_media,
                       require_stored_track, waveform_player)
 

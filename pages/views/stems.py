@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import StudioError
-from core.audio import to_wav_bytes
+from core.audio.load import to_wav_bytes
 from core.plots import stems_figure
 from core.separation import DEFAULT_MODEL, MODEL_STEMS, MODELS, SeparationOptions, model_availability, separation_key
 from core.separation import default_weights_dir

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .catalog import CatalogError, load_catalog
-from .errors import StudioError
-from .key import PITCH_CLASSES
+from core.generate.catalog import CatalogError, load_catalog
+from core.errors import StudioError
+from core.analysis.key import PITCH_CLASSES
+from core.paths import ASSETS
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "assets" / "timeline.schema.json"
+SCHEMA_PATH = ASSETS / "timeline.schema.json"
 MAX_DURATION_S = 1200.0
 MIN_REGION_S = 1.0
 TEMPO_RANGE_BPM = (20.0, 200.0)

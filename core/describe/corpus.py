@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .catalog import load_catalog
-from .errors import OptionError, StudioError
-from .key import PITCH_CLASSES
+from core.generate.catalog import load_catalog
+from core.errors import OptionError, StudioError
+from core.analysis.key import PITCH_CLASSES
 
 LABELS = ("descriptor", "genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 BACKENDS = ("loky", "dask")
@@ -82,8 +82,8 @@ class CorpusResult:
 
 def engine_versions() -> dict:
     """The render and analysis versions a corpus is made with (stored in its spec.json)."""
-    from .analysis import ANALYSIS_VERSION
-    from .render import RENDER_VERSION
+    from core.analysis.analyze import ANALYSIS_VERSION
+    from core.generate.render import RENDER_VERSION
 
     return {"render": RENDER_VERSION, "analysis": ANALYSIS_VERSION}
 
@@ -111,10 +111,10 @@ def plan(spec: CorpusSpec) -> list[CorpusJob]:
 
 def run_job(job: CorpusJob) -> pd.DataFrame:
     """Render one job and return its windows: features plus labels and render facts."""
-    from .analysis import window_feature_table
-    from .audio import track_from_array
-    from .render import render
-    from .timeline import single_region
+    from core.analysis.analyze import window_feature_table
+    from core.audio.load import track_from_array
+    from core.generate.render import render
+    from core.generate.timeline import single_region
 
     d = load_catalog().get(job.descriptor)
     timeline = single_region(job.descriptor, duration_s=job.duration_s, tempo_bpm=job.tempo_bpm,
@@ -138,7 +138,7 @@ def _part_path(out_dir: Path, render_id: str) -> Path:
 
 
 def _write_part(out_dir: Path, job: CorpusJob, table: pd.DataFrame) -> None:
-    from .store import atomic_write
+    from core.io import atomic_write
 
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
@@ -197,7 +197,7 @@ def build_corpus(
                 f"{out} holds renders made by another version of the engine ({made_by or 'unrecorded'}; this one "
                 f"is {versions}): their music or features differ. Use another folder.")
     else:
-        from .store import atomic_write
+        from core.io import atomic_write
 
         atomic_write(spec_path, json.dumps({**spec.to_dict(), "versions": versions}, indent=2).encode())
     jobs = plan(spec)
@@ -233,7 +233,7 @@ def build_corpus(
 
 def gather(out_dir: Path, jobs: list[CorpusJob]) -> Path:
     """Concatenate the parts of ``jobs`` (those that exist) into ``corpus.parquet``."""
-    from .store import atomic_write
+    from core.io import atomic_write
 
     parts = [pd.read_parquet(_part_path(out_dir, j.render_id)) for j in jobs if _part_path(out_dir, j.render_id).exists()]
     if not parts:

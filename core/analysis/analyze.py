@@ -10,15 +10,15 @@ import librosa
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .audio import ANALYSIS_SR, Track
-from .errors import OptionError
-from .features import window_features
-from .frames import compute_frames
-from .grid import WindowGrid, window_mean_var
-from .key import KeyEstimate, estimate_keys, get_profile
-from .segment import SegmentOptions, segment
-from .tempo import estimate_tempo
+from core.version import __version__
+from core.audio.load import ANALYSIS_SR, Track
+from core.errors import OptionError
+from core.analysis.features import window_features
+from core.audio.frames import compute_frames
+from core.audio.grid import WindowGrid, window_mean_var
+from core.analysis.key import KeyEstimate, estimate_keys, get_profile
+from core.analysis.segment import SegmentOptions, segment
+from core.analysis.tempo import estimate_tempo
 
 #: Bump when an algorithm change alters results, so cached analyses are recomputed.
 ANALYSIS_VERSION = 6
@@ -64,8 +64,8 @@ class AnalysisOptions:
 
     def cache_key(self) -> str:
         """Stable hash of the options, the analysis version and the key-profile data."""
-        from .fingerprint import file_fingerprint
-        from .key import PROFILES_PATH
+        from core.fingerprint import file_fingerprint
+        from core.analysis.key import PROFILES_PATH
 
         payload = json.dumps({"v": ANALYSIS_VERSION, **asdict(self), "profile": get_profile(self.key_profile).name,
                               "profiles": file_fingerprint(PROFILES_PATH)}, sort_keys=True, default=str)
@@ -229,7 +229,7 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
     report(0.75, "Form (Laplacian segmentation)")
     beat_frames = librosa.time_to_frames(tempo.beat_times_s, sr=ANALYSIS_SR, hop_length=frames.hop_length)
     if track.is_silent or silent.all():
-        from .segment import Segmentation
+        from core.analysis.segment import Segmentation
 
         seg = Segmentation(np.array([0.0, duration_s]), ["A"], 1)
     else:

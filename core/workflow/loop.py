@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import OptionError, StudioError
-from .models import TARGETS, UNKNOWN
-from .timeline import MIN_REGION_S, Timeline, multi_region, single_region
+from core.errors import OptionError, StudioError
+from core.describe.models import TARGETS, UNKNOWN
+from core.generate.timeline import MIN_REGION_S, Timeline, multi_region, single_region
 
 KINDS = ("single", "multi")
 #: The issue's targets and the Amper study's figures, per target, for both tables.
@@ -130,13 +130,13 @@ def beat_aligned_timeline(rows: list[dict], *, duration_s: float, catalog=None) 
 
 
 def multi_region_timeline(analysis, majority: pd.DataFrame, *, fallback_descriptor: str, catalog=None) -> Timeline:
-    """One region per segment of the majority table (``core.predict.majority_table``).
+    """One region per segment of the majority table (``core.describe.predict.majority_table``).
 
     Each region takes the segment's descriptor (``fallback_descriptor`` when it has none),
     median tempo (the descriptor's default when there is none) and tonic (the track's when the
     segment has none), on the beat (:func:`beat_aligned_timeline`).
     """
-    from .catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     catalog = catalog or load_catalog()
     rows = []
@@ -164,7 +164,7 @@ def plan_loop(title: str, analysis, windows: pd.DataFrame, majority: pd.DataFram
               seed: int = 0, descriptors: int = 1, tempi: int = 2, tonics: int = 2, catalog=None) -> list[LoopRender]:
     """Every render of the loop for one reference track: single-region combinations and the
     multi-region timeline, ``variations`` times each (seed + i, the descriptor's bands in turn)."""
-    from .catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     if not 1 <= variations <= 20:
         raise OptionError(f"Variations must be 1 to 20 (got {variations}).")
@@ -190,7 +190,7 @@ def _labels_of(descriptor: str, catalog) -> dict[str, str]:
 def single_region_table(results: list[tuple[LoopRender, pd.DataFrame]], *, catalog=None) -> pd.DataFrame:
     """Per single-region render: the requested descriptor and, per target, the share of its
     (non-silent) windows whose prediction matches the request (the study's first table)."""
-    from .catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     catalog = catalog or load_catalog()
     rows = []
@@ -276,8 +276,8 @@ def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocal
     import hashlib
     import json
 
-    from .analysis import ANALYSIS_VERSION
-    from .render import RENDER_VERSION
+    from core.analysis.analyze import ANALYSIS_VERSION
+    from core.generate.render import RENDER_VERSION
 
     payload = json.dumps([track_hash, model.name, model.fingerprint, variations, seed, remove_vocals, LOOP_VERSION,
                           RENDER_VERSION, ANALYSIS_VERSION])
@@ -289,7 +289,7 @@ def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: i
     """``run_loop`` once per track, model and settings; later calls read the stored tables."""
     from io import StringIO
 
-    from .timeline import Timeline
+    from core.generate.timeline import Timeline
 
     key = loop_key(track.content_hash, model=model, variations=variations, seed=seed, remove_vocals=remove_vocals)
     found = store.get_json("loops", key)
@@ -322,11 +322,11 @@ def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int 
              progress=None) -> LoopResult:
     """Analyse and classify the reference, plan its renders, render (stored by key: a second
     run is a lookup), classify each render with the same model and build both tables."""
-    from .analysis import analyze
-    from .audio import track_from_array
-    from .predict import classify, majority_table, predict
-    from .render import render_key
-    from .progress import scaled
+    from core.analysis.analyze import analyze
+    from core.audio.load import track_from_array
+    from core.describe.predict import classify, majority_table, predict
+    from core.generate.render import render_key
+    from core.progress import scaled
 
     report = progress or (lambda f, m="": None)
     analysis = store.analysis_for(track, progress=scaled(progress, 0.0, 0.05))

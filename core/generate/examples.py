@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .audio import to_ogg_bytes
-from .catalog import load_catalog
-from .render import render
-from .store import atomic_write
-from .timeline import single_region
+from core.audio.load import to_ogg_bytes
+from core.generate.catalog import load_catalog
+from core.generate.render import render
+from core.io import atomic_write
+from core.generate.timeline import single_region
 
 #: genre -> (descriptor, tonic) of its example
 EXAMPLES = {

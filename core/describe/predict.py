@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .analysis import Analysis
-from .models import TARGETS, UNKNOWN, DescriptorModel
+from core.analysis.analyze import Analysis
+from core.describe.models import TARGETS, UNKNOWN, DescriptorModel
 
 MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenre", "mood", "sentiment", "valence",
                     "momentum", "tempo_bpm", "key", "descriptor", "confidence")
@@ -20,7 +20,7 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     """
     source = analysis.windows if features is None else features
     if len(source) != len(analysis.windows):
-        from .errors import OptionError
+        from core.errors import OptionError
 
         raise OptionError("The feature table is not on the analysis' window grid.")
     pred = model.predict_windows(source)
@@ -74,7 +74,7 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
     ``table.attrs["vocals_note"]``.
     """
     if remove_vocals not in VOCAL_MODES:
-        from .errors import OptionError
+        from core.errors import OptionError
 
         raise OptionError(f"Remove vocals must be one of {', '.join(VOCAL_MODES)} (got {remove_vocals!r}).")
 
@@ -88,11 +88,11 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
 
     if remove_vocals == "off" or track.is_silent:
         return full_mix()
-    from .analysis import window_feature_table
-    from .audio import track_from_array
-    from .errors import SeparationError
-    from .progress import scaled
-    from .separation import separate
+    from core.analysis.analyze import window_feature_table
+    from core.audio.load import track_from_array
+    from core.errors import SeparationError
+    from core.progress import scaled
+    from core.separation import separate
 
     try:
         stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
@@ -131,7 +131,7 @@ def majority_table(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFram
     Derived from the per-window table every time; never stored beside it (the Amper study's
     "majority_rules" table).
     """
-    from .catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     catalog = load_catalog()
     rows = []

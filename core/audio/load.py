@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .errors import AudioError
+from core.errors import AudioError
 
 #: Sample rate of the mono copy every analysis works on, in Hz.
 ANALYSIS_SR = 22050

@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import OptionError, StudioError
+from core.errors import OptionError, StudioError
+from core.paths import ASSETS
 
 TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 PARENT = {"genre": None, "sentiment": None, "subgenre": "genre", "mood": "subgenre", "valence": "sentiment",
           "momentum": "sentiment"}
 ESTIMATORS = ("knn", "mlp", "hgb")
 DEFAULT_FEATURE_SETS = ("amper21", "gtzan", "tonal")
-ASSET_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+ASSET_MODELS = ASSETS / "models"
 UNKNOWN = "unknown"
 MODEL_VERSION = 1
 
@@ -43,7 +44,7 @@ class ModelError(StudioError):
 
 def model_dirs() -> list[Path]:
     """Where models may be loaded from: the shipped ones, then the store's."""
-    from .store import default_data_dir
+    from core.store.store import default_data_dir
 
     return [ASSET_MODELS, default_data_dir() / "models"]
 
@@ -228,7 +229,7 @@ class DescriptorModel:
     def save(self, folder: str | Path) -> Path:
         import joblib
 
-        from .store import atomic_write
+        from core.io import atomic_write
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -320,7 +321,7 @@ def load_model(name: str) -> DescriptorModel:
 
 # ----------------------------------------------------------------------- training
 def feature_columns_of(table: pd.DataFrame, sets: tuple[str, ...]) -> list[str]:
-    from .features import feature_columns
+    from core.analysis.features import feature_columns
 
     cols = [c for s in sets for c in feature_columns(s)]
     missing = [c for c in cols if c not in table.columns]
@@ -422,7 +423,7 @@ def train(
     """
     import sklearn
 
-    from .catalog import load_catalog
+    from core.generate.catalog import load_catalog
 
     if kind not in ESTIMATORS:
         raise OptionError(f"Unknown estimator '{kind}'. Choose one of: {', '.join(ESTIMATORS)}.")

@@ -18,15 +18,15 @@ import logging
 import os
 import sqlite3
 import zipfile
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .analysis import Analysis, AnalysisOptions, analysis_from_bytes, analysis_to_bytes, analyze
-from .audio import DEFAULT_MAX_DURATION_S, Track, content_hash, load_track
-from .errors import StoreError, StudioError
+from core.analysis.analyze import Analysis, AnalysisOptions, analysis_from_bytes, analysis_to_bytes, analyze
+from core.audio.load import DEFAULT_MAX_DURATION_S, Track, content_hash, load_track
+from core.errors import StoreError, StudioError
+from core.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -120,40 +120,6 @@ def max_duration_s() -> float:
         return float(raw) if raw else DEFAULT_MAX_DURATION_S
     except ValueError:
         return DEFAULT_MAX_DURATION_S
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: Read once at import (os.umask is process-wide: reading it later could race other threads).
-_UMASK = _current_umask()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; a user's output file gets normal permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class Store:
@@ -288,7 +254,7 @@ class Store:
         with self._db() as db:
             known = db.execute("SELECT 1 FROM tracks WHERE content_hash=?", (track.content_hash,)).fetchone()
         if known is None:
-            from .audio import to_wav_bytes
+            from core.audio.load import to_wav_bytes
 
             rel = Path("audio") / track.content_hash[:2] / f"{track.content_hash}.wav"
             self._keep(track, to_wav_bytes(track.samples, track.sample_rate, subtype="FLOAT"), rel)
@@ -303,7 +269,7 @@ class Store:
         The key is a hash of the timeline JSON, the seed, the options and the render version,
         so the same request is instant the second time and never recomputed.
         """
-        from .render import render, render_key
+        from core.generate.render import render, render_key
 
         key = render_key(timeline, seed=seed, options=options)
 
@@ -320,7 +286,7 @@ class Store:
 
         import soundfile as sf
 
-        from .render import options_dict, render_key
+        from core.generate.render import options_dict, render_key
 
         key = render_key(result.timeline, seed=result.seed, options=options)
         buf = io.BytesIO()
@@ -346,8 +312,8 @@ class Store:
         import pretty_midi
         import soundfile as sf
 
-        from .render import Render, RegionRender
-        from .timeline import Timeline
+        from core.generate.render import Render, RegionRender
+        from core.generate.timeline import Timeline
 
         with self._db() as db:
             row = db.execute(
@@ -355,7 +321,7 @@ class Store:
             ).fetchone()
         if row is None or not (self.root / row[2]).is_file() or not (self.root / row[3]).is_file():
             return None
-        from .compose import Section
+        from core.generate.compose import Section
 
         try:
             audio, sr = sf.read(self.root / row[2], dtype="float32", always_2d=True)
@@ -387,7 +353,7 @@ class Store:
         The key covers the track's content hash, the model and its options, the separation
         version and a fingerprint of the weight files.
         """
-        from .separation import SeparationOptions, compute_stems, default_weights_dir, separation_key
+        from core.separation import SeparationOptions, compute_stems, default_weights_dir, separation_key
 
         opts = options or SeparationOptions()
         weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
@@ -431,7 +397,7 @@ class Store:
 
         import soundfile as sf
 
-        from .separation import Stems
+        from core.separation import Stems
 
         with self._db() as db:
             row = db.execute(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from .errors import OptionError
+from core.errors import OptionError
 
 DRUM_CHANNEL = 9
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from .synth import default_soundfont, render_midi
+from core.generate.synth import default_soundfont, render_midi
+from core.paths import ASSETS
 
-LEVELS_PATH = Path(__file__).resolve().parent.parent / "assets" / "gm_levels.json"
+LEVELS_PATH = ASSETS / "gm_levels.json"
 REGISTERS = {"low": 36, "mid": 60, "high": 72}
 DRUM_KITS = (0, 8, 16, 24, 25, 32, 40, 48)
 _SR = 22050
@@ -64,7 +65,7 @@ def measure_levels() -> dict:
 
 
 def write_levels(path: Path = LEVELS_PATH) -> Path:
-    from .store import atomic_write
+    from core.io import atomic_write
 
     atomic_write(path, (json.dumps(measure_levels(), indent=1) + "\n").encode())
     return path

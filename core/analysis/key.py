@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OptionError
+from core.errors import OptionError
+from core.paths import ASSETS
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MODES = ("major", "minor")
-PROFILES_PATH = Path(__file__).resolve().parent.parent / "assets" / "key_profiles.json"
+PROFILES_PATH = ASSETS / "key_profiles.json"
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import StudioError
+from core.errors import StudioError
+from core.paths import ASSETS
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CATALOG_PATH = ASSETS / "catalog.json"
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -155,7 +155,7 @@ def _parse(raw: dict) -> Catalog:
     genres = raw.get("genres")
     _check(isinstance(progs, dict) and isinstance(moods, dict) and isinstance(genres, dict), "catalog",
            "needs 'progressions', 'moods' and 'genres' objects")
-    from .harmony import parse_chord
+    from core.generate.harmony import parse_chord
 
     for pname, p in progs.items():
         _check(p.get("mode") in ("major", "minor"), pname, "mode must be major or minor")
@@ -254,7 +254,7 @@ def load_catalog(path: str = str(CATALOG_PATH)) -> Catalog:
         cat = _parse(raw)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise CatalogError(f"The catalog {path} has an entry of the wrong shape ({type(exc).__name__}: {exc}).") from None
-    from .grooves import load_grooves
+    from core.generate.grooves import load_grooves
 
     grooves = load_grooves()
     for d in cat.descriptors.values():

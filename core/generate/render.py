@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pretty_midi
 
-from . import __version__
-from .catalog import load_catalog
-from .compose import Arrangement, ComposeOptions, compose
-from .synth import render_midi
-from .timeline import Timeline
+from core.version import __version__
+from core.generate.catalog import load_catalog
+from core.generate.compose import Arrangement, ComposeOptions, compose
+from core.generate.synth import render_midi
+from core.generate.timeline import Timeline
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
 RENDER_VERSION = 5
@@ -73,7 +73,7 @@ class Render:
         return self.audio.shape[0] / self.sample_rate
 
     def wav_bytes(self) -> bytes:
-        from .audio import to_wav_bytes
+        from core.audio.load import to_wav_bytes
 
         return to_wav_bytes(self.audio, self.sample_rate, subtype="PCM_24")
 
@@ -92,12 +92,12 @@ def options_dict(options: ComposeOptions | None) -> dict:
 def data_fingerprint() -> str:
     """Hash of the data a render depends on: catalog, grooves, instrument levels and ranges,
     soundfont."""
-    from .catalog import CATALOG_PATH
-    from .compose import RANGES_PATH
-    from .fingerprint import fingerprint
-    from .grooves import GROOVES_PATH
-    from .levels import LEVELS_PATH
-    from .synth import default_soundfont
+    from core.generate.catalog import CATALOG_PATH
+    from core.generate.compose import RANGES_PATH
+    from core.fingerprint import fingerprint
+    from core.generate.grooves import GROOVES_PATH
+    from core.generate.levels import LEVELS_PATH
+    from core.generate.synth import default_soundfont
 
     return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, RANGES_PATH, default_soundfont())
 
@@ -237,7 +237,7 @@ def render(
         False inside batch jobs that already run one render per process)
     progress : callable(fraction, message), optional
     """
-    from .errors import OptionError
+    from core.errors import OptionError
 
     if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**32):
         raise OptionError(f"The seed must be a whole number from 0 to 4294967295 (got {seed}).")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
+from core.errors import OptionError
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .frames import Frames
-from .grid import window_mean_var
+from core.audio.frames import Frames
+from core.audio.grid import window_mean_var
 
 #: name -> description with unit, in column order.
 AMPER21: dict[str, str] = {
@@ -93,7 +93,7 @@ FEATURE_SETS: dict[str, dict[str, str]] = {"amper21": AMPER21, "gtzan": GTZAN, "
 
 def feature_columns(name: str) -> list[str]:
     """Column names of a feature set in the per-window table (``set.feature``)."""
-    from .errors import OptionError
+    from core.errors import OptionError
 
     if name not in FEATURE_SETS:
         raise OptionError(f"Unknown feature set '{name}'. Choose one of: {', '.join(FEATURE_SETS)}.")
@@ -217,7 +217,7 @@ def window_features(
         assert list(g) == list(GTZAN)
         out.update({f"gtzan.{k}": v for k, v in g.items()})
     if "tonal" in sets:
-        from .key import _templates, _zscore, get_profile
+        from core.analysis.key import _templates, _zscore, get_profile
 
         cm, _ = window_mean_var(np.log1p(100 * frames.chroma_stft), f0, f1)  # per-frame max-normalised
         templates = _templates(get_profile(None))
@@ -235,7 +235,7 @@ def window_features(
         harm_cv = np.where(harm_m > 1e-6, np.sqrt(harm_v) / np.maximum(harm_m, 1e-6), 0.0)
         # the tonic with the analysis's key profiles: each window's key, weighed with the whole
         # track's (at 1.0 here on the STFT chroma; the analysis uses 2.5 on the CQT chroma)
-        from .key import estimate_keys
+        from core.analysis.key import estimate_keys
 
         track = np.log1p(100 * frames.chroma_stft).mean(axis=1) if frames.n_frames else None
         tonic = np.maximum(estimate_keys(cm, context=track, context_weight=1.0).tonic, 0) if n_win else np.zeros(0, int)

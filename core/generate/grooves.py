@@ -6,9 +6,10 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import StudioError
+from core.errors import StudioError
+from core.paths import ASSETS
 
-GROOVES_PATH = Path(__file__).resolve().parent.parent / "assets" / "grooves.json"
+GROOVES_PATH = ASSETS / "grooves.json"
 #: Velocity factor of each step symbol.
 STEP_VELOCITY = {"x": 1.0, "o": 0.8, "g": 0.45}
 

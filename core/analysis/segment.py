@@ -31,7 +31,7 @@ import scipy.sparse.csgraph
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from .errors import OptionError
+from core.errors import OptionError
 
 BOUNDARY_METHODS = ("novelty", "labels")
 

@@ -16,8 +16,8 @@ the store's edit history (``Store.edits``) keeps and the Segments page downloads
                    "tonic": "D", "band": null}, ...]}
 
 ``band`` null means "chosen by the render's seed". :func:`timeline_from_segments` turns
-them into a multi-region :class:`~core.timeline.Timeline` with every boundary on a beat,
-through the same code as the loop's stitched timelines (``core.loop.multi_region_timeline``).
+them into a multi-region :class:`~core.generate.timeline.Timeline` with every boundary on a beat,
+through the same code as the loop's stitched timelines (``core.workflow.loop.multi_region_timeline``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from .catalog import CatalogError, load_catalog
-from .errors import StudioError
-from .timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic, read_json_text
+from core.generate.catalog import CatalogError, load_catalog
+from core.errors import StudioError
+from core.generate.timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic, read_json_text
 
 
 FORMAT = "music-studio segments"
@@ -392,12 +392,12 @@ def segments_to_csv(segments) -> str:
 def segments_from_majority(analysis, majority: pd.DataFrame, *, fallback_descriptor: str,
                            catalog=None) -> list[EditedSegment]:
     """The machine's version of the form: one segment per row of the majority table
-    (``core.predict.majority_table``) at the analysed boundaries, with that segment's
-    descriptor, tempo and tonic as ``core.loop.multi_region_timeline`` reads them (an unknown
+    (``core.describe.predict.majority_table``) at the analysed boundaries, with that segment's
+    descriptor, tempo and tonic as ``core.workflow.loop.multi_region_timeline`` reads them (an unknown
     descriptor becomes ``fallback_descriptor``, a missing tempo the descriptor's, a missing
     tonic the track's). The last segment ends at the end of the track.
     """
-    from .loop import multi_region_timeline
+    from core.workflow.loop import multi_region_timeline
 
     catalog = catalog or load_catalog()
     if len(majority) == 0:
@@ -428,9 +428,9 @@ def machine_segments(track, *, store, model, options=None, remove_vocals: str = 
     With ``remove_vocals="auto"``, a separation model that cannot run (weights not installed)
     means classifying with the vocals in, as for an instrumental, rather than no version.
     """
-    from .loop import top_descriptors
-    from .predict import classify, majority_table
-    from .progress import scaled
+    from core.workflow.loop import top_descriptors
+    from core.describe.predict import classify, majority_table
+    from core.progress import scaled
 
     catalog = catalog or load_catalog()
     analysis = store.analysis_for(track, options=options, progress=scaled(progress, 0.0, 0.6))
@@ -446,7 +446,7 @@ def timeline_from_segments(segments, *, catalog=None) -> Timeline:
     """A multi-region timeline: one region per segment with its descriptor, tempo, tonic and
     band, each a whole number of its own beats long (as close as possible to the segment), so
     every boundary falls on a beat. The timeline ends with the last region."""
-    from .loop import beat_aligned_timeline
+    from core.workflow.loop import beat_aligned_timeline
 
     catalog = catalog or load_catalog()
     segments = validate_segments(segments, catalog=catalog)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from .grid import window_mean_var
+from core.audio.grid import window_mean_var
 
 MIN_BPM = 30.0
 MAX_BPM = 240.0

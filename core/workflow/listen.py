@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .errors import StudioError
+from core.errors import StudioError
 
 #: Loudness every version is brought to in the player (LUFS, integrated, ITU-R BS.1770).
 TARGET_LUFS = -16.0
@@ -173,7 +173,7 @@ def vote_summary(votes: Iterable[Mapping]) -> pd.DataFrame:
     ----------
     votes : iterable of mappings
         Each with ``version_a``, ``version_b`` and ``preferred`` (one of the two, or
-        ``"same"``), as :meth:`core.store.Store.votes` returns them.
+        ``"same"``), as :meth:`core.store.store.Store.votes` returns them.
 
     Returns
     -------
@@ -246,9 +246,9 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
 
     Parameters
     ----------
-    reference : core.audio.Track
+    reference : core.audio.load.Track
         The reference track (``samples``, ``sample_rate``).
-    render : core.render.Render
+    render : core.generate.render.Render
         A render of it (``audio``, ``sample_rate``, ``regions`` with ``start_s``, ``end_s``
         and ``descriptor``).
     segments : pandas.DataFrame, optional
@@ -257,7 +257,7 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
     columns : int
         Envelope resolution (points per waveform).
     """
-    from .plots import label_colors
+    from core.plots import label_colors
 
     fig = go.Figure()
     for name, samples, rate, colour, opacity in (

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
-from .key import PITCH_CLASSES
-from .synth import render_midi
+from core.analysis.key import PITCH_CLASSES
+from core.generate.synth import render_midi
 
 # Chords as semitone offsets from the tonic.
 _MINOR = {"i": (0, 3, 7), "iv": (5, 8, 12), "V": (7, 11, 14), "VI": (8, 12, 15), "III": (3, 7, 10),

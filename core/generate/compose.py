@@ -22,16 +22,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
 
-from .catalog import Descriptor
-from .errors import OptionError
-from .grooves import STEP_VELOCITY, load_grooves
-from .harmony import parse_chord, styled, voice
-from .key import PITCH_CLASSES
+from core.generate.catalog import Descriptor
+from core.errors import OptionError
+from core.generate.grooves import STEP_VELOCITY, load_grooves
+from core.generate.harmony import parse_chord, styled, voice
+from core.analysis.key import PITCH_CLASSES
+from core.paths import ASSETS
 
 #: Target level of each role in the mix (dB, relative); channel volumes are set from the
 #: measured loudness of the band's instruments (assets/gm_levels.json) to reach it.
@@ -46,7 +46,7 @@ ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
 #: The longest a chord is held when the mood's harmonic rhythm is slow (seconds).
 LONGEST_CHORD_S = 5.5
-RANGES_PATH = Path(__file__).resolve().parent.parent / "assets" / "instrument_ranges.json"
+RANGES_PATH = ASSETS / "instrument_ranges.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,7 +160,7 @@ def _note(inst, pitch, start, end, vel):
 def role_volumes(programs: dict, offsets_db: dict | None = None) -> dict[str, int]:
     """CC7 per role so that each role sits at its target level (plus the mood's offset, dB)
     whatever instrument plays it."""
-    from .levels import kit_level_db, program_level_db
+    from core.generate.levels import kit_level_db, program_level_db
 
     gains = {}
     for role, prog in programs.items():

@@ -1,0 +1,418 @@
+"""Command line: ``python -m core analyze TRACK... --out DIR``.
+
+Other tools script these names and files; keep them stable (see ../shared/tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.analysis.analyze import AnalysisOptions
+from core.errors import StudioError
+from core.progress import terminal_bar
+from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
+
+
+def _analysis_options(args) -> AnalysisOptions:
+    return AnalysisOptions(
+        window_s=args.window_s,
+        hop_s=args.hop_s,
+        key_profile=args.key_profile,
+        segmentation=SegmentOptions(
+            k_min=args.k_min,
+            k_max=args.k_max,
+            boundary_method=args.boundary_method,
+            min_segment_s=args.min_segment_s,
+        ),
+    )
+
+
+def write_analysis(analysis, folder: Path, *, model=None, track=None, remove_vocals: str = "auto", store=None,
+                   progress=None) -> None:
+    """windows.csv, segments.csv and summary.json of one analysis into ``folder``.
+
+    With a model, windows.csv gains the predictions and segments.csv becomes the majority table.
+    Given the ``track``, its vocals are removed before classifying as ``remove_vocals`` says
+    (auto: when it has a voice); windows.csv records it in ``vocals_removed``.
+    """
+    from core.io import atomic_write
+
+    windows, segments = analysis.windows, analysis.segments
+    summary = analysis.summary()
+    if model is not None:
+        from core.describe.predict import classify, majority_table, predict
+
+        if track is None:
+            windows = predict(analysis, model)
+        else:
+            windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
+                               progress=progress)
+            summary["vocals_removed"] = bool(windows["vocals_removed"].iloc[0]) if len(windows) else False
+            if windows.attrs.get("vocals_note"):
+                summary["vocals_note"] = windows.attrs["vocals_note"]
+                print(f"  note: {windows.attrs['vocals_note']}", file=sys.stderr)
+        segments = majority_table(windows, analysis.segments)
+        summary["model"] = model.name
+    atomic_write(folder / "windows.csv", windows.to_csv(index=False, float_format="%.6g").encode())
+    atomic_write(folder / "segments.csv", segments.to_csv(index=False).encode())
+    atomic_write(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+
+
+def _output_names(paths) -> list[tuple[Path, str]]:
+    """Each input path with its output folder name (two inputs with the same stem get -2, -3...)."""
+    used: set[str] = set()
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        name, i = path.stem, 2
+        while name in used:
+            name = f"{path.stem}-{i}"
+            i += 1
+        used.add(name)
+        out.append((path, name))
+    return out
+
+
+def _read_input(path: Path) -> bytes:
+    if not path.is_file():
+        raise StudioError(f"'{path}' does not exist or is not a file.")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
+
+
+def cmd_analyze(args) -> int:
+    from core.store.store import Store
+
+    options = _analysis_options(args)
+    store = None if args.no_store else Store(args.data_dir)
+    model = None
+    if args.model:
+        from core.describe.models import load_model
+
+        model = load_model(args.model)
+    out = Path(args.out)
+    failures = 0
+    for path, name in _output_names(args.tracks):
+        stem = path.stem
+        try:
+            data = _read_input(path)
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                if store is not None:
+                    track = store.add_track(data, name=stem, suffix=path.suffix)
+                    analysis = store.analysis_for(track, options=options, progress=bar)
+                else:
+                    from core.analysis.analyze import analyze
+                    from core.audio.load import load_track
+                    from core.store.store import max_duration_s
+
+                    track = load_track(data, name=stem, max_duration_s=max_duration_s())
+                    analysis = analyze(track, options=options, progress=bar)
+            if model is not None:
+                with terminal_bar(f"{path.name} (classify)", enabled=not args.quiet) as bar:
+                    write_analysis(analysis, out / name, model=model, track=track, remove_vocals=args.remove_vocals,
+                                   store=store, progress=bar)
+            else:
+                write_analysis(analysis, out / name)
+            for w in analysis.warnings:
+                print(f"  note: {path.name}: {w}", file=sys.stderr)
+            print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
+                  f"{analysis.key or 'no key'}, {len(analysis.segments)} segments (k={analysis.k}) -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_separate(args) -> int:
+    """Stems of each track into OUT/<track stem>/<stem name>.wav at the input's rate and length."""
+    from core.audio.load import load_track, to_wav_bytes
+    from core.separation import SeparationOptions, separate
+    from core.store.store import Store, max_duration_s
+    from core.io import atomic_write
+
+    options = SeparationOptions(model=args.model, segment_s=args.segment_s, overlap=args.overlap,
+                                shifts=args.shifts)
+    store = None if args.no_store else Store(args.data_dir)
+    weights = Path(args.weights_dir) if args.weights_dir else None
+    out = Path(args.out)
+    failures = 0
+    for path, name in _output_names(args.tracks):
+        try:
+            data = _read_input(path)
+            track = (store.add_track(data, name=path.stem, suffix=path.suffix) if store is not None
+                     else load_track(data, name=path.stem, max_duration_s=max_duration_s()))
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                stems = separate(track, options=options, store=store, weights_dir=weights, progress=bar)
+            for stem_name, audio in stems.stems.items():
+                atomic_write(out / name / f"{stem_name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"))
+            for note in stems.notes:
+                print(f"  note: {path.name}: {note}", file=sys.stderr)
+            print(f"{path.name}: {', '.join(stems.names)} ({options.model}) -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+def _expand_inputs(items) -> list[Path]:
+    """Files as given; folders as the audio files inside them (sorted)."""
+    out: list[Path] = []
+    for raw in items:
+        p = Path(raw)
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_loop(args) -> int:
+    """Reference tracks -> single- and multi-region renders -> the same model judges them."""
+    import pandas as pd
+
+    from core.workflow.loop import cached_loop, summary_by_title
+    from core.describe.models import load_model
+    from core.store.store import Store
+    from core.io import atomic_write
+
+    store = Store(args.data_dir)
+    model = load_model(args.model)
+    out = Path(args.out)
+    singles, multis, failures = [], [], 0
+    inputs = _expand_inputs(args.tracks)
+    if not inputs:
+        raise StudioError("No audio files found in the given folders.")
+    for path, name in _output_names(inputs):
+        try:
+            track = store.add_track(_read_input(path), name=path.stem, suffix=path.suffix)
+            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+                result = cached_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
+                                  remove_vocals=args.remove_vocals, progress=bar)
+            for item in result.plan:
+                rendered = store.render_for(item.timeline, seed=item.seed)  # a lookup; renders again if lost
+                folder = out / name
+                atomic_write(folder / f"{item.key}.wav", rendered.wav_bytes())
+                atomic_write(folder / f"{item.key}.mid", rendered.midi_bytes())
+                record = {"seed": item.seed, "kind": item.kind, "variation": item.variation,
+                          "timeline": json.loads(item.timeline.to_json())}
+                atomic_write(folder / f"{item.key}.json", (json.dumps(record, indent=2) + "\n").encode())
+            singles.append(result.single)
+            multis.append(result.multi)
+            print(f"{path.name}: {len(result.plan)} renders -> {out / name}")
+        except StudioError as exc:
+            failures += 1
+            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    if singles:
+        single = pd.concat(singles, ignore_index=True)
+        multi = pd.concat(multis, ignore_index=True)
+        tables = {"single_region.csv": single, "multi_region.csv": multi,
+                  "single_region_summary.csv": summary_by_title(single),
+                  "multi_region_summary.csv": summary_by_title(multi)}
+        for fname, table in tables.items():
+            atomic_write(out / fname, table.to_csv(index=False).encode())
+        for label, fname in (("single-region accuracy", "single_region_summary.csv"),
+                             ("multi-region consistency", "multi_region_summary.csv")):
+            mean = tables[fname].iloc[-1]
+            print(f"{label:25s} " + "  ".join(f"{t} {mean[t]:.3f}" for t in TARGETS_FOR_PRINT))
+    return 1 if failures else 0
+
+
+TARGETS_FOR_PRINT = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
+
+
+def cmd_render(args) -> int:
+    from core.generate.render import render
+    from core.io import atomic_write
+    from core.generate.timeline import load_timeline
+
+    timeline = load_timeline(args.timeline)
+    with terminal_bar(Path(args.timeline).name, enabled=not args.quiet) as bar:
+        result = render(timeline, seed=args.seed, progress=bar)
+    out = Path(args.output)
+    atomic_write(out, result.wav_bytes())
+    if args.midi:
+        atomic_write(Path(args.midi), result.midi_bytes())
+    bands = ", ".join(f"{r.id}: {r.descriptor} / {r.band}" for r in result.regions)
+    print(f"{out}: {result.duration_s:.1f} s, {result.loudness_lufs:.1f} LUFS, peak {result.peak_dbfs:.1f} dBFS "
+          f"(seed {result.seed}; {bands})")
+    return 0
+
+
+def cmd_examples(args) -> int:
+    """One short render per genre into assets/examples (OGG) plus their timelines."""
+    from core.generate.examples import write_examples
+
+    for path in write_examples(Path(args.out), duration_s=args.duration_s, seed=args.seed):
+        print(path)
+    return 0
+
+
+def cmd_corpus(args) -> int:
+    from core.describe.corpus import CorpusSpec, build_corpus
+
+    descriptors = None
+    if args.descriptors or args.genres:
+        from core.generate.catalog import load_catalog
+
+        catalog = load_catalog()
+        names = [n.strip() for n in (args.descriptors or "").split(",") if n.strip()]
+        for n in names:
+            catalog.get(n)  # unknown names get suggestions
+        genres = {g.strip() for g in (args.genres or "").split(",") if g.strip()}
+        unknown = genres - set(catalog.tree())
+        if unknown:
+            raise StudioError(f"Unknown genre(s): {', '.join(sorted(unknown))}. Genres: {', '.join(catalog.tree())}.")
+        names += [n for n in catalog.names() if catalog.get(n).genre in genres and n not in names]
+        descriptors = tuple(names)
+    spec = CorpusSpec(per_descriptor=args.per_descriptor, seed=args.seed, descriptors=descriptors,
+                      durations_s=tuple(float(x) for x in args.durations.split(",")))
+    with terminal_bar("corpus", enabled=not args.quiet) as bar:
+        result = build_corpus(spec, out_dir=args.out, n_jobs=args.jobs, backend=args.backend,
+                              scheduler=args.scheduler, progress=bar)
+    for failure in result.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    print(f"{result.path}: {result.n_renders} renders, {result.n_windows} windows "
+          f"({result.rendered_now} rendered now)")
+    return 1 if result.failures else 0
+
+
+def cmd_train(args) -> int:
+    from core.describe.corpus import load_corpora
+    from core.describe.models import TARGETS, model_dirs, train
+
+    corpus = load_corpora(args.corpus)
+    name = args.name or args.estimator
+    with terminal_bar(f"train {name}", enabled=not args.quiet) as bar:
+        model = train(corpus, kind=args.estimator, name=name, test_size=args.test_size, seed=args.seed,
+                      threshold=args.threshold, window_step=args.window_step, progress=bar)
+    folder = model.save(Path(args.out) if args.out else model_dirs()[1] / name)
+    print(f"{folder}: {model.config['renders']} renders, {model.config['windows']} windows")
+    print("held-out renders   " + "  ".join(f"{t:>9s}" for t in TARGETS))
+    for level in ("window_accuracy", "render_accuracy", "forced_accuracy", "confident_accuracy", "unknown_share"):
+        print(f"{level:18s} " + "  ".join(f"{model.metrics[t].get(level, float('nan')):9.3f}" for t in TARGETS))
+    return 0
+
+
+def cmd_levels(args) -> int:
+    from core.generate.levels import write_levels
+
+    print(write_levels())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="Analyse tracks: per-window tempo/key/features and the form.")
+    a.add_argument("tracks", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, AIFF)")
+    a.add_argument("--out", required=True, help="output folder; one sub-folder per track")
+    a.add_argument("--window-s", type=float, default=10.0, help="window length in seconds (default 10)")
+    a.add_argument("--hop-s", type=float, default=2.0, help="window hop in seconds (default 2)")
+    a.add_argument("--key-profile", default=None, help="key profile name (assets/key_profiles.json)")
+    a.add_argument("--k-min", type=int, default=None, help="fewest section types (default: by duration)")
+    a.add_argument("--k-max", type=int, default=None, help="most section types (default: by duration)")
+    a.add_argument("--boundary-method", choices=BOUNDARY_METHODS, default="novelty")
+    a.add_argument("--min-segment-s", type=float, default=6.0, help="shortest segment in seconds (default 6)")
+    a.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    a.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
+    a.add_argument("--model", default=None, help="add per-window predictions and the majority table (model name)")
+    vocals = a.add_mutually_exclusive_group()
+    vocals.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="on", default="auto",
+                        help="with --model: always classify the accompaniment (vocals removed by the 2-stem "
+                             "separation); default: only for tracks with a voice")
+    vocals.add_argument("--keep-vocals", dest="remove_vocals", action="store_const", const="off",
+                        help="with --model: classify the full mix even when it has a voice")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_analyze)
+
+    r = sub.add_parser("render", help="Render a timeline JSON to WAV (and MIDI).")
+    r.add_argument("timeline", help="timeline JSON (see docs/timeline.md)")
+    r.add_argument("-o", "--output", required=True, help="output WAV (24-bit, 44.1 kHz stereo)")
+    r.add_argument("--midi", default=None, help="also write the arrangement as a MIDI file")
+    r.add_argument("--seed", type=int, default=0, help="same seed, same music (default 0)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_render)
+
+    e = sub.add_parser("examples", help="Render one short example per genre (assets/examples).")
+    e.add_argument("--out", default="assets/examples")
+    e.add_argument("--duration-s", type=float, default=20.0)
+    e.add_argument("--seed", type=int, default=1)
+    e.set_defaults(func=cmd_examples)
+
+    c = sub.add_parser("corpus", help="Render and featurise the training corpus (resumable).")
+    c.add_argument("--per-descriptor", type=int, required=True, help="renders per descriptor and duration")
+    c.add_argument("--out", required=True, help="corpus folder (resumes if it holds the same corpus)")
+    c.add_argument("--durations", default="10,30,60", help="render lengths in seconds (default 10,30,60)")
+    c.add_argument("--descriptors", default=None, help="comma-separated descriptors (default: the whole catalog)")
+    c.add_argument("--genres", default=None, help="comma-separated genres to include")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    c.add_argument("--backend", choices=("loky", "dask"), default="loky")
+    c.add_argument("--scheduler", default=None, help="Dask scheduler address for --backend dask")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_corpus)
+
+    t = sub.add_parser("train", help="Train descriptor classifiers on a corpus.")
+    t.add_argument("--corpus", required=True, nargs="+",
+                   help="corpus folder(s) (python -m core corpus); several are trained on together")
+    t.add_argument("--estimator", choices=("knn", "mlp", "hgb"), default="mlp")
+    t.add_argument("--name", default=None, help="model name (default: the estimator)")
+    t.add_argument("--out", default=None, help="model folder (default: $STUDIO_DATA_DIR/models/NAME)")
+    t.add_argument("--test-size", type=float, default=0.3, help="share of renders held out (default 0.3)")
+    t.add_argument("--threshold", type=float, default=0.4, help="below this probability a target is 'unknown'")
+    t.add_argument("--window-step", type=int, default=1, help="keep every n-th window of a render")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    from core.separation import DEFAULT_MODEL, MODELS
+
+    sp = sub.add_parser("separate", help="Split tracks into stems (vocals/accompaniment, or Demucs' four).")
+    sp.add_argument("tracks", nargs="+", help="audio files")
+    sp.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
+                    help=f"separation model (default {DEFAULT_MODEL}: vocals + accompaniment)")
+    sp.add_argument("--out", required=True, help="output folder: OUT/<track stem>/<stem name>.wav")
+    sp.add_argument("--segment-s", type=float, default=None, help="Demucs segment length in seconds")
+    sp.add_argument("--overlap", type=float, default=0.25, help="Demucs segment overlap (default 0.25)")
+    sp.add_argument("--shifts", type=int, default=0, help="Demucs random-shift passes (default 0)")
+    sp.add_argument("--weights-dir", default=None, help="model weights folder (default $STUDIO_WEIGHTS_DIR or weights/)")
+    sp.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    sp.add_argument("--no-store", action="store_true", help="do not read or write the store cache")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_separate)
+
+    lp = sub.add_parser("loop", help="Render from reference tracks and judge the renders with the same model.")
+    lp.add_argument("tracks", nargs="+", help="reference tracks, or folders of them")
+    lp.add_argument("--out", required=True, help="output folder: both tables (CSV) and OUT/<title>/ renders")
+    lp.add_argument("--variations", type=int, default=3, help="renders per timeline (other seeds and bands)")
+    lp.add_argument("--model", default="mlp", help="descriptor model (default mlp)")
+    lp.add_argument("--seed", type=int, default=0)
+    lp_vocals = lp.add_mutually_exclusive_group()
+    lp_vocals.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="on", default="auto")
+    lp_vocals.add_argument("--keep-vocals", dest="remove_vocals", action="store_const", const="off")
+    lp.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
+    lp.add_argument("--quiet", action="store_true")
+    lp.set_defaults(func=cmd_loop)
+
+    lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
+    lv.set_defaults(func=cmd_levels)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+

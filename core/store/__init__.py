@@ -1,0 +1,1 @@
+"""The local store: SQLite and content-addressed files."""

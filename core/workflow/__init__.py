@@ -1,0 +1,2 @@
+"""Workflows over the stages: the analysis-render loop (`loop`), segment editing (`edits`)
+and listening (`listen`)."""
