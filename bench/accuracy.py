@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from bench.baselines import gallery_segments, krumhansl_key, krumhansl_window_keys, librosa_tempo  # noqa: E402
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def four_minute_track():
@@ -63,7 +62,6 @@ def naive_baseline(y: np.ndarray, sr: int) -> None:
 
 FRESH = """
 import sys, time
-sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 import core
 t1 = time.perf_counter()

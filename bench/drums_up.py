@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
 from core.generate.catalog import load_catalog  # noqa: E402

@@ -14,12 +14,9 @@ corpus, and their mean. The chosen default comes from this table (see README, Ke
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
 from core.generate.catalog import load_catalog  # noqa: E402

@@ -14,14 +14,12 @@ writes the four CSV tables to ``--out``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from core.audio.load import to_wav_bytes  # noqa: E402
 from core.generate.catalog import load_catalog  # noqa: E402

@@ -11,12 +11,9 @@ subgenre given, so that only mood is measured. About 15 s per fraction on 2 core
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:

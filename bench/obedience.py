@@ -11,13 +11,10 @@ of descriptors that obey, and the figures per genre.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _scale_name(scale) -> str:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.generate import render as render_module  # noqa: E402
 from core.generate.synth import render_midi  # noqa: E402

@@ -15,13 +15,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.audio.load import track_from_array  # noqa: E402
 from core.generate.groundtruth import sung_voice  # noqa: E402
