@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -15,6 +18,25 @@ PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#e
 
 def label_colors(labels) -> dict[str, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(dict.fromkeys(labels))}
+
+
+def min_max_envelope(samples: np.ndarray, *, columns: int, peak: float | None = None):
+    """(first sample index, min, max) of the mono mix per column, scaled by ``peak`` (the
+    audio's own peak when None). Empty audio gives one silent column."""
+    y = np.asarray(samples)
+    y = y.mean(axis=1) if y.ndim == 2 else y
+    if y.size == 0:
+        return np.zeros(1, dtype=int), np.zeros(1), np.zeros(1)
+    n = max(1, min(columns, y.size))
+    edges = np.linspace(0, y.size, n + 1).astype(int)[:-1]
+    scale = max(float(np.max(np.abs(y))), 1e-9) if peak is None else peak
+    return edges, np.minimum.reduceat(y, edges) / scale, np.maximum.reduceat(y, edges) / scale
+
+
+def waveform_peaks(samples: np.ndarray, n: int = 1200) -> list[list[float]]:
+    """(min, max) per pixel column of the mono mix, scaled to the audio's peak (for the players)."""
+    _, lo, hi = min_max_envelope(samples, columns=n)
+    return np.round(np.stack([lo, hi], axis=1), 3).tolist()
 
 
 def chroma_figure(analysis: Analysis, *, max_columns: int = 1500) -> go.Figure:
@@ -114,11 +136,7 @@ def stems_figure(mixture: np.ndarray, stems, *, sample_rate: int, columns: int =
                         subplot_titles=[name for name, _ in rows])
     peak = max(float(np.max(np.abs(mixture))) if mixture.size else 0.0, 1e-9)
     for i, (name, audio) in enumerate(rows, start=1):
-        y = audio.mean(axis=1) if audio.ndim == 2 else audio
-        n = max(1, min(columns, y.size))
-        edges = np.linspace(0, y.size, n + 1).astype(int)[:-1]
-        hi = np.maximum.reduceat(y, edges) / peak if y.size else np.zeros(1)
-        lo = np.minimum.reduceat(y, edges) / peak if y.size else np.zeros(1)
+        edges, lo, hi = min_max_envelope(audio, columns=columns, peak=peak)
         t = edges / float(sample_rate)
         colour = PALETTE[(i - 1) % len(PALETTE)]
         fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color=colour, width=0.5), showlegend=False,
@@ -259,4 +277,71 @@ def loop_titles_figure(summary, *, title: str) -> go.Figure:
                     hovertemplate="%{x}: %{y:.3f}<extra>" + target + "</extra>")
     fig.update_layout(title=title, barmode="group", height=320, yaxis=dict(range=[0, 1.05]),
                       margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+# ---------------------------------------------------------------------------- listening
+def vote_figure(summary: pd.DataFrame, *, names: Mapping[str, str] | None = None) -> go.Figure:
+    """Stacked bars of wins, ties and losses per version (``summary`` from :func:`vote_summary`)."""
+    labels = [(names or {}).get(v, v) for v in summary["version_id"]]
+    fig = go.Figure()
+    for column, colour in (("wins", "#54a24b"), ("ties", "#bab0ac"), ("losses", "#e45756")):
+        fig.add_trace(go.Bar(y=labels, x=summary[column], name=column, orientation="h", marker_color=colour,
+                             hovertemplate="%{y}: %{x} " + column + "<extra></extra>"))
+    fig.update_layout(barmode="stack", title="Blind A/B votes per version", xaxis_title="votes",
+                      height=120 + 36 * max(1, len(labels)), margin=dict(l=20, r=20, t=50, b=40),
+                      yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
+                                                                    yanchor="bottom"))
+    return fig
+
+
+def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, columns: int = 1500,
+                   reference_name: str = "reference", render_name: str = "render") -> go.Figure:
+    """The reference waveform with its multi-region render overlaid, and the region boundaries.
+
+    The Amper study's figure: does the render follow the form of the reference? Each
+    waveform is the min/max envelope of its mono mix scaled to its own peak.
+
+    Parameters
+    ----------
+    reference : core.audio.load.Track
+        The reference track (``samples``, ``sample_rate``).
+    render : core.generate.render.Render
+        A render of it (``audio``, ``sample_rate``, ``regions`` with ``start_s``, ``end_s``
+        and ``descriptor``).
+    segments : pandas.DataFrame, optional
+        The reference's segments (``start_s``, ``end_s``, ``label``), drawn as labels along
+        the bottom.
+    columns : int
+        Envelope resolution (points per waveform).
+    """
+    fig = go.Figure()
+    for name, samples, rate, colour, opacity in (
+        (reference_name, reference.samples, reference.sample_rate, "#4c78a8", 0.55),
+        (render_name, render.audio, render.sample_rate, "#f58518", 0.45),
+    ):
+        edges, lo, hi = min_max_envelope(samples, columns=columns)
+        t = edges / float(rate)
+        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color=colour, width=0.5), opacity=opacity,
+                                 legendgroup=name, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(color=colour, width=0.5), opacity=opacity,
+                                 fill="tonexty", name=name, legendgroup=name,
+                                 hovertemplate="%{x:.1f} s<extra>" + name + "</extra>"))
+    duration_s = max(reference.samples.shape[0] / reference.sample_rate, render.audio.shape[0] / render.sample_rate)
+    for region in render.regions:
+        if region.start_s > 0:
+            fig.add_vline(x=region.start_s, line=dict(color="black", width=2, dash="dash"))
+        fig.add_annotation(x=(region.start_s + region.end_s) / 2, y=1.0, yref="paper", yanchor="bottom",
+                           text=region.descriptor.replace("_", " "), showarrow=False, font=dict(size=11))
+    if segments is not None and len(segments):
+        colours = label_colors(segments["label"])
+        for seg in segments.itertuples():
+            fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=-1.08, showarrow=False, yanchor="top",
+                               text=f"<b>{seg.label}</b>", font=dict(color=colours[seg.label], size=13))
+            if seg.start_s > 0:
+                fig.add_vline(x=seg.start_s, line=dict(color=colours[seg.label], width=1, dash="dot"))
+    fig.update_layout(title=dict(text="Reference and render overlaid, with the region boundaries", y=0.97),
+                      height=330, margin=dict(l=40, r=20, t=80, b=40), xaxis=dict(title="time (s)",
+                      range=[0, duration_s]), yaxis=dict(range=[-1.25, 1.1], showticklabels=False),
+                      legend=dict(orientation="h", y=1.18, x=1, xanchor="right"))
     return fig

@@ -1,8 +1,102 @@
-"""Entry shim: a bookmarked /loop opened before app.py has run (right after a server start)
-makes Streamlit look for pages/loop.py; it runs app.py, whose st.navigation shows the real
-page (pages/views/loop.py)."""
+"""Loop: reference tracks become renders, and the same classifiers judge the renders."""
 
-import runpy
-from pathlib import Path
+from __future__ import annotations
 
-runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"))
+import streamlit as st
+
+from core import StudioError
+from core.describe.models import list_models
+from core.describe.study import amper_study
+from core.plots import loop_summary_figure, loop_titles_figure
+from core.workflow.loop import TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_key
+from core.workflow.loop_report import loop_report, unique_titles
+from pages.ui.entry import through_navigation
+from pages.ui.media import CSV, download_buttons
+from pages.ui.tracks import upload_tracks
+from pages.ui.widgets import cached_model, get_store, page_progress, track_or_message
+
+through_navigation()
+
+st.title("Loop")
+st.caption(
+    "The Amper study's discrimination-generation loop. Each reference track becomes single-region renders "
+    "(its most frequent descriptor at its top tempi and tonics) and a multi-region render that follows its "
+    "form; N variations of each (other seeds and bands). The same model then classifies every render: "
+    "single-region accuracy against the requested descriptor, and multi-region consistency with the "
+    "reference's own segment classification."
+)
+store = get_store()
+state = st.session_state
+
+added = state.setdefault("loop_added", [])
+upload_tracks("Add reference tracks", store=store, key="loop_upload", into=added)
+library = store.list_tracks()
+if not library:
+    st.info("Upload reference tracks (or analyse some on the Analyze page) to run the loop.")
+    st.stop()
+names = unique_titles(library)  # titles are unique: two tracks with the same name are told apart
+fresh = state.setdefault("loop_seen_uploads", [])
+new_uploads = [h for h in added if h not in fresh]
+if new_uploads:  # a new upload joins the chosen tracks (a keyed multiselect ignores a new default)
+    fresh.extend(new_uploads)
+    state["loop_tracks"] = list(dict.fromkeys(state.get("loop_tracks", []) + new_uploads))
+if "loop_tracks" not in state:
+    state["loop_tracks"] = [h for h in added if h in names] or list(names)[:1]
+state["loop_tracks"] = [h for h in state["loop_tracks"] if h in names]
+c1, c2, c3 = st.columns([3, 1, 1])
+chosen = c1.multiselect("Reference tracks", list(names), format_func=names.get, key="loop_tracks")
+models = list_models()
+model_name = c2.selectbox("Model", models, index=models.index("mlp") if "mlp" in models else 0, key="loop_model")
+variations = int(c3.number_input("Variations", 1, 10, 3, key="loop_variations"))
+if not chosen:
+    st.stop()
+
+model = cached_model(model_name)
+missing = [h for h in chosen if store.get_json(
+    "loops", loop_key(h, model=model, variations=variations, seed=0, remove_vocals="auto")) is None]
+run_now = False
+if missing:
+    st.write(f"{len(missing)} of the chosen tracks have no loop with these settings yet. Each takes about "
+             f"{variations * 5} renders plus their analysis (roughly a minute per minute of music, 2 cores).")
+    run_now = st.button("Run the loop", type="primary", key="loop_run")
+results = []
+for h in [h for h in chosen if run_now or h not in missing]:
+    track = track_or_message(h, prefix=f"{names[h]}: ")
+    if track is None:
+        continue
+    bar, progress = page_progress(f"Loop: {names[h]}")
+    try:
+        results.append(cached_loop(names[h], track, store=store, model=model, variations=variations,
+                                   progress=progress))
+    except StudioError as exc:
+        st.error(f"{names[h]}: {exc}")
+    finally:
+        bar.empty()
+if not results:
+    st.stop()
+
+report, study = loop_report(results), amper_study()
+st.plotly_chart(loop_summary_figure(report.mean_single, report.mean_multi, targets_single=TARGETS_SINGLE,
+                                    targets_multi=TARGETS_MULTI, amper_single=study.single_region,
+                                    amper_multi=study.multi_region), key="loop_summary")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(loop_titles_figure(report.single_summary, title="Single-region accuracy per title"),
+                    key="loop_single")
+    st.dataframe(report.single_summary, hide_index=True, key="loop_single_table")
+with right:
+    st.plotly_chart(loop_titles_figure(report.multi_summary, title="Multi-region consistency per title"),
+                    key="loop_multi")
+    st.dataframe(report.multi_summary, hide_index=True, key="loop_multi_table")
+with st.expander("Every render (single-region) and every segment (multi-region)"):
+    st.dataframe(report.single, hide_index=True, key="loop_single_all")
+    st.dataframe(report.multi, hide_index=True, key="loop_multi_all")
+download_buttons([
+    ("Single-region CSV", report.single.to_csv(index=False), "single_region.csv", CSV, "dl_single"),
+    ("Multi-region CSV", report.multi.to_csv(index=False), "multi_region.csv", CSV, "dl_multi"),
+    ("Single-region summary CSV", report.single_summary.to_csv(index=False), "single_region_summary.csv", CSV,
+     "dl_single_sum"),
+    ("Multi-region summary CSV", report.multi_summary.to_csv(index=False), "multi_region_summary.csv", CSV,
+     "dl_multi_sum")])
+st.caption("The renders are on the Listen page, next to their reference, and on the Render page under "
+           "'Earlier renders'.")

@@ -246,3 +246,60 @@ def test_harmonic_change_is_not_diluted_in_the_first_window():
     # lag of harmonic_change only by 2 %, too little to test)
     first, second = table["tonal.harmonic_change_1s"].iloc[:2]
     assert second > 0.05 and abs(first / second - 1) < 0.03, (first, second)
+
+
+# ----------------------------------------------------------------- key and feature-set APIs
+def test_one_key_api_scores_and_estimates_agree():
+    from core.analysis.key import estimate_keys, key_scores
+
+    rng = np.random.default_rng(5)
+    chroma = rng.uniform(0, 1, (30, 12))
+    chroma[0] = 0.0  # no pitch content
+    chroma[1] = 0.4  # all classes equal
+    scores = key_scores(chroma)
+    keys = estimate_keys(chroma)
+    assert scores.corr.shape == (30, 24) and scores.flat[:2].all() and not scores.flat[2:].any()
+    best = scores.corr.argmax(axis=1)
+    assert (keys.tonic[2:] == best[2:] % 12).all() and (keys.mode[2:] == best[2:] // 12).all()
+    assert (keys.tonic[:2] == -1).all() and np.allclose(keys.confidence[2:], scores.strength[2:])
+    # a track context pulls an ambiguous window toward the track's key
+    track = np.zeros(12)
+    track[[2, 5, 9]] = 1.0  # D minor triad
+    pulled = estimate_keys(np.full((1, 12), 0.5) + 0.01 * rng.uniform(size=(1, 12)), context=track, context_weight=5.0)
+    assert (pulled.tonic_names()[0], pulled.mode_names()[0]) == ("D", "minor")
+
+
+def test_feature_registry_is_the_one_contract(abac_analysis):
+    from core.analysis.features import FEATURE_SETS, feature_columns, feature_set
+
+    w = abac_analysis.windows
+    registered = [c for fs in FEATURE_SETS.values() for c in fs.columns]
+    assert list(w.columns[len(core.analysis.analyze.BASE_COLUMNS):]) == registered
+    for name, fs in FEATURE_SETS.items():
+        assert fs.name == name and feature_columns(name) == fs.columns
+    with pytest.raises(OptionError, match="Unknown feature set"):
+        feature_set("nonsense")
+
+
+def test_a_new_feature_set_is_one_registry_entry(monkeypatch, abac_piece):
+    from core.analysis import features
+    from core.analysis.features import FeatureSet
+
+    def loudest(inputs):
+        return {"rms_max_db": np.array([20 * np.log10(max(inputs.frames.rms[a:b].max(), 1e-9))
+                                        for a, b in zip(inputs.f0, inputs.f1)])}
+
+    extra = FeatureSet("extra", {"rms_max_db": "loudest frame of the window (dBFS)"}, loudest)
+    monkeypatch.setitem(features.FEATURE_SETS, "extra", extra)
+    audio, sr, _ = abac_piece
+    table = core.analysis.analyze.window_feature_table(core.track_from_array(audio[: 14 * sr], sr))
+    assert list(table.columns[-1:]) == ["extra.rms_max_db"] and features.feature_columns("extra") == ["extra.rms_max_db"]
+    assert (table["extra.rms_max_db"] >= table["amper21.rms_db"]).all()
+
+
+def test_scale_degrees_start_on_the_windows_tonic(abac_analysis):
+    """D minor: the tonal degree features put most weight on degrees 0, 3 and 7 (D, F, A)."""
+    w = abac_analysis.windows[~abac_analysis.windows.silent]
+    degrees = w[[f"tonal.degree_{k}" for k in range(12)]].to_numpy()
+    assert np.allclose(degrees.sum(axis=1), 1.0)
+    assert set(np.argsort(degrees.mean(axis=0))[-3:]) <= {0, 2, 3, 5, 7, 8, 10}

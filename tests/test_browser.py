@@ -309,9 +309,10 @@ def test_stems_page_separates_and_plays(browser, server, wav_30s):
 @pytest.mark.browser
 def test_loop_page_runs_the_loop(browser, server, tmp_path):
     """Upload a reference on the Loop page, run one variation, and see the charts and exports."""
+    import soundfile as sf
+
     from core.generate.render import render
     from core.generate.timeline import multi_region
-    import soundfile as sf
 
     audio = render(multi_region([{"start_s": 0.0, "end_s": 14.0, "descriptor": "rock_indie_driving",
                                   "tempo_bpm": 124, "tonic": "E"}]), seed=5).audio
@@ -338,17 +339,20 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
 
 
 @pytest.mark.browser
-def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory):
-    """A bookmarked page URL right after a restart must get the app's navigation, not
-    Streamlit's old pages/ directory listing (which would show helper modules as pages)."""
+@pytest.mark.parametrize("path, title", [("render", "Render"), ("segments", "Segments"), ("stems", "Stems"),
+                                         ("listen", "Listen"), ("loop", "Loop"), ("models", "Models"),
+                                         ("", "Analyze")])
+def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory, path, title):
+    """A bookmarked page URL right after a restart must get the app's navigation and its page,
+    not Streamlit's old pages/ directory listing nor a "Page not found" detour."""
     with _serve(tmp_path_factory) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         try:
-            page.goto(f"{url}/render")
-            page.get_by_role("heading", name="Render").wait_for(timeout=60_000)
+            page.goto(f"{url}/{path}")
+            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
             nav = page.locator("[data-testid=stSidebarNav]").inner_text()
-            assert "Analyze" in nav and "Render" in nav
+            assert "Analyze" in nav and "Render" in nav and "Models" in nav
             assert "common" not in nav.lower() and "app" not in nav.lower().split()
             assert page.locator("[role=dialog]").count() == 0  # no "Page not found" detour
             _assert_no_traceback(page)

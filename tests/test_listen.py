@@ -9,12 +9,22 @@ import re
 import numpy as np
 import pytest
 
-from core.workflow.listen import (ORIGINAL, ListenError, blind_order, blind_pairs, loudness_lufs, matched_gains_db,
-                         overlay_figure, peak_dbfs, version_id, vote_summary)
+from core.plots import overlay_figure
+from core.workflow.listen import (
+    ORIGINAL,
+    ListenError,
+    blind_order,
+    blind_pairs,
+    loudness_lufs,
+    matched_gains_db,
+    peak_dbfs,
+    version_id,
+    vote_summary,
+)
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
-PAGE = "pages/views/listen.py"
+PAGE = "pages/listen.py"
 
 
 # ------------------------------------------------------------------------------ fixtures

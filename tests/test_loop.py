@@ -16,7 +16,8 @@ from core.generate.catalog import load_catalog
 from core.workflow.loop import multi_region_timeline, plan_loop, single_region_table, multi_region_table, top_tempi
 from core.workflow.loop import single_region_timelines
 from core.describe.models import TARGETS, load_model
-from core.describe.predict import majority_table, predict
+from core.describe.describe import describe
+from core.describe.predict import predict
 from core.generate.render import render
 from core.generate.timeline import multi_region
 from tests.conftest import ROOT
@@ -31,9 +32,15 @@ def reference():
     ])
     audio = render(timeline, seed=3).audio
     track = track_from_array(audio, 44100, name="reference")
-    analysis = analyze(track)
-    windows = predict(analysis, load_model("mlp"))
-    return track, analysis, windows, majority_table(windows, analysis.segments)
+    description = describe(track, model=load_model("mlp"), remove_vocals="off")
+    return track, description.analysis, description.windows, description
+
+
+def test_the_loop_reads_the_reference_through_describe(reference):
+    _, analysis, windows, description = reference
+    assert windows.equals(predict(analysis, load_model("mlp")))  # the same table as predict's
+    assert [s.end_s for s in description.form] == list(description.majority["end_s"])
+    assert description.fallback_descriptor == windows["top1_descriptor"].value_counts().index[0]
 
 
 def test_single_region_timelines_cover_every_combination(reference):
@@ -49,9 +56,9 @@ def test_single_region_timelines_cover_every_combination(reference):
 
 
 def test_multi_region_timeline_follows_the_form_on_the_beat(reference):
-    _, analysis, _, majority = reference
-    catalog = load_catalog()
-    tl = multi_region_timeline(analysis, majority, fallback_descriptor="pop_dance_happy")
+    _, analysis, _, description = reference
+    catalog, majority = load_catalog(), description.majority
+    tl = multi_region_timeline(analysis, description.form, fallback_descriptor="pop_dance_happy")
     assert len(tl.regions) == len(majority)
     previous_end = 0.0
     for region, seg in zip(tl.regions, majority.itertuples()):
@@ -70,21 +77,22 @@ def test_multi_region_timeline_follows_the_form_on_the_beat(reference):
 
 
 def test_plan_varies_bands_and_seeds_and_is_reproducible(reference):
-    _, analysis, windows, majority = reference
-    plan = plan_loop("ref", analysis, windows, majority, variations=3, seed=10)
+    description = reference[3]
+    plan = plan_loop("ref", description, variations=3, seed=10)
     singles = [p for p in plan if p.kind == "single"]
     multis = [p for p in plan if p.kind == "multi"]
     assert len(multis) == 3 and len(singles) % 3 == 0
     assert [m.seed for m in multis] == [10, 11, 12]
     assert len({m.timeline.regions[0].band for m in multis}) == 3  # each variation another band
-    again = plan_loop("ref", analysis, windows, majority, variations=3, seed=10)
+    again = plan_loop("ref", description, variations=3, seed=10)
     assert [p.timeline.to_json() for p in again] == [p.timeline.to_json() for p in plan]
 
 
 def test_tables_score_renders_against_the_request_and_the_reference(reference):
-    _, analysis, windows, majority = reference
+    description = reference[3]
+    majority = description.majority
     model = load_model("mlp")
-    plan = plan_loop("ref", analysis, windows, majority, variations=1, tempi=1, tonics=1)
+    plan = plan_loop("ref", description, variations=1, tempi=1, tonics=1)
     results = []
     for item in plan:
         audio = render(item.timeline, seed=item.seed).audio
@@ -138,7 +146,7 @@ def test_loop_page_runs_shows_charts_and_exports(short_reference_wav):
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
-    at.switch_page("pages/views/loop.py")
+    at.switch_page("pages/loop.py")
     at.run()
     assert not at.exception
     assert "Upload reference tracks" in at.info[0].value
@@ -157,7 +165,7 @@ def test_loop_page_runs_shows_charts_and_exports(short_reference_wav):
     # a fresh session reads the stored tables: no button, charts at once
     again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     again.run()
-    again.switch_page("pages/views/loop.py")
+    again.switch_page("pages/loop.py")
     again.run()
     again.number_input(key="loop_variations").set_value(1)
     again.run()

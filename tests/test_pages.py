@@ -87,7 +87,7 @@ def test_bad_option_combination_is_refused():
 # ------------------------------------------------------------------- Render page
 def render_page() -> AppTest:
     at = fresh_app()
-    at.switch_page("pages/views/render.py")
+    at.switch_page("pages/render.py")
     at.run()
     assert not at.exception
     return at
@@ -143,7 +143,7 @@ def test_example_renders_can_be_analysed():
 
 def test_models_page_shows_the_shipped_models():
     at = fresh_app()
-    at.switch_page("pages/views/models.py")
+    at.switch_page("pages/models.py")
     at.run()
     assert not at.exception
     assert set(at.multiselect(key="models_chosen").value) >= {"knn", "mlp"}
@@ -159,7 +159,7 @@ def test_models_page_shows_the_shipped_models():
 # -------------------------------------------------------------------- Stems page
 def test_stems_page_separates_plays_and_downloads(clip):
     at = fresh_app()
-    at.switch_page("pages/views/stems.py")
+    at.switch_page("pages/stems.py")
     at.run()
     assert not at.exception
     assert "Upload a track" in at.info[0].value
@@ -177,7 +177,7 @@ def test_stems_page_separates_plays_and_downloads(clip):
     assert "mixture" in spec and "accompaniment" in spec
     # a fresh session finds the stems in the store: no button, players at once
     again = fresh_app()
-    again.switch_page("pages/views/stems.py")
+    again.switch_page("pages/stems.py")
     again.run()
     assert not again.exception and len(again.get("audio")) == 3
 
@@ -186,7 +186,7 @@ def test_stems_page_demucs_without_weights_says_how_to_get_them(clip, monkeypatc
     monkeypatch.setenv("STUDIO_OFFLINE", "1")
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "weights"))
     at = fresh_app()
-    at.switch_page("pages/views/stems.py")
+    at.switch_page("pages/stems.py")
     at.run()
     at.file_uploader(key="stems_upload").set_value(("clip.wav", clip, "audio/wav"))
     at.run()

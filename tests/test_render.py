@@ -162,6 +162,27 @@ def test_same_seed_same_music_other_seed_other_music():
     assert notes(a) != notes(c)
 
 
+def test_the_drum_kit_travels_with_the_arrangement_to_the_synthesiser():
+    """The band's GM drum kit is a field of the arrangement and a parameter of the synthesiser,
+    not an attribute stuck on a pretty_midi object."""
+    from core.generate.render import _jobs
+    from core.generate.synth import render_midi
+
+    d = CAT.get("electronic_synthwave_driving")
+    band = next(b for b in sorted(d.bands) if d.bands[b]["drums"])
+    arr = compose(d, duration_s=8, tempo_bpm=110, tonic="A", seed=1, band=band)
+    assert arr.drum_kit == d.bands[band]["drums"] != 0
+    assert not hasattr(arr.roles["drums"], "drum_kit")
+    dry = [job for job in _jobs(arr, d.reverb, 22050) if job[1] is None]
+    assert dry and dry[0][3] == arr.drum_kit
+    pm = pretty_midi.PrettyMIDI()
+    pm.instruments = [arr.roles["drums"]]
+    assert not np.allclose(render_midi(pm, sr=22050, drum_kit=arr.drum_kit), render_midi(pm, sr=22050, drum_kit=0))
+    no_drums = next((b for b in sorted(d.bands) if d.bands[b]["drums"] is None), None)
+    if no_drums:
+        assert compose(d, duration_s=4, tempo_bpm=110, tonic="A", band=no_drums).drum_kit == 0
+
+
 def test_momentum_drives_density_and_valence_drives_mode():
     calm = CAT.get("electronic_synthwave_brooding")  # momentum 1
     busy = CAT.get("electronic_synthwave_driving")  # momentum 4
@@ -349,9 +370,9 @@ def test_every_descriptor_renders():
 def test_renders_are_stored_and_found_again(tmp_path):
     t = single_region("folk_americana_happy", duration_s=8, tempo_bpm=120, tonic="G")
     store = Store(tmp_path / "data")
-    first = store.render_for(t, seed=9)
+    first = render(t, seed=9, store=store)
     calls = []
-    again = Store(tmp_path / "data").render_for(t, seed=9, progress=lambda f, m: calls.append(m))
+    again = render(t, seed=9, progress=lambda f, m: calls.append(m), store=Store(tmp_path / "data"))
     assert calls == ["Loaded from the store"]
     assert np.abs(first.audio - again.audio).max() < 1e-6  # 24-bit FLAC round trip
     assert again.regions[0].descriptor == "folk_americana_happy" and again.timeline == t
@@ -396,11 +417,11 @@ def test_cli_render_to_an_unwritable_place_is_a_clear_error(tmp_path):
 def test_damaged_stored_render_is_rendered_again(tmp_path):
     t = single_region("rock_indie_fun", duration_s=4, tempo_bpm=120, tonic="A")
     store = Store(tmp_path / "data")
-    store.render_for(t, seed=1)
+    render(t, seed=1, store=store)
     for f in (tmp_path / "data" / "renders").glob("*.flac"):
         f.write_bytes(b"not flac")
     assert store.get_render(store.list_renders()[0]["render_key"]) is None
-    again = store.render_for(t, seed=1)
+    again = render(t, seed=1, store=store)
     assert again.audio.shape[0] == 4 * 44100
 
 

@@ -16,15 +16,17 @@ import pytest
 
 from core.generate.catalog import load_catalog
 from core.workflow.edits import (EditError, EditedSegment, current_segments, describe_edit, edits_key, machine_segments,
-                        merge_segments, reconcile_edit, save_edit, segments_from_json, segments_from_majority,
+                        merge_segments, reconcile_edit, save_edit, segments_from_json, segments_from_form,
                         segments_from_records, segments_table, segments_to_csv, segments_to_json, split_segment,
                         timeline_from_segments, validate_segments)
 from core.workflow.loop import multi_region_timeline
+from core.describe.predict import majority_spans
+from core.span import Span
 from core.store.store import Store
 from tests.conftest import ROOT, wav_bytes
 
 APP = str(ROOT / "app.py")
-PAGE = "pages/views/segments.py"
+PAGE = "pages/segments.py"
 
 
 def seg(start, end, descriptor="jazz_bossa_relaxed", tempo=90.0, tonic="D", band=None, label=""):
@@ -172,9 +174,9 @@ def test_timeline_has_the_regions_on_the_beat():
     assert tl.duration_s == tl.regions[-1].end_s
     assert '"instrument_group": "night_drive"' in tl.to_json()
     # the same beat grid as the loop's stitched timelines (one code path)
-    majority = pd.DataFrame({"end_s": [s.end_s for s in FORM], "descriptor": [s.descriptor for s in FORM],
-                             "tempo_bpm": [s.tempo_bpm for s in FORM], "key": ["D minor", "A major", "F# minor"]})
-    stitched = multi_region_timeline(SimpleNamespace(duration_s=30.0, tonic="D"), majority, fallback_descriptor="x")
+    form = [Span(start_s=s.start_s, end_s=s.end_s, descriptor=s.descriptor, tempo_bpm=s.tempo_bpm, tonic=s.tonic)
+            for s in FORM]
+    stitched = multi_region_timeline(SimpleNamespace(duration_s=30.0, tonic="D"), form, fallback_descriptor="x")
     assert [(r.start_s, r.end_s) for r in stitched.regions] == [(r.start_s, r.end_s) for r in tl.regions]
     with pytest.raises(EditError, match="Segment 2"):
         timeline_from_segments([FORM[0], replace(FORM[1], tempo_bpm=300.0), FORM[2]])
@@ -186,7 +188,9 @@ def test_machine_version_from_a_majority_table():
         "descriptor": ["jazz_bossa_relaxed", "", "electronic_synthwave_driving"],
         "tempo_bpm": [96.0, float("nan"), 110.0], "key": ["D minor", "", "Bb major"]})
     analysis = SimpleNamespace(duration_s=30.25, tonic="E")
-    out = segments_from_majority(analysis, majority, fallback_descriptor="pop_dance_happy")
+    form = majority_spans(majority)
+    assert [(s.tempo_bpm, s.tonic) for s in form] == [(96.0, "D"), (None, None), (110.0, "Bb")]
+    out = segments_from_form(analysis, form, fallback_descriptor="pop_dance_happy")
     assert [(s.start_s, s.end_s) for s in out] == [(0.0, 12.0), (12.0, 24.0), (24.0, 30.25)]  # ends with the track
     assert [s.descriptor for s in out] == ["jazz_bossa_relaxed", "pop_dance_happy", "electronic_synthwave_driving"]
     from core.generate.catalog import load_catalog

@@ -18,7 +18,8 @@ import soundfile as sf
 
 from core.audio.load import track_from_array
 from core.errors import OptionError, SeparationError
-from core.separation import SeparationOptions, default_weights_dir, separate
+from core.separation import SeparationOptions, default_weights_dir, demucs_backend, separate
+from core.separation.backends import BACKENDS, forget_loaded_networks, load_network
 from core.separation.fetch import unpack_spleeter_checkpoint
 from core.store.store import Store
 
@@ -74,6 +75,19 @@ def test_demucs_loads_a_local_model_and_returns_its_four_stems(tiny_demucs_dir):
         assert np.all(np.isfinite(audio))
     assert seen[-1] == 1.0 and any(0.05 < f < 1.0 for f in seen)
     assert any("add back" in n for n in stems.notes)
+
+
+def test_a_loaded_demucs_model_is_kept_per_process(tiny_demucs_dir, monkeypatch):
+    loads = []
+    real = demucs_backend.load_demucs
+    monkeypatch.setattr(demucs_backend, "load_demucs", lambda *a, **kw: loads.append(a) or real(*a, **kw))
+    forget_loaded_networks()
+    backend = BACKENDS["htdemucs"]
+    first = load_network(backend, tiny_demucs_dir)
+    assert load_network(backend, tiny_demucs_dir) is first and len(loads) == 1
+    track = track_from_array(_tone_mix(1.0, 44100), 44100)
+    separate(track, model="htdemucs", weights_dir=tiny_demucs_dir)
+    assert len(loads) == 1  # the separation used the kept model
 
 
 def test_demucs_bag_files_load_with_the_packaged_bag_description(tmp_path, monkeypatch):
@@ -249,26 +263,27 @@ def song_and_instrumental():
 
 
 def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path):
-    from core.analysis.analyze import analyze
+    from core.describe.describe import describe
     from core.describe.models import load_model
-    from core.describe.predict import VOICE_FRAMES_MIN, classify
+    from core.describe.predict import VOICE_FRAMES_MIN
 
     model = load_model("mlp")
     store = Store(tmp_path / "data")
     instrumental, song = (track_from_array(a, 44100, name=n) for a, n in zip(song_and_instrumental, ("inst", "song")))
-    sung = classify(analyze(song), model, track=song, store=store)
-    plain = classify(analyze(instrumental), model, track=instrumental, store=store)
-    assert sung["vocals_removed"].all() and sung["voice_share"].iloc[0] >= VOICE_FRAMES_MIN
-    assert not plain["vocals_removed"].any() and plain["voice_share"].iloc[0] < VOICE_FRAMES_MIN
-    kept = classify(analyze(song), model, track=song, remove_vocals="off")
-    assert not kept["vocals_removed"].any() and kept["voice_share"].isna().all()
+    sung = describe(song, model=model, store=store)
+    plain = describe(instrumental, model=model, store=store)
+    assert sung.vocals.removed and sung.vocals.voice_share >= VOICE_FRAMES_MIN
+    assert not plain.vocals.removed and plain.vocals.voice_share < VOICE_FRAMES_MIN
+    kept = describe(song, model=model, remove_vocals="off")
+    assert not kept.vocals.removed and kept.vocals.voice_share is None
     # the accompaniment's windows are classified: the same as classifying the instrumental
     # would give for most windows (the voice no longer decides)
-    assert (sung["genre"] == plain["genre"]).mean() >= (kept["genre"] == plain["genre"]).mean()
-    forced = classify(analyze(instrumental), model, track=instrumental, remove_vocals="on", store=store)
-    assert forced["vocals_removed"].all()
+    genre = plain.windows["genre"]
+    assert (sung.windows["genre"] == genre).mean() >= (kept.windows["genre"] == genre).mean()
+    forced = describe(instrumental, model=model, remove_vocals="on", store=store)
+    assert forced.vocals.removed
     with pytest.raises(OptionError):
-        classify(analyze(instrumental), model, track=instrumental, remove_vocals="maybe")
+        describe(instrumental, model=model, remove_vocals="maybe")
 
 
 def test_analyze_cli_records_whether_vocals_were_removed(song_and_instrumental, tmp_path):
@@ -291,14 +306,13 @@ def test_analyze_cli_records_whether_vocals_were_removed(song_and_instrumental, 
 
 def test_auto_vocal_removal_without_weights_classifies_the_mix_and_says_why(song_and_instrumental, tmp_path,
                                                                             monkeypatch):
-    from core.analysis.analyze import analyze
+    from core.describe.describe import describe
     from core.describe.models import load_model
-    from core.describe.predict import classify
 
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     song = track_from_array(song_and_instrumental[1], 44100, name="song")
-    analysis, model = analyze(song), load_model("mlp")
-    table = classify(analysis, model, track=song)
-    assert not table["vocals_removed"].any() and "make weights" in table.attrs["vocals_note"]
+    model = load_model("mlp")
+    description = describe(song, model=model)
+    assert not description.vocals.removed and "make weights" in description.vocals.note
     with pytest.raises(SeparationError):
-        classify(analysis, model, track=song, remove_vocals="on")
+        describe(song, model=model, remove_vocals="on")

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.generate.groundtruth import sung_voice
 from core.errors import AudioError, OptionError, SeparationError
+from core.generate.groundtruth import sung_voice
+from core.separation import spleeter as spleeter_module
 from core.separation import tfcheckpoint
+from core.separation.backends import BACKENDS, load_network
 from core.separation.quality import sdr_db
 from core.separation.spleeter import (
     FRAME_STEP,
@@ -356,3 +358,23 @@ def test_chunked_long_input_equals_one_pass(model, song):
             around = np.concatenate([step[border - 2 * SAMPLE_RATE : border - 1024],
                                      step[border + 1024 : border + 2 * SAMPLE_RATE]]).max()
             assert near < around, (stem, border, near, around)
+
+
+# ------------------------------------------------------------------ the loaded network is kept
+def test_the_network_is_read_once_per_process_until_its_files_change(tmp_path, monkeypatch):
+    """``core.separation.backends.load_network`` keeps the network by folder and weights content."""
+    _need_weights()
+    folder = tmp_path / "weights" / "spleeter" / "2stems"
+    folder.mkdir(parents=True)
+    for name in ("model.index", DATA):
+        (folder / name).symlink_to(WEIGHTS / name)
+    (folder / "model.meta").write_bytes(b"meta")
+    reads = []
+    real = spleeter_module.read_checkpoint
+    monkeypatch.setattr(spleeter_module, "read_checkpoint", lambda prefix, **kw: reads.append(prefix) or real(prefix, **kw))
+    backend = BACKENDS["spleeter-2stems"]
+    first = load_network(backend, tmp_path / "weights")
+    assert isinstance(first, Spleeter2Stems) and len(reads) == 1
+    assert load_network(backend, tmp_path / "weights") is first and len(reads) == 1  # not read again
+    (folder / "model.meta").write_bytes(b"other")  # new weights: loaded again
+    assert load_network(backend, tmp_path / "weights") is not first and len(reads) == 2

@@ -14,6 +14,7 @@ import pytest
 
 import core
 from core import AnalysisOptions, AudioError, SegmentOptions
+from core.analysis.analyze import analyze
 from core.store.store import Store
 from core.io import atomic_write
 from tests.conftest import ROOT, wav_bytes
@@ -32,10 +33,10 @@ def test_same_upload_is_known_and_analysis_is_cached(tmp_path, clip_bytes):
     assert t1.content_hash == t2.content_hash
     assert len(store.list_tracks()) == 1
     calls = []
-    a1 = store.analysis_for(t1, progress=lambda f, m: calls.append(m))
+    a1 = analyze(t1, progress=lambda f, m: calls.append(m), store=store)
     assert "Loaded from the store" not in calls
     calls.clear()
-    a2 = store.analysis_for(t2, progress=lambda f, m: calls.append(m))
+    a2 = analyze(t2, progress=lambda f, m: calls.append(m), store=store)
     assert calls == ["Loaded from the store"]
     assert a1.summary() == a2.summary()
 
@@ -43,10 +44,10 @@ def test_same_upload_is_known_and_analysis_is_cached(tmp_path, clip_bytes):
 def test_other_options_are_a_separate_cache_entry(tmp_path, clip_bytes):
     store = Store(tmp_path / "data")
     t = store.add_track(clip_bytes, name="clip")
-    store.analysis_for(t)
+    analyze(t, store=store)
     other = AnalysisOptions(segmentation=SegmentOptions(k_min=2, k_max=2))
     assert store.get_analysis(t.content_hash, other) is None
-    assert store.analysis_for(t, options=other).k == 2
+    assert analyze(t, options=other, store=store).k == 2
     assert store.get_analysis(t.content_hash, AnalysisOptions()) is not None
 
 
@@ -54,7 +55,7 @@ def test_store_survives_a_restart(tmp_path, clip_bytes):
     root = tmp_path / "data"
     first = Store(root)
     t = first.add_track(clip_bytes, name="clip")
-    a = first.analysis_for(t)
+    a = analyze(t, store=first)
     del first
     again = Store(root)  # a new process would do exactly this
     assert again.list_tracks()[0]["name"] == "clip"
@@ -68,7 +69,7 @@ def test_in_memory_track_keeps_its_identity_in_the_store(tmp_path, abac_piece):
     audio, sr, _ = abac_piece
     tr = core.track_from_array(audio[: 12 * sr], sr, name="mem")
     store = Store(tmp_path / "data")
-    store.analysis_for(tr)
+    analyze(tr, store=store)
     back = store.get_track(tr.content_hash)
     assert back.content_hash == tr.content_hash and back.name == "mem"
     assert np.allclose(back.samples, tr.samples)

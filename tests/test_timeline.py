@@ -333,3 +333,23 @@ def test_not_text_and_absurd_nesting_are_timeline_errors():
         Timeline.from_json({"timeline": {}})
     with pytest.raises(TimelineError):
         Timeline.from_json("[" * 100000 + "]" * 100000)
+
+
+def test_a_region_is_a_span_checked_whenever_it_is_made():
+    from dataclasses import replace
+
+    from core import bounds
+    from core.generate import timeline
+    from core.span import Span
+
+    r = Region("a", 0, 10, "jazz_bossa_romantic", 120, "Bb")
+    assert isinstance(r, Span) and r.tonic == "A#" and r.label == "" and r.duration_s == 10.0
+    moved = replace(r, band="bossa_trio", end_s=12.0)
+    assert isinstance(moved, Region) and moved.id == "a" and moved.band == "bossa_trio"
+    with pytest.raises(TimelineError, match="tempo must be between 20 and 200 BPM"):
+        replace(r, tempo_bpm=bounds.TEMPO_MAX_BPM + 1)
+    assert r != Span(**{k: getattr(r, k) for k in ("start_s", "end_s", "descriptor", "tempo_bpm", "tonic", "id")})
+    # one home for the bounds
+    assert timeline.TEMPO_RANGE_BPM is bounds.TEMPO_RANGE_BPM and timeline.MIN_REGION_S == bounds.MIN_REGION_S
+    assert MAX_DURATION_S == bounds.MAX_DURATION_S
+    assert bounds.clip_tempo(230.0) == 200.0 and bounds.clip_tempo(12.0) == 20.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -10,15 +9,17 @@ import librosa
 import numpy as np
 import pandas as pd
 
-from core.version import __version__
-from core.audio.load import ANALYSIS_SR, Track
-from core.errors import OptionError
 from core.analysis.features import window_features
+from core.analysis.key import PROFILES_PATH, KeyEstimate, estimate_keys, get_profile
+from core.analysis.segment import Segmentation, SegmentOptions, segment
+from core.analysis.tempo import estimate_tempo
 from core.audio.frames import compute_frames
 from core.audio.grid import WindowGrid, window_mean_var
-from core.analysis.key import KeyEstimate, estimate_keys, get_profile
-from core.analysis.segment import SegmentOptions, segment
-from core.analysis.tempo import estimate_tempo
+from core.audio.load import ANALYSIS_SR, Track
+from core.cachekey import digest, file_fingerprint
+from core.errors import OptionError
+from core.store.cache import fetch_or_compute
+from core.version import __version__
 
 #: Bump when an algorithm change alters results, so cached analyses are recomputed.
 ANALYSIS_VERSION = 6
@@ -63,13 +64,13 @@ class AnalysisOptions:
         return WindowGrid(self.window_s, self.hop_s)
 
     def cache_key(self) -> str:
-        """Stable hash of the options, the analysis version and the key-profile data."""
-        from core.fingerprint import file_fingerprint
-        from core.analysis.key import PROFILES_PATH
+        """Stable hash of the options, the analysis version and the key-profile data (by content).
 
-        payload = json.dumps({"v": ANALYSIS_VERSION, **asdict(self), "profile": get_profile(self.key_profile).name,
-                              "profiles": file_fingerprint(PROFILES_PATH)}, sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        Built with ``core.cachekey.digest`` in the layout it always had (not ``stage_key``), so
+        analyses and edit histories stored under it stay valid.
+        """
+        return digest({"v": ANALYSIS_VERSION, **asdict(self), "profile": get_profile(self.key_profile).name,
+                       "profiles": file_fingerprint(PROFILES_PATH)}, length=16)
 
     @classmethod
     def from_dict(cls, d: dict) -> "AnalysisOptions":
@@ -190,88 +191,59 @@ def window_feature_table(track: Track, *, grid: WindowGrid | None = None) -> pd.
     return pd.concat([head, m.features()], axis=1)
 
 
-def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=None) -> Analysis:
-    """Analyse a track: per-window tempo, key and features, global tempo/key, and form.
-
-    Parameters
-    ----------
-    track : Track
-    options : AnalysisOptions, optional
-    progress : callable(fraction, message), optional
-        Called as the work advances (0..1).
-    """
-    opts = options or AnalysisOptions()
-    if not isinstance(opts, AnalysisOptions):
-        raise OptionError("options must be an AnalysisOptions.")
-    report = progress or (lambda f, m: None)
-    report(0.0, "Preparing audio")
-    duration_s = track.duration_s
-    grid = opts.grid
-    m = _measure(track, grid, with_cqt=True, progress=lambda f, msg: report(0.05 + 0.65 * f, msg))
-    frames, f0, f1, silent, silent_frames, tempo = m.frames, m.f0, m.f1, m.silent, m.silent_frames, m.tempo
-    starts, ends, partial = grid.windows(duration_s)
-    win_tempo = m.window_tempo_bpm
-
-    report(0.7, "Key")
-    # Log-compressed CQT chroma (measured best, see README "Key estimation").
-    chroma_log = np.log1p(100.0 * frames.chroma_cqt / max(float(frames.chroma_cqt.max()), 1e-12))
-    loud = ~silent_frames
+def _keys(m: _Measures, opts: AnalysisOptions) -> tuple[KeyEstimate, KeyEstimate]:
+    """Each window's key (weighed with the whole track's; none where the window is silent) and
+    the track's key, from the log-compressed CQT chroma (measured best, see README "Key estimation")."""
+    chroma_cqt = m.frames.chroma_cqt
+    chroma_log = np.log1p(100.0 * chroma_cqt / max(float(chroma_cqt.max()), 1e-12))
+    loud = ~m.silent_frames
     global_chroma = chroma_log[:, loud].sum(axis=1) if loud.any() else np.zeros(12)
-    chroma_win, _ = window_mean_var(chroma_log, f0, f1)
-    keys = estimate_keys(
-        chroma_win, profile=opts.key_profile, context=global_chroma, context_weight=opts.key_context
-    )
-    keys = KeyEstimate(
-        np.where(silent, -1, keys.tonic), np.where(silent, -1, keys.mode), np.where(silent, 0.0, keys.confidence)
-    )
-    gkey = estimate_keys(global_chroma[None, :], profile=opts.key_profile)
+    chroma_win, _ = window_mean_var(chroma_log, m.f0, m.f1)
+    keys = estimate_keys(chroma_win, profile=opts.key_profile, context=global_chroma,
+                         context_weight=opts.key_context)
+    keys = KeyEstimate(np.where(m.silent, -1, keys.tonic), np.where(m.silent, -1, keys.mode),
+                       np.where(m.silent, 0.0, keys.confidence))
+    return keys, estimate_keys(global_chroma[None, :], profile=opts.key_profile)
 
-    report(0.75, "Form (Laplacian segmentation)")
-    beat_frames = librosa.time_to_frames(tempo.beat_times_s, sr=ANALYSIS_SR, hop_length=frames.hop_length)
-    if track.is_silent or silent.all():
-        from core.analysis.segment import Segmentation
 
-        seg = Segmentation(np.array([0.0, duration_s]), ["A"], 1)
-    else:
-        seg = segment(
-            frames.cqt_db,
-            frames.mfcc,
-            beat_frames,
-            frame_s=frames.frame_s,
-            duration_s=duration_s,
-            options=opts.segmentation,
-        )
-    segments = pd.DataFrame(
-        {
-            "start_s": np.round(seg.boundaries_s[:-1], 3),
-            "end_s": np.round(seg.boundaries_s[1:], 3),
-            "label": seg.labels,
-        }
-    )
+def _form(track: Track, m: _Measures, opts: AnalysisOptions) -> Segmentation:
+    """The form: Laplacian segmentation on the beat grid (one section when there is nothing to hear)."""
+    if track.is_silent or m.silent.all():
+        return Segmentation(np.array([0.0, track.duration_s]), ["A"], 1)
+    frames = m.frames
+    beat_frames = librosa.time_to_frames(m.tempo.beat_times_s, sr=ANALYSIS_SR, hop_length=frames.hop_length)
+    return segment(frames.cqt_db, frames.mfcc, beat_frames, frame_s=frames.frame_s, duration_s=track.duration_s,
+                   options=opts.segmentation)
+
+
+def _window_table(m: _Measures, grid: WindowGrid, duration_s: float, *, keys: KeyEstimate, seg: Segmentation,
+                  segments: pd.DataFrame) -> pd.DataFrame:
+    """The per-window table: :data:`BASE_COLUMNS`, then every feature set."""
+    starts, ends, partial = grid.windows(duration_s)
     centers = (starts + ends) / 2
     seg_idx = np.clip(np.searchsorted(seg.boundaries_s, centers, side="right") - 1, 0, len(segments) - 1)
-
-    report(0.9, "Window features")
-    feats = m.features()
     windows = pd.DataFrame(
         {
             "start_s": np.round(starts, 3),
             "end_s": np.round(ends, 3),
-            "tempo_bpm": np.round(win_tempo, 2),
+            "tempo_bpm": np.round(m.window_tempo_bpm, 2),
             "tonic": keys.tonic_names(),
             "mode": keys.mode_names(),
             "segment": seg_idx,
             "segment_label": [segments.label[i] for i in seg_idx],
             "key_confidence": np.round(keys.confidence, 3),
             "partial": partial,
-            "silent": silent,
+            "silent": m.silent,
         }
     )
     assert tuple(windows.columns) == BASE_COLUMNS
-    windows = pd.concat([windows, feats], axis=1)
+    return pd.concat([windows, m.features()], axis=1)
 
-    chroma = frames.chroma_cqt / np.maximum(frames.chroma_cqt.max(axis=0, keepdims=True), 1e-9)
+
+def _warnings(track: Track, grid: WindowGrid, m: _Measures) -> tuple[str, ...]:
+    """The track's own warnings, then what the analysis could not read."""
     warnings = list(track.warnings)
+    duration_s, silent = track.duration_s, m.silent
     if duration_s < grid.window_s:
         warnings.append(
             f"The clip ({duration_s:.1f} s) is shorter than one {grid.window_s:g} s window: it is analysed as one window."
@@ -280,30 +252,78 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
         warnings.append("The track is very quiet (below -60 dBFS throughout): no tempo, key or form is read.")
     elif not track.is_silent and silent.any():
         warnings.append(f"{int(silent.sum())} of {len(silent)} windows are silent (no tempo or key there).")
-    if not np.isfinite(tempo.tempo_bpm) and not silent.all():
+    if not np.isfinite(m.tempo.tempo_bpm) and not silent.all():
         warnings.append("No steady pulse was found: tempo is left empty.")
+    return tuple(warnings)
+
+
+def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=None, store=None) -> Analysis:
+    """Analyse a track: per-window tempo, key and features, global tempo/key, and form.
+
+    Parameters
+    ----------
+    track : Track
+    options : AnalysisOptions, optional
+    progress : callable(fraction, message), optional
+        Called as the work advances (0..1).
+    store : core.store.store.Store, optional
+        The analysis is fetched when stored, else computed and stored (a track not in the
+        store yet is added first); a hit reports ``progress(1.0, "Loaded from the store")``.
+    """
+    if store is not None:
+        return _analyze_stored(track, options=options, progress=progress, store=store)
+    opts = options or AnalysisOptions()
+    if not isinstance(opts, AnalysisOptions):
+        raise OptionError("options must be an AnalysisOptions.")
+    report = progress or (lambda f, m: None)
+    report(0.0, "Preparing audio")
+    m = _measure(track, opts.grid, with_cqt=True, progress=lambda f, msg: report(0.05 + 0.65 * f, msg))
+    report(0.7, "Key")
+    keys, track_key = _keys(m, opts)
+    report(0.75, "Form (Laplacian segmentation)")
+    seg = _form(track, m, opts)
+    segments = pd.DataFrame({"start_s": np.round(seg.boundaries_s[:-1], 3),
+                             "end_s": np.round(seg.boundaries_s[1:], 3), "label": seg.labels})
+    report(0.9, "Window features")
+    windows = _window_table(m, opts.grid, track.duration_s, keys=keys, seg=seg, segments=segments)
+    chroma = m.frames.chroma_cqt / np.maximum(m.frames.chroma_cqt.max(axis=0, keepdims=True), 1e-9)
+    warnings = _warnings(track, opts.grid, m)
     report(1.0, "Done")
     return Analysis(
         track_hash=track.content_hash,
         track_name=track.name,
-        duration_s=duration_s,
+        duration_s=track.duration_s,
         options=opts,
         windows=windows,
         segments=segments,
-        tempo_bpm=float(tempo.tempo_bpm),
-        tonic=gkey.tonic_names()[0],
-        mode=gkey.mode_names()[0],
-        key_confidence=float(gkey.confidence[0]),
+        tempo_bpm=float(m.tempo.tempo_bpm),
+        tonic=track_key.tonic_names()[0],
+        mode=track_key.mode_names()[0],
+        key_confidence=float(track_key.confidence[0]),
         k=int(seg.k),
         silhouette=dict(seg.silhouette),
-        beat_times_s=np.asarray(tempo.beat_times_s, dtype=float),
+        beat_times_s=np.asarray(m.tempo.beat_times_s, dtype=float),
         chroma=chroma.astype(np.float32),
-        chroma_frame_s=frames.frame_s,
+        chroma_frame_s=m.frames.frame_s,
         novelty=np.asarray(seg.novelty, dtype=float),
         novelty_times_s=np.asarray(seg.sync_times_s, dtype=float),
-        warnings=tuple(warnings),
+        warnings=warnings,
         versions=_versions(),
     )
+
+
+def _analyze_stored(track: Track, *, options: AnalysisOptions | None, progress, store) -> Analysis:
+    """``analyze`` through the store: a lookup when this track and options were analysed."""
+    opts = options or AnalysisOptions()
+    if not isinstance(opts, AnalysisOptions):
+        raise OptionError("options must be an AnalysisOptions.")
+
+    def compute() -> Analysis:
+        store.keep_track(track)  # an analysis belongs to a stored track
+        return analyze(track, options=opts, progress=progress)
+
+    return fetch_or_compute(lambda: store.get_analysis(track.content_hash, opts), compute, store.put_analysis,
+                            progress=progress)
 
 
 # ----------------------------------------------------------------------------- storage

@@ -68,6 +68,24 @@ def get_profile(name: str | None = None) -> KeyProfile:
     return profiles[name]
 
 
+@dataclass(frozen=True)
+class KeyScores:
+    """How well each chroma vector correlates with each of the 24 keys of a profile."""
+
+    corr: np.ndarray  # (n, 24) correlation: columns 0-11 major on C..B, 12-23 minor on C..B
+    flat: np.ndarray  # (n,) True where a vector has no pitch content (no energy, or all classes equal)
+
+    @property
+    def strength(self) -> np.ndarray:
+        """(n,) correlation of the best key, clipped to 0..1."""
+        return np.clip(self.corr.max(axis=1), 0, 1)
+
+    @property
+    def major_minus_minor(self) -> np.ndarray:
+        """(n,) best major-key correlation minus best minor-key correlation (-1..1)."""
+        return self.corr[:, :12].max(axis=1) - self.corr[:, 12:].max(axis=1)
+
+
 def _templates(profile: KeyProfile) -> np.ndarray:
     """(24, 12) z-scored templates: rows 0-11 major on C..B, 12-23 minor on C..B."""
     rows = [np.roll(profile.major, t) for t in range(12)] + [np.roll(profile.minor, t) for t in range(12)]
@@ -76,10 +94,23 @@ def _templates(profile: KeyProfile) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
-def _zscore(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _correlate(x: np.ndarray, profile: KeyProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation of each row of ``x`` with the 24 templates, and where a row is constant."""
     x = x - x.mean(axis=-1, keepdims=True)
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0), norm[..., 0] < 1e-9
+    z = x / np.where(norm > 0, norm, 1.0)
+    return z @ _templates(profile).T, norm[..., 0] < 1e-9
+
+
+def _resolve(profile: str | KeyProfile | None) -> KeyProfile:
+    return profile if isinstance(profile, KeyProfile) else get_profile(profile)
+
+
+def key_scores(chroma: np.ndarray, *, profile: str | KeyProfile | None = None) -> KeyScores:
+    """Correlation of each chroma vector (rows of ``chroma``, (n, 12)) with the 24 keys."""
+    x = np.atleast_2d(np.asarray(chroma, dtype=float))
+    corr, flat = _correlate(x, _resolve(profile))
+    return KeyScores(corr, flat | (x.sum(axis=1) < 1e-9))
 
 
 def estimate_keys(
@@ -100,23 +131,17 @@ def estimate_keys(
         (0 = windows alone; 1.0, the analysis default = a window leaves the track's key only on
         clear evidence)
     """
-    prof = profile if isinstance(profile, KeyProfile) else get_profile(profile)
-    x = np.atleast_2d(np.asarray(chroma, dtype=float))
-    energy = x.sum(axis=1)
-    x, flat = _zscore(x)
-    flat = flat | (energy < 1e-9)
-    templates = _templates(prof)
-    corr = x @ templates.T  # (n, 24)
-    score = corr
+    prof = _resolve(profile)
+    scores = key_scores(chroma, profile=prof)
+    score = scores.corr
     if context is not None and context_weight > 0:
-        cz, cflat = _zscore(np.asarray(context, dtype=float))
-        if not cflat:
-            score = corr + context_weight * (cz @ templates.T)[None, :]
+        context_corr, context_flat = _correlate(np.asarray(context, dtype=float), prof)
+        if not context_flat:
+            score = scores.corr + context_weight * context_corr[None, :]
     best = score.argmax(axis=1)
-    corr = np.take_along_axis(corr, best[:, None], axis=1)
+    corr = np.take_along_axis(scores.corr, best[:, None], axis=1)
+    flat = scores.flat
     tonic = np.where(flat, -1, best % 12)
     mode = np.where(flat, -1, best // 12)
     conf = np.where(flat, 0.0, np.clip(corr[:, 0], 0.0, 1.0))
     return KeyEstimate(tonic.astype(int), mode.astype(int), conf)
-
-

@@ -14,6 +14,16 @@ Pipeline (on beat-synchronous features):
    Each segment then takes the majority cluster label of its beats, so returning material
    shares a label; segments shorter than ``min_segment_s`` merge into their closest neighbour.
 
+Registries (msaf's shape: one contract per kind of algorithm)
+------------------------------------------------------------
+``LABEL_METHODS`` maps a name to a :data:`LabelMethod`: ``method(form, k_lo=, k_hi=)`` gets
+the :class:`FormFeatures` of the track and the range of section types to try, and returns
+``(k, labels, scores)``: the number of types, one type id per beat-synchronous frame, and the
+score of each k tried. ``BOUNDARY_METHODS`` maps a name to a :data:`BoundaryMethod`:
+``method(form, labels=)`` returns the frames (1 .. n - 1) where a segment starts. A new
+algorithm is one function and one line in its registry; ``SegmentOptions.label_method`` and
+``boundary_method`` pick them by name.
+
 See ``../shared/NOTES-segmentation.md`` for the measurements behind these defaults.
 """
 
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from typing import Callable
 
 import librosa
 import numpy as np
@@ -33,8 +44,6 @@ from sklearn.metrics import silhouette_score
 
 from core.errors import OptionError
 
-BOUNDARY_METHODS = ("novelty", "labels")
-
 
 @dataclass(frozen=True, kw_only=True)
 class SegmentOptions:
@@ -45,7 +54,10 @@ class SegmentOptions:
     k_min, k_max : int or None
         Range of section types tried by silhouette; None = the duration rule of :func:`k_range`.
     boundary_method : str
-        ``"novelty"`` (default) or ``"labels"``.
+        A name in :data:`BOUNDARY_METHODS`: ``"novelty"`` (default) or ``"labels"``.
+    label_method : str
+        A name in :data:`LABEL_METHODS`: ``"kmeans"`` (default, k by silhouette) or
+        ``"uniform"`` (one section type: the boundaries alone make the form).
     min_segment_s : float
         Segments shorter than this merge into a neighbour.
     kernel_s : float
@@ -66,6 +78,7 @@ class SegmentOptions:
     k_min: int | None = None
     k_max: int | None = None
     boundary_method: str = "novelty"
+    label_method: str = "kmeans"
     min_segment_s: float = 6.0
     kernel_s: float = 12.0
     n_eigenvectors: int = 5
@@ -78,6 +91,10 @@ class SegmentOptions:
         if self.boundary_method not in BOUNDARY_METHODS:
             raise OptionError(
                 f"Unknown boundary method '{self.boundary_method}'. Choose one of: {', '.join(BOUNDARY_METHODS)}."
+            )
+        if self.label_method not in LABEL_METHODS:
+            raise OptionError(
+                f"Unknown label method '{self.label_method}'. Choose one of: {', '.join(LABEL_METHODS)}."
             )
         for name in ("k_min", "k_max"):
             v = getattr(self, name)
@@ -234,6 +251,66 @@ def _novelty(evecs: np.ndarray, m: int, half_width: int) -> np.ndarray:
     return np.clip(nov / 2.0, 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class FormFeatures:
+    """What every label and boundary method sees, one row per beat-synchronous frame."""
+
+    embedding: np.ndarray  # eigenvectors of the normalised graph Laplacian, (n_frames, n_frames)
+    novelty: np.ndarray  # checkerboard novelty of the embedding, 0..1, (n_frames,)
+    frame_s: float  # median length of a beat-synchronous frame, in seconds
+    options: SegmentOptions
+
+    @property
+    def n_frames(self) -> int:
+        return self.embedding.shape[0]
+
+
+#: ``method(form, *, k_lo, k_hi) -> (k, labels, scores)``: the number of section types, one type
+#: id per frame of ``form`` (ints from 0), and a score per k tried (may be empty).
+LabelMethod = Callable[..., tuple[int, np.ndarray, dict[int, float]]]
+#: ``method(form, *, labels) -> cuts``: the frames (1 .. n_frames - 1) where a segment starts.
+BoundaryMethod = Callable[..., list[int]]
+
+
+def kmeans_labels(form: FormFeatures, *, k_lo: int, k_hi: int) -> tuple[int, np.ndarray, dict[int, float]]:
+    """KMeans on the first k eigenvectors, k by silhouette (:func:`_choose_k`)."""
+    return _choose_k(form.embedding, k_lo, k_hi, form.options.seed, form.options.silhouette_tolerance)
+
+
+def uniform_labels(form: FormFeatures, *, k_lo: int, k_hi: int) -> tuple[int, np.ndarray, dict[int, float]]:
+    """One section type for every frame: the boundaries alone make the form (all segments A)."""
+    return 1, np.zeros(form.n_frames, dtype=int), {}
+
+
+def novelty_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
+    """Peaks of the novelty curve at least ``min_segment_s`` apart and ``peak_prominence`` high."""
+    min_len = max(1, int(round(form.options.min_segment_s / form.frame_s)))
+    peaks, _ = scipy.signal.find_peaks(form.novelty, prominence=form.options.peak_prominence, distance=min_len)
+    return [int(p) for p in peaks if 0 < p < form.n_frames]
+
+
+def label_change_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
+    """A boundary wherever the section-type label changes (the librosa gallery recipe)."""
+    return [int(c) for c in np.flatnonzero(np.diff(labels)) + 1]
+
+
+#: Label methods by name (``SegmentOptions.label_method``).
+LABEL_METHODS: dict[str, LabelMethod] = {"kmeans": kmeans_labels, "uniform": uniform_labels}
+#: Boundary methods by name (``SegmentOptions.boundary_method``; the CLI's and the page's choices).
+BOUNDARY_METHODS: dict[str, BoundaryMethod] = {"novelty": novelty_boundaries, "labels": label_change_boundaries}
+
+
+def _k_bounds(duration_s: float, options: SegmentOptions) -> tuple[int, int]:
+    """The range of section types to try: the options' k_min / k_max, else :func:`k_range`."""
+    k_lo, k_hi = k_range(duration_s)
+    k_lo, k_hi = options.k_min or k_lo, options.k_max or k_hi
+    if options.k_min and not options.k_max:
+        k_hi = max(k_hi, k_lo)
+    if options.k_max and not options.k_min:
+        k_lo = min(k_lo, k_hi)
+    return k_lo, k_hi
+
+
 def segment(
     cqt_db: np.ndarray,
     mfcc: np.ndarray,
@@ -260,12 +337,6 @@ def segment(
     times = edges * frame_s
     times[-1] = duration_s
     n_sync = edges.size - 1
-    k_lo, k_hi = k_range(duration_s)
-    k_lo, k_hi = options.k_min or k_lo, options.k_max or k_hi
-    if options.k_min and not options.k_max:
-        k_hi = max(k_hi, k_lo)
-    if options.k_max and not options.k_min:
-        k_lo = min(k_lo, k_hi)
     if n_sync < 12:  # under ~6 s of beats: too little to find a form in
         return Segmentation(np.array([0.0, duration_s]), ["A"], 1, {}, np.zeros(n_sync), times[:-1])
 
@@ -273,29 +344,23 @@ def segment(
     mfcc_sync = librosa.util.sync(mfcc, edges[1:-1], pad=True)[:, :n_sync]
     A = _affinity(_recurrence_features(cqt_sync, mfcc_sync, options.mfcc_weight), mfcc_sync)
     evecs = _embedding(A)
-    k, labels, scores = _choose_k(evecs, k_lo, k_hi, options.seed, options.silhouette_tolerance)
-
-    beat_s = np.median(np.diff(times)) if n_sync > 1 else 0.5
+    beat_s = float(np.median(np.diff(times))) if n_sync > 1 else 0.5
     half_width = int(np.clip(round(options.kernel_s / beat_s), 4, 64))
-    nov = _novelty(evecs, options.n_eigenvectors, half_width)
-    min_len = max(1, int(round(options.min_segment_s / beat_s)))
-    if options.boundary_method == "novelty":
-        peaks, _ = scipy.signal.find_peaks(nov, prominence=options.peak_prominence, distance=min_len)
-        cuts = [p for p in peaks if 0 < p < n_sync]
-    else:
-        cuts = list(np.flatnonzero(np.diff(labels)) + 1)
+    form = FormFeatures(embedding=evecs, novelty=_novelty(evecs, options.n_eigenvectors, half_width),
+                        frame_s=beat_s, options=options)
+    k_lo, k_hi = _k_bounds(duration_s, options)
+    k, labels, scores = LABEL_METHODS[options.label_method](form, k_lo=k_lo, k_hi=k_hi)
+    cuts = BOUNDARY_METHODS[options.boundary_method](form, labels=labels)
     bounds = [0] + sorted(set(int(c) for c in cuts)) + [n_sync]
     bounds = _merge_short(bounds, times, evecs[:, : max(k, 2)], options.min_segment_s)
-    seg_labels = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        seg_labels.append(int(np.bincount(labels[a:b]).argmax()))
+    seg_labels = [int(np.bincount(labels[a:b]).argmax()) for a, b in zip(bounds[:-1], bounds[1:])]
     letters = _letters(seg_labels)
     return Segmentation(
         boundaries_s=np.array([times[b] for b in bounds]),
         labels=letters,
         k=len(set(letters)),  # section types that survived labelling and merging
         silhouette=scores,
-        novelty=nov,
+        novelty=form.novelty,
         sync_times_s=times[:-1],
     )
 

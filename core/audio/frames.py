@@ -57,6 +57,56 @@ def _fit(a, n: int) -> np.ndarray:
     return a[..., :n]
 
 
+def _log_mel(mel: np.ndarray) -> np.ndarray:
+    """Mel power in dB (ref 1.0), floored 100 dB below its maximum."""
+    log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None)
+    return np.maximum(log_mel, log_mel.max() - 100.0)
+
+
+def _tuning(stft: np.ndarray, *, sr: int) -> float:
+    """Tuning offset (fractions of a semitone), estimated once and used by both chromas and the
+    CQT, so a band tuned to 432 Hz still lands on the right pitch classes (0 for silence)."""
+    if float(stft.max()) <= 1e-4:
+        return 0.0
+    return float(librosa.estimate_tuning(S=stft[: int(stft.shape[0] * 0.5)], sr=sr, n_fft=N_FFT))
+
+
+def _spectral_series(y: np.ndarray, stft: np.ndarray, *, sr: int, n: int) -> dict[str, np.ndarray]:
+    """The per-frame spectral and temporal descriptors of the magnitude STFT."""
+    return {
+        "rms": librosa.feature.rms(S=stft, frame_length=N_FFT)[0],
+        "zcr": librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0][:n],
+        "centroid_hz": librosa.feature.spectral_centroid(S=stft, sr=sr)[0],
+        "bandwidth_hz": librosa.feature.spectral_bandwidth(S=stft, sr=sr)[0],
+        "rolloff_hz": librosa.feature.spectral_rolloff(S=stft, sr=sr, roll_percent=0.85)[0],
+        "flatness": librosa.feature.spectral_flatness(S=stft)[0],
+        "contrast_db": librosa.feature.spectral_contrast(S=stft, sr=sr).mean(axis=0),
+    }
+
+
+def _mel_series(mel: np.ndarray, *, sr: int) -> dict[str, np.ndarray]:
+    """MFCCs, HPSS part levels and onset strength from the mel power spectrogram."""
+    log_mel = _log_mel(mel)
+    # HPSS on the mel power spectrogram: ~30x cheaper than on the linear STFT and
+    # enough to split sustained (harmonic) from transient (percussive) energy.
+    mel_h, mel_p = librosa.decompose.hpss(mel, kernel_size=(9, 17), margin=1.0)
+    return {
+        "mfcc": librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC),
+        "harmonic_rms": np.sqrt(mel_h.sum(axis=0) / mel.shape[0]),
+        "percussive_rms": np.sqrt(mel_p.sum(axis=0) / mel.shape[0]),
+        "onset_env": librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP_LENGTH),
+    }
+
+
+def _cqt_series(y: np.ndarray, *, sr: int, tuning: float, n: int) -> dict[str, np.ndarray]:
+    """The CQT in dB (ref = its max) and its chroma energy (not normalised per frame)."""
+    cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP_LENGTH, n_bins=CQT_BINS_PER_OCTAVE * CQT_OCTAVES,
+                             bins_per_octave=CQT_BINS_PER_OCTAVE, tuning=tuning))[:, :n]
+    chroma_cqt = librosa.feature.chroma_cqt(C=cqt, sr=sr, bins_per_octave=CQT_BINS_PER_OCTAVE, norm=None)
+    cqt_db = librosa.amplitude_to_db(cqt, ref=np.max(cqt) if cqt.max() > 0 else 1.0)
+    return {"cqt_db": cqt_db, "chroma_cqt": chroma_cqt}
+
+
 def compute_frames(y: np.ndarray, *, sr: int, with_cqt: bool = True, progress=None) -> Frames:
     """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz.
 
@@ -72,75 +122,14 @@ def compute_frames(y: np.ndarray, *, sr: int, with_cqt: bool = True, progress=No
     power = stft**2
     n = stft.shape[1]
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=N_MELS)
-    log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None)
-    floor = log_mel.max() - 100.0
-    log_mel = np.maximum(log_mel, floor)
     step(0.25, "Timbre features")
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)
-    rms = librosa.feature.rms(S=stft, frame_length=N_FFT)[0]
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0][:n]
-    centroid = librosa.feature.spectral_centroid(S=stft, sr=sr)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=stft, sr=sr)[0]
-    rolloff = librosa.feature.spectral_rolloff(S=stft, sr=sr, roll_percent=0.85)[0]
-    flatness = librosa.feature.spectral_flatness(S=stft)[0]
-    contrast = librosa.feature.spectral_contrast(S=stft, sr=sr).mean(axis=0)
-    # Tuning offset (fractions of a semitone) estimated once, used by both chromas and
-    # the CQT, so a band tuned to 432 Hz still lands on the right pitch classes.
-    tuning = 0.0
-    if float(stft.max()) > 1e-4:
-        tuning = float(librosa.estimate_tuning(S=stft[: int(stft.shape[0] * 0.5)], sr=sr, n_fft=N_FFT))
-    chroma_stft = librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning)
-    # HPSS on the mel power spectrogram: ~30x cheaper than on the linear STFT and
-    # enough to split sustained (harmonic) from transient (percussive) energy.
-    mel_h, mel_p = librosa.decompose.hpss(mel, kernel_size=(9, 17), margin=1.0)
-    harmonic_rms = np.sqrt(mel_h.sum(axis=0) / mel.shape[0])
-    percussive_rms = np.sqrt(mel_p.sum(axis=0) / mel.shape[0])
-    onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP_LENGTH)
-    if not with_cqt:
-        step(1.0, "Frames ready")
-        empty = np.zeros((0, n), dtype=np.float32)
-        return Frames(sr=sr, hop_length=HOP_LENGTH, n_frames=n, rms=_fit(rms, n), zcr=_fit(zcr, n),
-                      centroid_hz=_fit(centroid, n), bandwidth_hz=_fit(bandwidth, n), rolloff_hz=_fit(rolloff, n),
-                      flatness=_fit(flatness, n), contrast_db=_fit(contrast, n), mfcc=_fit(mfcc, n),
-                      chroma_stft=_fit(chroma_stft, n), harmonic_rms=_fit(harmonic_rms, n),
-                      percussive_rms=_fit(percussive_rms, n), onset_env=_fit(onset_env, n), cqt_db=empty,
-                      chroma_cqt=empty)
-    step(0.5, "Constant-Q transform")
-    cqt = np.abs(
-        librosa.cqt(
-            y,
-            sr=sr,
-            hop_length=HOP_LENGTH,
-            n_bins=CQT_BINS_PER_OCTAVE * CQT_OCTAVES,
-            bins_per_octave=CQT_BINS_PER_OCTAVE,
-            tuning=tuning,
-        )
-    )[:, :n]
-    chroma_cqt = librosa.feature.chroma_cqt(
-        C=cqt, sr=sr, bins_per_octave=CQT_BINS_PER_OCTAVE, norm=None
-    )
-    cqt_db = librosa.amplitude_to_db(cqt, ref=np.max(cqt) if cqt.max() > 0 else 1.0)
+    tuning = _tuning(stft, sr=sr)
+    series = {**_spectral_series(y, stft, sr=sr, n=n), **_mel_series(mel, sr=sr),
+              "chroma_stft": librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning)}
+    if with_cqt:
+        step(0.5, "Constant-Q transform")
+        series.update(_cqt_series(y, sr=sr, tuning=tuning, n=n))
+    else:
+        series.update(cqt_db=np.zeros((0, n), dtype=np.float32), chroma_cqt=np.zeros((0, n), dtype=np.float32))
     step(1.0, "Frames ready")
-
-    def fit(a):
-        return _fit(a, n)
-
-    return Frames(
-        sr=sr,
-        hop_length=HOP_LENGTH,
-        n_frames=n,
-        rms=fit(rms),
-        zcr=fit(zcr),
-        centroid_hz=fit(centroid),
-        bandwidth_hz=fit(bandwidth),
-        rolloff_hz=fit(rolloff),
-        flatness=fit(flatness),
-        contrast_db=fit(contrast),
-        mfcc=fit(mfcc),
-        chroma_stft=fit(chroma_stft),
-        harmonic_rms=fit(harmonic_rms),
-        percussive_rms=fit(percussive_rms),
-        onset_env=fit(onset_env),
-        cqt_db=fit(cqt_db),
-        chroma_cqt=fit(chroma_cqt),
-    )
+    return Frames(sr=sr, hop_length=HOP_LENGTH, n_frames=n, **{k: _fit(v, n) for k, v in series.items()})

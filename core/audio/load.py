@@ -31,6 +31,8 @@ MAX_REPAIRED_FRACTION = 0.01
 LOW_SR_HZ = 16000
 
 SUPPORTED_FORMATS = ("WAV", "FLAC", "OGG", "MP3", "AIFF")
+#: File name extensions of those formats (upload widgets offer these).
+AUDIO_TYPES = ("wav", "flac", "ogg", "mp3", "aiff", "aif")
 
 _MAGIC = (
     (b"%PDF", "a PDF document"),

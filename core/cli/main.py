@@ -10,10 +10,25 @@ import json
 import sys
 from pathlib import Path
 
-from core.analysis.analyze import AnalysisOptions
-from core.errors import StudioError
-from core.progress import terminal_bar
+import pandas as pd
+
+from core.analysis.analyze import AnalysisOptions, analyze
 from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
+from core.audio.load import load_track, to_wav_bytes
+from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
+from core.describe.describe import Description, describe
+from core.describe.models import ESTIMATORS, TARGETS, load_model, model_dirs, train
+from core.errors import StudioError
+from core.generate.catalog import load_catalog
+from core.generate.examples import write_examples
+from core.generate.levels import write_levels
+from core.generate.render import render
+from core.generate.timeline import load_timeline
+from core.io import atomic_write
+from core.progress import terminal_bar
+from core.separation import DEFAULT_MODEL, MODELS, SeparationOptions, separate
+from core.store.store import Store, max_duration_s
+from core.workflow.loop import cached_loop, summary_by_title
 
 
 def _analysis_options(args) -> AnalysisOptions:
@@ -30,32 +45,25 @@ def _analysis_options(args) -> AnalysisOptions:
     )
 
 
-def write_analysis(analysis, folder: Path, *, model=None, track=None, remove_vocals: str = "auto", store=None,
-                   progress=None) -> None:
+def write_analysis(analysis, folder: Path, *, description: Description | None = None) -> None:
     """windows.csv, segments.csv and summary.json of one analysis into ``folder``.
 
-    With a model, windows.csv gains the predictions and segments.csv becomes the majority table.
-    Given the ``track``, its vocals are removed before classifying as ``remove_vocals`` says
-    (auto: when it has a voice); windows.csv records it in ``vocals_removed``.
+    With a ``description`` (:func:`core.describe.describe.describe`), windows.csv gains the
+    predictions and the vocal check's ``vocals_removed`` and ``voice_share`` columns (other
+    tools script them), and segments.csv becomes the majority table.
     """
-    from core.io import atomic_write
-
     windows, segments = analysis.windows, analysis.segments
     summary = analysis.summary()
-    if model is not None:
-        from core.describe.predict import classify, majority_table, predict
-
-        if track is None:
-            windows = predict(analysis, model)
-        else:
-            windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
-                               progress=progress)
-            summary["vocals_removed"] = bool(windows["vocals_removed"].iloc[0]) if len(windows) else False
-            if windows.attrs.get("vocals_note"):
-                summary["vocals_note"] = windows.attrs["vocals_note"]
-                print(f"  note: {windows.attrs['vocals_note']}", file=sys.stderr)
-        segments = majority_table(windows, analysis.segments)
-        summary["model"] = model.name
+    if description is not None:
+        vocals = description.vocals
+        share = float("nan") if vocals.voice_share is None else vocals.voice_share
+        windows = description.windows.assign(vocals_removed=bool(vocals.removed), voice_share=share)
+        summary["vocals_removed"] = bool(vocals.removed)
+        if vocals.note and not vocals.checked:  # the vocals could not be checked: say why
+            summary["vocals_note"] = vocals.note
+            print(f"  note: {vocals.note}", file=sys.stderr)
+        segments = description.majority
+        summary["model"] = description.model_name
     atomic_write(folder / "windows.csv", windows.to_csv(index=False, float_format="%.6g").encode())
     atomic_write(folder / "segments.csv", segments.to_csv(index=False).encode())
     atomic_write(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
@@ -85,39 +93,32 @@ def _read_input(path: Path) -> bytes:
         raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
 
 
-def cmd_analyze(args) -> int:
-    from core.store.store import Store
+def _track(path: Path, store):
+    """The track at ``path``: kept in the store when there is one."""
+    data = _read_input(path)
+    if store is not None:
+        return store.add_track(data, name=path.stem, suffix=path.suffix)
+    return load_track(data, name=path.stem, max_duration_s=max_duration_s())
 
+
+def cmd_analyze(args) -> int:
     options = _analysis_options(args)
     store = None if args.no_store else Store(args.data_dir)
-    model = None
-    if args.model:
-        from core.describe.models import load_model
-
-        model = load_model(args.model)
+    model = load_model(args.model) if args.model else None
     out = Path(args.out)
     failures = 0
     for path, name in _output_names(args.tracks):
-        stem = path.stem
         try:
-            data = _read_input(path)
+            track = _track(path, store)
+            description = None
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
-                if store is not None:
-                    track = store.add_track(data, name=stem, suffix=path.suffix)
-                    analysis = store.analysis_for(track, options=options, progress=bar)
+                if model is None:
+                    analysis = analyze(track, options=options, progress=bar, store=store)
                 else:
-                    from core.analysis.analyze import analyze
-                    from core.audio.load import load_track
-                    from core.store.store import max_duration_s
-
-                    track = load_track(data, name=stem, max_duration_s=max_duration_s())
-                    analysis = analyze(track, options=options, progress=bar)
-            if model is not None:
-                with terminal_bar(f"{path.name} (classify)", enabled=not args.quiet) as bar:
-                    write_analysis(analysis, out / name, model=model, track=track, remove_vocals=args.remove_vocals,
-                                   store=store, progress=bar)
-            else:
-                write_analysis(analysis, out / name)
+                    description = describe(track, model=model, options=options, remove_vocals=args.remove_vocals,
+                                           store=store, progress=bar)
+                    analysis = description.analysis
+            write_analysis(analysis, out / name, description=description)
             for w in analysis.warnings:
                 print(f"  note: {path.name}: {w}", file=sys.stderr)
             print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
@@ -130,11 +131,6 @@ def cmd_analyze(args) -> int:
 
 def cmd_separate(args) -> int:
     """Stems of each track into OUT/<track stem>/<stem name>.wav at the input's rate and length."""
-    from core.audio.load import load_track, to_wav_bytes
-    from core.separation import SeparationOptions, separate
-    from core.store.store import Store, max_duration_s
-    from core.io import atomic_write
-
     options = SeparationOptions(model=args.model, segment_s=args.segment_s, overlap=args.overlap,
                                 shifts=args.shifts)
     store = None if args.no_store else Store(args.data_dir)
@@ -143,9 +139,7 @@ def cmd_separate(args) -> int:
     failures = 0
     for path, name in _output_names(args.tracks):
         try:
-            data = _read_input(path)
-            track = (store.add_track(data, name=path.stem, suffix=path.suffix) if store is not None
-                     else load_track(data, name=path.stem, max_duration_s=max_duration_s()))
+            track = _track(path, store)
             with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
                 stems = separate(track, options=options, store=store, weights_dir=weights, progress=bar)
             for stem_name, audio in stems.stems.items():
@@ -176,13 +170,6 @@ def _expand_inputs(items) -> list[Path]:
 
 def cmd_loop(args) -> int:
     """Reference tracks -> single- and multi-region renders -> the same model judges them."""
-    import pandas as pd
-
-    from core.workflow.loop import cached_loop, summary_by_title
-    from core.describe.models import load_model
-    from core.store.store import Store
-    from core.io import atomic_write
-
     store = Store(args.data_dir)
     model = load_model(args.model)
     out = Path(args.out)
@@ -197,7 +184,7 @@ def cmd_loop(args) -> int:
                 result = cached_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
                                   remove_vocals=args.remove_vocals, progress=bar)
             for item in result.plan:
-                rendered = store.render_for(item.timeline, seed=item.seed)  # a lookup; renders again if lost
+                rendered = render(item.timeline, seed=item.seed, store=store)  # a lookup; renders again if lost
                 folder = out / name
                 atomic_write(folder / f"{item.key}.wav", rendered.wav_bytes())
                 atomic_write(folder / f"{item.key}.mid", rendered.midi_bytes())
@@ -229,10 +216,6 @@ TARGETS_FOR_PRINT = ("genre", "subgenre", "mood", "sentiment", "valence", "momen
 
 
 def cmd_render(args) -> int:
-    from core.generate.render import render
-    from core.io import atomic_write
-    from core.generate.timeline import load_timeline
-
     timeline = load_timeline(args.timeline)
     with terminal_bar(Path(args.timeline).name, enabled=not args.quiet) as bar:
         result = render(timeline, seed=args.seed, progress=bar)
@@ -248,20 +231,14 @@ def cmd_render(args) -> int:
 
 def cmd_examples(args) -> int:
     """One short render per genre into assets/examples (OGG) plus their timelines."""
-    from core.generate.examples import write_examples
-
     for path in write_examples(Path(args.out), duration_s=args.duration_s, seed=args.seed):
         print(path)
     return 0
 
 
 def cmd_corpus(args) -> int:
-    from core.describe.corpus import CorpusSpec, build_corpus
-
     descriptors = None
     if args.descriptors or args.genres:
-        from core.generate.catalog import load_catalog
-
         catalog = load_catalog()
         names = [n.strip() for n in (args.descriptors or "").split(",") if n.strip()]
         for n in names:
@@ -285,9 +262,6 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from core.describe.corpus import load_corpora
-    from core.describe.models import TARGETS, model_dirs, train
-
     corpus = load_corpora(args.corpus)
     name = args.name or args.estimator
     with terminal_bar(f"train {name}", enabled=not args.quiet) as bar:
@@ -302,15 +276,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_levels(args) -> int:
-    from core.generate.levels import write_levels
-
     print(write_levels())
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
-    sub = p.add_subparsers(dest="command", required=True)
+def _add_analyze(sub) -> None:
     a = sub.add_parser("analyze", help="Analyse tracks: per-window tempo/key/features and the form.")
     a.add_argument("tracks", nargs="+", help="audio files (WAV, FLAC, OGG, MP3, AIFF)")
     a.add_argument("--out", required=True, help="output folder; one sub-folder per track")
@@ -333,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
 
+
+def _add_render(sub) -> None:
     r = sub.add_parser("render", help="Render a timeline JSON to WAV (and MIDI).")
     r.add_argument("timeline", help="timeline JSON (see docs/timeline.md)")
     r.add_argument("-o", "--output", required=True, help="output WAV (24-bit, 44.1 kHz stereo)")
@@ -341,12 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_render)
 
+
+def _add_examples(sub) -> None:
     e = sub.add_parser("examples", help="Render one short example per genre (assets/examples).")
     e.add_argument("--out", default="assets/examples")
     e.add_argument("--duration-s", type=float, default=20.0)
     e.add_argument("--seed", type=int, default=1)
     e.set_defaults(func=cmd_examples)
 
+
+def _add_corpus(sub) -> None:
     c = sub.add_parser("corpus", help="Render and featurise the training corpus (resumable).")
     c.add_argument("--per-descriptor", type=int, required=True, help="renders per descriptor and duration")
     c.add_argument("--out", required=True, help="corpus folder (resumes if it holds the same corpus)")
@@ -360,10 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_corpus)
 
+
+def _add_train(sub) -> None:
     t = sub.add_parser("train", help="Train descriptor classifiers on a corpus.")
     t.add_argument("--corpus", required=True, nargs="+",
                    help="corpus folder(s) (python -m core corpus); several are trained on together")
-    t.add_argument("--estimator", choices=("knn", "mlp", "hgb"), default="mlp")
+    t.add_argument("--estimator", choices=ESTIMATORS, default="mlp")
     t.add_argument("--name", default=None, help="model name (default: the estimator)")
     t.add_argument("--out", default=None, help="model folder (default: $STUDIO_DATA_DIR/models/NAME)")
     t.add_argument("--test-size", type=float, default=0.3, help="share of renders held out (default 0.3)")
@@ -373,8 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    from core.separation import DEFAULT_MODEL, MODELS
 
+def _add_separate(sub) -> None:
     sp = sub.add_parser("separate", help="Split tracks into stems (vocals/accompaniment, or Demucs' four).")
     sp.add_argument("tracks", nargs="+", help="audio files")
     sp.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL,
@@ -389,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_separate)
 
+
+def _add_loop(sub) -> None:
     lp = sub.add_parser("loop", help="Render from reference tracks and judge the renders with the same model.")
     lp.add_argument("tracks", nargs="+", help="reference tracks, or folders of them")
     lp.add_argument("--out", required=True, help="output folder: both tables (CSV) and OUT/<title>/ renders")
@@ -402,8 +382,18 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--quiet", action="store_true")
     lp.set_defaults(func=cmd_loop)
 
+
+def _add_levels(sub) -> None:
     lv = sub.add_parser("levels", help="Measure the soundfont's instrument levels (assets/gm_levels.json).")
     lv.set_defaults(func=cmd_levels)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Music studio command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_analyze, _add_render, _add_examples, _add_corpus, _add_train, _add_separate, _add_loop,
+                _add_levels):
+        add(sub)
     return p
 
 

@@ -22,9 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.generate.catalog import load_catalog
-from core.errors import OptionError, StudioError
+from core.analysis.analyze import ANALYSIS_VERSION, window_feature_table
 from core.analysis.key import PITCH_CLASSES
+from core.audio.load import track_from_array
+from core.errors import OptionError, StudioError
+from core.generate.catalog import load_catalog
+from core.generate.render import RENDER_VERSION, render
+from core.generate.timeline import single_region
+from core.io import atomic_write
 
 LABELS = ("descriptor", "genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 BACKENDS = ("loky", "dask")
@@ -82,9 +87,6 @@ class CorpusResult:
 
 def engine_versions() -> dict:
     """The render and analysis versions a corpus is made with (stored in its spec.json)."""
-    from core.analysis.analyze import ANALYSIS_VERSION
-    from core.generate.render import RENDER_VERSION
-
     return {"render": RENDER_VERSION, "analysis": ANALYSIS_VERSION}
 
 
@@ -111,11 +113,6 @@ def plan(spec: CorpusSpec) -> list[CorpusJob]:
 
 def run_job(job: CorpusJob) -> pd.DataFrame:
     """Render one job and return its windows: features plus labels and render facts."""
-    from core.analysis.analyze import window_feature_table
-    from core.audio.load import track_from_array
-    from core.generate.render import render
-    from core.generate.timeline import single_region
-
     d = load_catalog().get(job.descriptor)
     timeline = single_region(job.descriptor, duration_s=job.duration_s, tempo_bpm=job.tempo_bpm,
                              tonic=job.tonic, band=job.band)
@@ -138,8 +135,6 @@ def _part_path(out_dir: Path, render_id: str) -> Path:
 
 
 def _write_part(out_dir: Path, job: CorpusJob, table: pd.DataFrame) -> None:
-    from core.io import atomic_write
-
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
     atomic_write(_part_path(out_dir, job.render_id), buf.getvalue())
@@ -152,6 +147,28 @@ def _run_and_write(out_dir: str, job: CorpusJob) -> tuple[str, str | None]:
         return job.render_id, None
     except StudioError as exc:
         return job.render_id, str(exc)
+
+
+def _claim_folder(out: Path, spec: CorpusSpec) -> None:
+    """Write ``spec.json`` into a new corpus folder, or check that an existing one holds the
+    same spec made by the same engine (so it can be resumed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "spec.json"
+    versions = engine_versions()
+    if not spec_path.exists():
+        atomic_write(spec_path, json.dumps({**spec.to_dict(), "versions": versions}, indent=2).encode())
+        return
+    previous = json.loads(spec_path.read_text())
+    made_by = previous.pop("versions", None)
+    if previous != spec.to_dict():
+        raise OptionError(
+            f"{out} holds a corpus made with other settings ({previous}). Use another folder, or the same "
+            "settings to resume it."
+        )
+    if made_by != versions:
+        raise OptionError(
+            f"{out} holds renders made by another version of the engine ({made_by or 'unrecorded'}; this one "
+            f"is {versions}): their music or features differ. Use another folder.")
 
 
 def build_corpus(
@@ -181,25 +198,7 @@ def build_corpus(
     if backend == "dask" and scheduler is None:
         raise OptionError("The dask backend needs the scheduler's address (--scheduler tcp://HOST:8786).")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    spec_path = out / "spec.json"
-    versions = engine_versions()
-    if spec_path.exists():
-        previous = json.loads(spec_path.read_text())
-        made_by = previous.pop("versions", None)
-        if previous != spec.to_dict():
-            raise OptionError(
-                f"{out} holds a corpus made with other settings ({previous}). Use another folder, or the same "
-                "settings to resume it."
-            )
-        if made_by != versions:
-            raise OptionError(
-                f"{out} holds renders made by another version of the engine ({made_by or 'unrecorded'}; this one "
-                f"is {versions}): their music or features differ. Use another folder.")
-    else:
-        from core.io import atomic_write
-
-        atomic_write(spec_path, json.dumps({**spec.to_dict(), "versions": versions}, indent=2).encode())
+    _claim_folder(out, spec)
     jobs = plan(spec)
     todo = [j for j in jobs if not _part_path(out, j.render_id).exists()]
     report = progress or (lambda f, m: None)
@@ -233,8 +232,6 @@ def build_corpus(
 
 def gather(out_dir: Path, jobs: list[CorpusJob]) -> Path:
     """Concatenate the parts of ``jobs`` (those that exist) into ``corpus.parquet``."""
-    from core.io import atomic_write
-
     parts = [pd.read_parquet(_part_path(out_dir, j.render_id)) for j in jobs if _part_path(out_dir, j.render_id).exists()]
     if not parts:
         raise StudioError(f"No renders were made in {out_dir}.")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from core.analysis.analyze import Analysis
 from core.describe.models import TARGETS, UNKNOWN, DescriptorModel
+from core.errors import OptionError
+from core.generate.catalog import load_catalog
+from core.span import Span
 
 MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenre", "mood", "sentiment", "valence",
                     "momentum", "tempo_bpm", "key", "descriptor", "confidence")
@@ -20,8 +24,6 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     """
     source = analysis.windows if features is None else features
     if len(source) != len(analysis.windows):
-        from core.errors import OptionError
-
         raise OptionError("The feature table is not on the analysis' window grid.")
     pred = model.predict_windows(source)
     silent = analysis.windows["silent"].to_numpy(dtype=bool)
@@ -46,8 +48,6 @@ VOICE_FRAMES_MIN = 0.15
 def voice_share(stems, *, frame_s: float = 1.0) -> float:
     """Share of the non-silent seconds in which the vocal stem holds >= ``VOICE_ENERGY_MIN`` of
     the mixture's energy (0 for an instrumental, near 1 for a song sung throughout)."""
-    import numpy as np
-
     vocals = stems["vocals"].mean(axis=1)
     mix = stems.mixture().mean(axis=1)
     hop = max(1, int(frame_s * stems.sample_rate))
@@ -62,59 +62,18 @@ def voice_share(stems, *, frame_s: float = 1.0) -> float:
     return float(np.mean(ev[loud] / em[loud] >= VOICE_ENERGY_MIN))
 
 
-def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals: str = "auto", store=None,
-             progress=None) -> pd.DataFrame:
-    """``predict`` with the vocals removed first when asked (the models learnt from renders
-    without voices, so a singer confuses them, as the Amper study found).
+def known_labels(values: pd.Series) -> pd.Series:
+    """The values that are real labels (not ``unknown``, empty or NaN), as text."""
+    s = values.astype(str)
+    return s[(s != UNKNOWN) & (s != "") & (s != "nan")]
 
-    ``remove_vocals``: "on" always, "off" never, "auto" when the track has a voice
-    (``voice_share`` >= ``VOICE_FRAMES_MIN``). The table gains ``vocals_removed`` and
-    ``voice_share`` columns (``voice_share`` is NaN when the track was not separated). In "auto",
-    a separation model that cannot run means the full mix is classified, with the reason in
-    ``table.attrs["vocals_note"]``.
-    """
-    if remove_vocals not in VOCAL_MODES:
-        from core.errors import OptionError
 
-        raise OptionError(f"Remove vocals must be one of {', '.join(VOCAL_MODES)} (got {remove_vocals!r}).")
-
-    def full_mix(note: str = "") -> pd.DataFrame:
-        table = predict(analysis, model)
-        table["vocals_removed"] = False
-        table["voice_share"] = float("nan")
-        if note:
-            table.attrs["vocals_note"] = note
-        return table
-
-    if remove_vocals == "off" or track.is_silent:
-        return full_mix()
-    from core.analysis.analyze import window_feature_table
-    from core.audio.load import track_from_array
-    from core.errors import SeparationError
-    from core.progress import scaled
-    from core.separation import separate
-
-    try:
-        stems = separate(track, store=store, progress=scaled(progress, 0.0, 0.8))
-    except SeparationError as exc:
-        if remove_vocals == "on":
-            raise
-        # "auto" never blocks classifying: without the separation model the full mix is classified
-        return full_mix(f"Vocals were not checked: {exc}")
-    share = voice_share(stems)
-    use = remove_vocals == "on" or share >= VOICE_FRAMES_MIN
-    features = None
-    if use:
-        if progress:
-            progress(0.8, "Features of the accompaniment")
-        accompaniment = track_from_array(stems["accompaniment"], stems.sample_rate, name=f"{track.name}-accompaniment")
-        features = window_feature_table(accompaniment, grid=analysis.options.grid)
-    table = predict(analysis, model, features=features)
-    table["vocals_removed"] = bool(use)
-    table["voice_share"] = round(share, 3)
-    if progress:
-        progress(1.0, "Classified")
-    return table
+def top_descriptors(windows: pd.DataFrame, *, n: int = 1) -> list[str]:
+    """The track's most frequent window descriptors (``top1_descriptor``), most frequent first."""
+    if "top1_descriptor" not in windows:
+        raise OptionError("The windows have no predictions: classify the track with a model first.")
+    counts = known_labels(windows.loc[~windows["silent"].astype(bool), "top1_descriptor"]).value_counts()
+    return [str(d) for d in counts.index[:n]]
 
 
 def _mode(values: pd.Series) -> str:
@@ -131,8 +90,6 @@ def majority_table(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFram
     Derived from the per-window table every time; never stored beside it (the Amper study's
     "majority_rules" table).
     """
-    from core.generate.catalog import load_catalog
-
     catalog = load_catalog()
     rows = []
     for i, seg in segments.reset_index(drop=True).iterrows():
@@ -157,3 +114,21 @@ def majority_table(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFram
             row["confidence"] = 0.0
         rows.append(row)
     return pd.DataFrame(rows, columns=list(MAJORITY_COLUMNS))
+
+
+def _text(value) -> str:
+    return "" if value is None or value != value else str(value).strip()
+
+
+def majority_spans(majority: pd.DataFrame) -> list[Span]:
+    """The rows of a majority table as spans: the segment's label, its descriptor ("" when none),
+    median tempo (None when none) and the tonic of its key (None when none)."""
+    spans = []
+    for seg in majority.itertuples(index=False):
+        key = seg.key.strip() if isinstance(seg.key, str) else ""
+        tempo = seg.tempo_bpm
+        spans.append(Span(start_s=float(seg.start_s), end_s=float(seg.end_s), label=_text(seg.label),
+                          descriptor=_text(seg.descriptor),
+                          tempo_bpm=float(tempo) if tempo is not None and tempo == tempo else None,
+                          tonic=key.split()[0] if key else None))
+    return spans

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM
 from core.errors import StudioError
+from core.generate.grooves import load_grooves
+from core.generate.harmony import parse_chord
 from core.paths import ASSETS
 
 CATALOG_PATH = ASSETS / "catalog.json"
@@ -149,14 +152,7 @@ def _check(cond: bool, where: str, what: str) -> None:
         raise CatalogError(f"Catalog entry '{where}': {what}")
 
 
-def _parse(raw: dict) -> Catalog:
-    progs = raw.get("progressions")
-    moods = raw.get("moods")
-    genres = raw.get("genres")
-    _check(isinstance(progs, dict) and isinstance(moods, dict) and isinstance(genres, dict), "catalog",
-           "needs 'progressions', 'moods' and 'genres' objects")
-    from core.generate.harmony import parse_chord
-
+def _check_progressions(progs: dict) -> None:
     for pname, p in progs.items():
         _check(p.get("mode") in ("major", "minor"), pname, "mode must be major or minor")
         _check(p.get("scale") in SCALES, pname, f"scale must be one of {', '.join(SCALES)}")
@@ -167,6 +163,10 @@ def _parse(raw: dict) -> Catalog:
                     parse_chord(chord)
                 except ValueError as exc:
                     raise CatalogError(f"Catalog entry '{pname}': {exc}") from None
+
+
+def _articulations(raw: dict) -> dict:
+    """The articulations (note length, mix offsets), checked; keys starting with _ are comments."""
     arts = {k: v for k, v in raw.get("articulations", {}).items() if not k.startswith("_")}
     _check(bool(arts), "articulations", "needs at least one articulation")
     for aname, a in arts.items():
@@ -174,11 +174,20 @@ def _parse(raw: dict) -> Catalog:
         _check(isinstance(a.get("mix_db", {}), dict) and all(r in ROLES and -24 <= float(v) <= 12
                                                             for r, v in a.get("mix_db", {}).items()),
                f"articulations/{aname}", f"mix_db maps roles ({', '.join(ROLES)}) to -24..12 dB")
+    return arts
+
+
+def _momentum(raw: dict) -> dict:
+    """The lead rate and drum level of each momentum level 0-4, checked."""
     mom = raw.get("momentum", {})
     for key in ("lead_rate", "drums_db"):
         _check(isinstance(mom.get(key), list) and len(mom[key]) == 5, "momentum", f"{key} needs 5 values (levels 0-4)")
     _check(all(0.1 <= float(r) <= 4 for r in mom["lead_rate"]), "momentum", "lead_rate values must be 0.1-4")
     _check(all(-24 <= float(r) <= 12 for r in mom["drums_db"]), "momentum", "drums_db values must be -24..12 dB")
+    return mom
+
+
+def _check_moods(moods: dict, progs: dict, arts: dict) -> None:
     for mname, m in moods.items():
         _check(m.get("sentiment") in SENTIMENTS, mname, "sentiment must be negative, neutral or positive")
         _check(m.get("valence") in (0, 1, 2), mname, "valence must be 0, 1 or 2")
@@ -191,26 +200,67 @@ def _parse(raw: dict) -> Catalog:
         _check(m.get("articulation", "normal") in arts, mname, f"articulation must be one of {', '.join(arts)}")
         _check(float(m.get("harmonic_rhythm", 1.0)) in HARMONIC_RHYTHMS, mname,
                "harmonic_rhythm (chords per bar) must be 0.5, 1 or 2")
+
+
+def _check_subgenre(where: str, s: dict) -> None:
+    """Tempo range, styles, swing, bands and moods of a subgenre."""
+    lo, hi = s.get("tempo_bpm", [0, 0])
+    _check(TEMPO_MIN_BPM <= lo < hi <= TEMPO_MAX_BPM, where,
+           f"tempo_bpm must be [low, high] within {TEMPO_MIN_BPM:g}-{TEMPO_MAX_BPM:g}")
+    for key, allowed in (("chord_style", CHORD_STYLES), ("bass_style", BASS_STYLES),
+                         ("lead_style", LEAD_STYLES), ("reverb", REVERBS)):
+        _check(s.get(key) in allowed, where, f"{key} must be one of {', '.join(allowed)}")
+    _check(0 <= float(s.get("swing", -1)) <= 0.75, where, "swing must be 0-0.75")
+    bands = s.get("bands", {})
+    _check(bool(bands), where, "needs at least one band")
+    for bname, band in bands.items():
+        _check(set(band) == set(ROLES), f"{where}/{bname}", f"a band names exactly the roles {', '.join(ROLES)}")
+        for role, prog in band.items():
+            _check(prog is None or (isinstance(prog, int) and 0 <= prog <= 127), f"{where}/{bname}",
+                   f"{role} must be a General MIDI program 0-127 or null")
+        _check(band["harmony"] is not None and band["bass"] is not None, f"{where}/{bname}",
+               "harmony and bass are required")
+    _check(bool(s.get("moods")), where, "needs a list of moods")
+
+
+def _descriptor(*, gname: str, sname: str, s: dict, mood: str, m: dict, fam: dict, arts: dict,
+                mom: dict) -> Descriptor:
+    """A descriptor from its subgenre ``s``, its mood ``m`` and the mood's progression family ``fam``."""
+    lo, hi = s["tempo_bpm"]
+    touch = m.get("articulation", "normal")
+    return Descriptor(
+        name=f"{gname}_{sname}_{mood}", genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
+        valence=int(m["valence"]), momentum=int(m["momentum"]),
+        tempo_bpm=mood_tempo_range(float(lo), float(hi), float(m.get("tempo_bias", 0.0))),
+        mode=fam["mode"], scale=SCALES[fam["scale"]],
+        progressions=tuple(tuple(p) for p in fam["list"]), groove=s["groove"], swing=float(s["swing"]),
+        chord_style=s["chord_style"], bass_style=s["bass_style"], lead_style=s["lead_style"],
+        lead_rate=float(s.get("lead_rate", 1.0)) * float(mom["lead_rate"][int(m["momentum"])]),
+        reverb=s["reverb"],
+        humanize=float(s.get("humanize", 0.0)),
+        brightness=float(s.get("brightness", 0.0)) + 0.25 * (int(m["valence"]) - 1),
+        density=float(m["density"]), velocity=DYNAMICS[m["dynamics"]],
+        register=REGISTERS[m["register"]], tempo_bias=float(m.get("tempo_bias", 0.0)), bands=s["bands"],
+        articulation=touch, note_length=float(arts[touch]["length"]),
+        mix_db=_mix(arts[touch].get("mix_db", {}), float(mom["drums_db"][int(m["momentum"])])),
+        harmonic_rhythm=float(m.get("harmonic_rhythm", 1.0)),
+    )
+
+
+def _parse(raw: dict) -> Catalog:
+    progs = raw.get("progressions")
+    moods = raw.get("moods")
+    genres = raw.get("genres")
+    _check(isinstance(progs, dict) and isinstance(moods, dict) and isinstance(genres, dict), "catalog",
+           "needs 'progressions', 'moods' and 'genres' objects")
+    _check_progressions(progs)
+    arts = _articulations(raw)
+    mom = _momentum(raw)
+    _check_moods(moods, progs, arts)
     out: dict[str, Descriptor] = {}
     for gname, g in genres.items():
         for sname, s in g.get("subgenres", {}).items():
-            where = f"{gname}_{sname}"
-            lo, hi = s.get("tempo_bpm", [0, 0])
-            _check(20 <= lo < hi <= 200, where, "tempo_bpm must be [low, high] within 20-200")
-            for key, allowed in (("chord_style", CHORD_STYLES), ("bass_style", BASS_STYLES),
-                                 ("lead_style", LEAD_STYLES), ("reverb", REVERBS)):
-                _check(s.get(key) in allowed, where, f"{key} must be one of {', '.join(allowed)}")
-            _check(0 <= float(s.get("swing", -1)) <= 0.75, where, "swing must be 0-0.75")
-            bands = s.get("bands", {})
-            _check(bool(bands), where, "needs at least one band")
-            for bname, band in bands.items():
-                _check(set(band) == set(ROLES), f"{where}/{bname}", f"a band names exactly the roles {', '.join(ROLES)}")
-                for role, prog in band.items():
-                    _check(prog is None or (isinstance(prog, int) and 0 <= prog <= 127), f"{where}/{bname}",
-                           f"{role} must be a General MIDI program 0-127 or null")
-                _check(band["harmony"] is not None and band["bass"] is not None, f"{where}/{bname}",
-                       "harmony and bass are required")
-            _check(bool(s.get("moods")), where, "needs a list of moods")
+            _check_subgenre(f"{gname}_{sname}", s)
             for mood in s["moods"]:
                 name = f"{gname}_{sname}_{mood}"
                 _check(mood in moods, name, f"mood '{mood}' is not defined")
@@ -218,25 +268,8 @@ def _parse(raw: dict) -> Catalog:
                 m = moods[mood]
                 family = s.get("harmony_map", {}).get(m["harmony"], m["harmony"])
                 _check(family in progs, name, f"harmony_map names '{family}', which is not a progression family")
-                fam = progs[family]
-                touch = m.get("articulation", "normal")
-                out[name] = Descriptor(
-                    name=name, genre=gname, subgenre=sname, mood=mood, sentiment=m["sentiment"],
-                    valence=int(m["valence"]), momentum=int(m["momentum"]),
-                    tempo_bpm=mood_tempo_range(float(lo), float(hi), float(m.get("tempo_bias", 0.0))),
-                    mode=fam["mode"], scale=SCALES[fam["scale"]],
-                    progressions=tuple(tuple(p) for p in fam["list"]), groove=s["groove"], swing=float(s["swing"]),
-                    chord_style=s["chord_style"], bass_style=s["bass_style"], lead_style=s["lead_style"],
-                    lead_rate=float(s.get("lead_rate", 1.0)) * float(mom["lead_rate"][int(m["momentum"])]),
-                    reverb=s["reverb"],
-                    humanize=float(s.get("humanize", 0.0)),
-                    brightness=float(s.get("brightness", 0.0)) + 0.25 * (int(m["valence"]) - 1),
-                    density=float(m["density"]), velocity=DYNAMICS[m["dynamics"]],
-                    register=REGISTERS[m["register"]], tempo_bias=float(m.get("tempo_bias", 0.0)), bands=bands,
-                    articulation=touch, note_length=float(arts[touch]["length"]),
-                    mix_db=_mix(arts[touch].get("mix_db", {}), float(mom["drums_db"][int(m["momentum"])])),
-                    harmonic_rhythm=float(m.get("harmonic_rhythm", 1.0)),
-                )
+                out[name] = _descriptor(gname=gname, sname=sname, s=s, mood=mood, m=m, fam=progs[family],
+                                        arts=arts, mom=mom)
     _check(bool(out), "catalog", "defines no descriptors")
     return Catalog(out)
 
@@ -254,8 +287,6 @@ def load_catalog(path: str = str(CATALOG_PATH)) -> Catalog:
         cat = _parse(raw)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise CatalogError(f"The catalog {path} has an entry of the wrong shape ({type(exc).__name__}: {exc}).") from None
-    from core.generate.grooves import load_grooves
-
     grooves = load_grooves()
     for d in cat.descriptors.values():
         _check(d.groove in grooves, d.name, f"groove '{d.groove}' is not in assets/grooves.json")

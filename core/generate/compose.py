@@ -14,6 +14,14 @@ normal, staccato) sets note lengths and how busy the comping is, and its harmoni
 (0.5, 1 or 2 chords per bar) how often the chord changes.
 The same seed gives the same music; other seeds change band, progressions, motifs, voicings
 and grooves' details.
+
+How it is written: ``_plan_form`` lays the sections on the intensity curve (:class:`FormPlan`),
+``_plan_chords`` sets the chord of each bar or half bar and the cadence (:class:`ChordPlan`),
+and one writer per role (``_write_drums``, ``_write_percussion``, ``_write_bass``,
+``_write_harmony``, ``_write_pad``, ``_write_lead``; ``_write_ending`` for the held final
+chord) writes its part one bar at a time. The writers take turns bar by bar because they
+share one random generator (timing and velocity humanisation): the order of the draws is
+part of the music, so a change to it changes every render.
 """
 
 from __future__ import annotations
@@ -26,11 +34,13 @@ from functools import lru_cache
 import numpy as np
 import pretty_midi
 
-from core.generate.catalog import Descriptor
-from core.errors import OptionError
-from core.generate.grooves import STEP_VELOCITY, load_grooves
-from core.generate.harmony import parse_chord, styled, voice
 from core.analysis.key import PITCH_CLASSES
+from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM, in_tempo_range
+from core.errors import OptionError
+from core.generate.catalog import Descriptor
+from core.generate.grooves import STEP_VELOCITY, load_grooves
+from core.generate.harmony import Chord, parse_chord, styled, voice
+from core.generate.levels import kit_level_db, program_level_db
 from core.paths import ASSETS
 
 #: Target level of each role in the mix (dB, relative); channel volumes are set from the
@@ -87,6 +97,10 @@ class Arrangement:
     duration_s: float
     sections: list[Section]
     roles: dict[str, pretty_midi.Instrument] = field(default_factory=dict)
+    #: The General MIDI drum kit of the drums role (a bank-128 program: 0 standard, 8 room,
+    #: 16 power, 24 electronic, 25 TR-808, 32 jazz, 40 brush, 48 orchestra); the synthesiser
+    #: needs it beside the MIDI, which has no field for it.
+    drum_kit: int = 0
 
 
 class _Ctx:
@@ -102,6 +116,7 @@ class _Ctx:
         self.slow = tempo_bpm < 90
         self.shape_seed = int(rng.integers(3))
         self.art = d.note_length  # note-length factor of the mood's touch
+        self.voicing: dict[str, list[int]] = {}  # role -> its last voicing, to voice-lead from
 
     def touch(self, intensity: float, *, bass: bool = False) -> float:
         """Note-length factor: the mood's articulation once the body has begun (intros stay
@@ -160,8 +175,6 @@ def _note(inst, pitch, start, end, vel):
 def role_volumes(programs: dict, offsets_db: dict | None = None) -> dict[str, int]:
     """CC7 per role so that each role sits at its target level (plus the mood's offset, dB)
     whatever instrument plays it."""
-    from core.generate.levels import kit_level_db, program_level_db
-
     gains = {}
     for role, prog in programs.items():
         if prog is None:
@@ -217,9 +230,178 @@ def _section_name(v: float, b: int, intro_bars: int, n_bars: int, ending_bars: i
     return "breakdown" if v < prev else "build"
 
 
+# ------------------------------------------------------------------------- plans
+@dataclass(frozen=True)
+class FormPlan:
+    """The form of one region: bar counts, each bar's intensity and drum level, and the sections."""
+
+    n_bars: int  # bars begun inside the region (the last may be partial)
+    full_bars: int  # whole bars inside the region
+    intro_bars: int
+    ending_bars: int
+    position: str  # only | first | middle | last
+    duration_s: float
+    intensity: tuple[float, ...]  # per bar, 0..1
+    levels: tuple[int, ...]  # per bar: density level 0..4 of the drums and percussion
+    sections: tuple[Section, ...]
+
+    @property
+    def resolve(self) -> bool:
+        """The region ends the piece: a V-I cadence and a held tonic chord."""
+        return self.position in ("only", "last")
+
+    @property
+    def final_bar(self) -> int:
+        """The bar of the held tonic chord (when ``resolve``)."""
+        return self.full_bars - 1
+
+    def fill(self, bar: int) -> bool:
+        """A drum fill ends a phrase that leads somewhere: a rise, the end, a new 8-bar period."""
+        v = self.intensity[bar]
+        phrase_end = (bar - self.intro_bars) % 4 == 3 or bar == self.n_bars - 1
+        next_v = self.intensity[bar + 1] if bar + 1 < self.n_bars else (1.0 if not self.resolve else 0.0)
+        return phrase_end and (next_v > v or bar == self.n_bars - 1 or (bar + 1) % 8 == self.intro_bars % 8) \
+            and bar >= self.intro_bars
+
+    def crash(self, bar: int) -> bool:
+        """A crash marks a rise, an 8-bar period, or the start of a region inside a stitched piece."""
+        v = self.intensity[bar]
+        prev_v = self.intensity[bar - 1] if bar else 0.0
+        return (bar > 0 and (v > prev_v + 0.05 or (bar - self.intro_bars) % 8 == 0) and self.levels[bar] >= 2) or \
+            (bar == 0 and self.position in ("middle", "last"))
+
+
+def _sections(intensity: list[float], *, intro_bars: int, ending_bars: int, bar_s: float,
+              duration_s: float) -> tuple[Section, ...]:
+    """Runs of bars with the same section name; the last section ends with the region."""
+    n_bars = len(intensity)
+    sections: list[Section] = []
+    for bar, v in enumerate(intensity):
+        name = _section_name(v, bar, intro_bars, n_bars, ending_bars, intensity[bar - 1] if bar else 0.0)
+        start = bar * bar_s
+        if sections and sections[-1].name == name:
+            last = sections[-1]
+            sections[-1] = Section(name, last.start_s, min(start + bar_s, duration_s), max(last.intensity, v))
+        elif start < duration_s:
+            sections.append(Section(name, start, min(start + bar_s, duration_s), v))
+    if sections:
+        last = sections[-1]
+        sections[-1] = Section(last.name, last.start_s, duration_s, last.intensity)
+    return tuple(sections)
+
+
+def _plan_form(d: Descriptor, *, duration_s: float, bar_s: float, options: ComposeOptions,
+               position: str) -> FormPlan:
+    """Intro and ending lengths (from the options, else from the length), the intensity curve
+    and the sections of a region."""
+    n_bars = max(1, int(math.ceil(duration_s / bar_s - 1e-6)))
+    full_bars = max(1, int(math.floor(duration_s / bar_s + 1e-6)))
+    resolve = position in ("only", "last")
+
+    def bars_of(seconds, default_bars):
+        return default_bars if seconds is None else int(round(seconds / bar_s))
+
+    default_intro = 0 if position in ("middle", "last") else min(4, max(1, full_bars // 6))
+    intro_bars = int(np.clip(bars_of(options.intro_s, default_intro), 0, max(0, full_bars - 1)))
+    ending_bars = int(np.clip(bars_of(options.ending_s, 2 if resolve else 1), 1 if resolve else 0,
+                              max(0, full_bars - intro_bars)))
+    intensity = _intensity_plan(n_bars, intro_bars, ending_bars, options.climax_at, position, d.momentum)
+    levels = tuple(int(np.clip(math.ceil(v * (d.momentum + 1) * 0.9), 0, 4)) for v in intensity)
+    sections = _sections(intensity, intro_bars=intro_bars, ending_bars=ending_bars, bar_s=bar_s,
+                         duration_s=duration_s)
+    return FormPlan(n_bars=n_bars, full_bars=full_bars, intro_bars=intro_bars, ending_bars=ending_bars,
+                    position=position, duration_s=duration_s, intensity=tuple(intensity), levels=levels,
+                    sections=sections)
+
+
+@dataclass(frozen=True)
+class Half:
+    """One chord's span of a bar: the chord, its root and pitch classes (the chord style
+    applied), the beats it covers, and the root the bass leads to at its end."""
+
+    chord: Chord
+    root_pc: int
+    pcs: list[int]
+    beat0: float
+    beat1: float
+    target_pc: int
+
+
+@dataclass(frozen=True)
+class ChordPlan:
+    """The chords of every bar: one half (beats 0-4) or two (a change at beat 2)."""
+
+    bars: tuple[tuple[Half, ...], ...]
+
+
+def _plan_chords(d: Descriptor, form: FormPlan, *, tonic_pc: int, bar_s: float,
+                 rng: np.random.Generator) -> ChordPlan:
+    """One progression for the build, another for the climax (same family); the intro
+    alternates the first and last chords; a resolving region ends on V-I."""
+    progs = list(d.progressions)
+    order = rng.permutation(len(progs))
+    prog_a = [parse_chord(c) for c in progs[order[0]]]
+    prog_b = [parse_chord(c) for c in progs[order[1 % len(progs)]]]
+    dominant = parse_chord("V")  # the cadence chord (major V in minor too: harmonic minor)
+    tonic_chord = parse_chord("i" if d.mode == "minor" else "I")
+    # chords per bar; two bars per chord only where that holds a chord at most LONGEST_CHORD_S,
+    # so that slow music does not turn each chord into a section of its own
+    hr = d.harmonic_rhythm
+    if hr < 1 and bar_s / hr > LONGEST_CHORD_S:
+        hr = 1.0
+
+    def chord_of(bar: int):
+        """The bar's chord and, with two chords a bar, the second half's (else None)."""
+        if form.resolve and bar >= form.final_bar:
+            return tonic_chord, None
+        if form.resolve and bar == form.final_bar - 1 and form.final_bar >= 1:
+            return dominant, None  # the cadence
+        prog = prog_b if form.intensity[bar] >= 0.99 else prog_a  # the climax has its own progression
+        if bar < form.intro_bars:
+            return (prog[0] if bar % 2 == 0 else prog[-1]), None
+        step = int((bar - form.intro_bars) * hr)
+        # two chords a bar: the second half plays the next chord of the progression
+        return prog[step % len(prog)], (prog[(step + 1) % len(prog)] if hr >= 2 else None)
+
+    def half(chord, beat0: float, beat1: float, target_pc: int) -> Half:
+        root_pc = (tonic_pc + chord.root) % 12
+        pcs = [(root_pc + i) % 12 for i in styled(chord, d.chord_style, d.mode)]
+        return Half(chord, root_pc, pcs, beat0, beat1, target_pc)
+
+    bars = []
+    for bar in range(form.n_bars):
+        chord, second = chord_of(bar)
+        # what the next bar starts on (the cadence's V and I included), for the bass to lead into
+        nxt = chord_of(bar + 1)[0] if bar + 1 < form.n_bars else tonic_chord
+        next_root_pc = (tonic_pc + nxt.root) % 12
+        if second is None:
+            bars.append((half(chord, 0.0, 4.0, next_root_pc),))
+        else:
+            bars.append((half(chord, 0.0, 2.0, (tonic_pc + second.root) % 12), half(second, 2.0, 4.0, next_root_pc)))
+    return ChordPlan(tuple(bars))
+
+
+@dataclass
+class _Score:
+    """What the role writers share: the context, the plans, the lead's motifs and the parts."""
+
+    ctx: _Ctx
+    form: FormPlan
+    chords: ChordPlan
+    motifs: tuple[list, list]  # (the body's motif, the climax's)
+    parts: dict[str, pretty_midi.Instrument]
+
+
 # ------------------------------------------------------------------------- roles
-def _drums(ctx: _Ctx, inst, bar: int, level: int, fill: bool, crash: bool, intensity: float, grooves):
-    g = grooves[ctx.d.groove]
+def _write_drums(s: _Score, bar: int) -> None:
+    """One bar of the genre's groove at the bar's level, with fills and crashes."""
+    ctx, form = s.ctx, s.form
+    level, intensity = form.levels[bar], form.intensity[bar]
+    if level <= 0 or intensity < ROLE_ENTRY["drums"] or ctx.d.groove == "none":
+        return
+    inst = s.parts["drums"]
+    fill, crash = form.fill(bar), form.crash(bar)
+    g = load_grooves()[ctx.d.groove]
     pattern = g["fill"] if fill and g["fill"] else g["levels"].get(level, {})
     for pitch, steps in pattern.items():
         n = len(steps)
@@ -262,7 +444,12 @@ _COMP = {  # groove -> (low-density rhythm, high-density rhythm): (beat, length 
 _STRUM = {"folk", "train", "rock", "pop", "bossa"}
 
 
-def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
+def _write_harmony(s: _Score, bar: int, half: Half) -> None:
+    """The chord voiced and voice-led in the genre's comping rhythm (strummed where the genre strums)."""
+    ctx, intensity = s.ctx, s.form.intensity[bar]
+    if bar < s.form.intro_bars and "pad" in s.parts and bar % 2 == 1 and intensity < 0.25:
+        return  # the intro breathes
+    inst = s.parts["harmony"]
     low, high = _COMP.get(ctx.d.groove, _COMP["none"])
     dense = intensity >= 0.99 or (intensity >= 0.7 and ctx.d.density >= 0.6)
     if ctx.d.articulation != "normal":  # legato comps sustain; staccato comps are busy once the band is in
@@ -270,8 +457,8 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
     rhythm = high if dense else low
     if ctx.slow and any(not float(b).is_integer() for b, _ in rhythm):
         rhythm = [(float(b), 0.95) for b in range(4)] if len(rhythm) > 4 else [(float(round(b)), ln) for b, ln in rhythm]
-    pitches = voice(tones, center=center, previous=voicing_state.get("harmony"))
-    voicing_state["harmony"] = pitches
+    pitches = voice(half.pcs, center=62 + ctx.d.register, previous=ctx.voicing.get("harmony"))
+    ctx.voicing["harmony"] = pitches
     strum = ctx.d.groove in _STRUM
     for k, (beat, length) in enumerate(rhythm):
         t0 = ctx.t(bar, beat)
@@ -283,12 +470,13 @@ def _harmony(ctx: _Ctx, inst, bar, tones, intensity, voicing_state, center):
                   ctx.vel(0.82 * accent, intensity))
 
 
-def _pad(ctx: _Ctx, inst, bar, chord_root_pc, tones, intensity, voicing_state):
+def _write_pad(s: _Score, bar: int, half: Half) -> None:
     """Sustained open chord, over a tonic pedal (C3 and up) unless the chord holds the
     leading tone or the flat second, which would rub against it."""
-    pcs = [chord_root_pc] + [t for t in tones if t != chord_root_pc]
-    pitches = voice(pcs, center=62 + ctx.d.register // 2, previous=voicing_state.get("pad"), size=4, floor=48)
-    voicing_state["pad"] = pitches
+    ctx, intensity, inst = s.ctx, s.form.intensity[bar], s.parts["pad"]
+    pcs = [half.root_pc] + [t for t in half.pcs if t != half.root_pc]
+    pitches = voice(pcs, center=62 + ctx.d.register // 2, previous=ctx.voicing.get("pad"), size=4, floor=48)
+    ctx.voicing["pad"] = pitches
     clash = {(ctx.tonic + 11) % 12, (ctx.tonic + 1) % 12}
     pedal = 48 + ctx.tonic
     if not clash & set(pcs) and pedal < min(pitches) and ctx.tonic not in {p % 12 for p in pitches[:1]}:
@@ -303,9 +491,23 @@ def _bass_root(pc: int) -> int:
     return 28 + ((pc - 4) % 12)
 
 
-def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, *, shift_beats: float = 0.0):
-    """One bar of the bass style; ``shift_beats`` starts the pattern later in the bar (the
-    second chord of a bar with two) and drops what would fall past the bar."""
+def _write_bass(s: _Score, bar: int, half: Half) -> None:
+    """The bass style over the half's chord; the second half of a bar with two chords starts
+    the pattern at beat 2 and drops what would fall past the bar."""
+    ctx, intensity = s.ctx, s.form.intensity[bar]
+    if intensity < ROLE_ENTRY["bass"]:
+        return
+    for beat, length, pitch, vel in _bass_pattern(ctx, half.chord, half.root_pc, half.target_pc, intensity):
+        if beat + half.beat0 >= 4:
+            continue
+        beat += half.beat0
+        t0 = ctx.t(bar, beat)
+        _note(s.parts["bass"], pitch, t0, t0 + length * ctx.beat_s * ctx.touch(intensity, bass=True), vel)
+
+
+def _bass_pattern(ctx: _Ctx, chord: Chord, root_pc: int, next_root_pc: int,
+                  intensity: float) -> list[tuple[float, float, int, int]]:
+    """One bar of the descriptor's bass style: (beat, length in beats, pitch, velocity)."""
     r = _bass_root(root_pc)
     fifth = r + 7
     style = ctx.d.bass_style
@@ -346,12 +548,7 @@ def _bass(ctx: _Ctx, inst, bar, chord, root_pc, next_root_pc, intensity, *, shif
     elif style == "bossa":
         notes = [(0, 1.4, r, v()), (1.5, 0.45, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.8)),
                  (2, 1.4, fifth - 12 if fifth - 12 >= 28 else fifth, v(0.85)), (3.5, 0.45, r, v(0.8))]
-    for beat, length, pitch, vel in notes:
-        if beat + shift_beats >= 4:
-            continue
-        beat += shift_beats
-        t0 = ctx.t(bar, beat)
-        _note(inst, pitch, t0, t0 + length * ctx.beat_s * ctx.touch(intensity, bass=True), vel)
+    return notes
 
 
 def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
@@ -378,30 +575,46 @@ def _scale_pitch(tonic: int, scale: tuple[int, ...], step: int, base: int) -> in
     return base + tonic + 12 * octave + scale[idx]
 
 
-def _lead(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
-    """An arpeggio over the chord, or the motif fitted to the chord (``chord_pcs``: pitch classes)."""
+def _write_lead(s: _Score, bar: int, half: Half) -> None:
+    """The lead: an arpeggio over the chord, or the motif fitted to it (the climax has its own
+    motif); it enters with the band, and answers every other bar of the intro."""
+    intensity, intro_bars = s.form.intensity[bar], s.form.intro_bars
+    if not (intensity >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
+        return
+    phrase_bar = max(0, bar - intro_bars)
+    if s.ctx.d.lead_style == "arpeggio":
+        _arpeggio(s.ctx, s.parts["lead"], bar, half.pcs, intensity, phrase_bar)
+    else:
+        _melody(s.ctx, s.parts["lead"], bar, half.pcs, intensity, s.motifs[1 if intensity >= 0.99 else 0], phrase_bar)
+
+
+def _arpeggio(ctx: _Ctx, inst, bar, chord_pcs, intensity, phrase_bar):
+    """The chord's tones (``chord_pcs``: pitch classes) up, down or up and down, by phrase."""
     d = ctx.d
     base = 60 + d.register
-    if d.lead_style == "arpeggio":
-        rate = min(4.0, d.lead_rate * (0.5 if intensity < 0.6 else 1.0))
-        if ctx.slow:
-            rate = min(rate, 1.0)
-        step = 1.0 / rate
-        pitches = sorted(base + ((pc - base) % 12) for pc in set(chord_pcs))
-        pitches = pitches + [p + 12 for p in pitches[:2]]
-        shape = (phrase_bar // 4 + ctx.shape_seed) % 3  # the shape changes with the phrase
-        if shape == 1:
-            pitches = pitches[::-1]
-        elif shape == 2:
-            pitches = pitches + pitches[-2:0:-1]
-        n = int(round(4 / step))
-        for i in range(n):
-            beat = i * step
-            t0 = ctx.t(bar, beat)
-            on_beat = abs(beat - round(beat)) < 1e-6
-            _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.touch(intensity),
-                  ctx.vel(0.95 if on_beat else 0.62, intensity))
-        return
+    rate = min(4.0, d.lead_rate * (0.5 if intensity < 0.6 else 1.0))
+    if ctx.slow:
+        rate = min(rate, 1.0)
+    step = 1.0 / rate
+    pitches = sorted(base + ((pc - base) % 12) for pc in set(chord_pcs))
+    pitches = pitches + [p + 12 for p in pitches[:2]]
+    shape = (phrase_bar // 4 + ctx.shape_seed) % 3  # the shape changes with the phrase
+    if shape == 1:
+        pitches = pitches[::-1]
+    elif shape == 2:
+        pitches = pitches + pitches[-2:0:-1]
+    n = int(round(4 / step))
+    for i in range(n):
+        beat = i * step
+        t0 = ctx.t(bar, beat)
+        on_beat = abs(beat - round(beat)) < 1e-6
+        _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.touch(intensity),
+              ctx.vel(0.95 if on_beat else 0.62, intensity))
+
+
+def _melody(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
+    """The motif in the scale, its strong beats moved onto chord tones (``chord_pcs``)."""
+    d = ctx.d
     chord_pcs = set(chord_pcs)
     shift = 0 if phrase_bar % 4 != 2 else 2  # the third bar of a phrase answers a step higher
     # the register moves the melody by scale steps (high: a fifth up, low: a fourth down), so
@@ -426,29 +639,54 @@ _PERC_PATTERNS = {
 }
 
 
-def _percussion(ctx: _Ctx, inst, bar, chord_pcs, intensity, level, program, *, second_pcs=None):
-    """An ostinato on the chord: low drums hit root and fifth, mallets walk the chord tones
-    (``second_pcs``: the chord of the bar's second half, when the bar has two)."""
-    low_drum = program in (47, 116, 117, 118, 55)
+def _write_percussion(s: _Score, bar: int) -> None:
+    """An ostinato on the bar's chords: low drums hit root and fifth, mallets walk the chord
+    tones (the second half plays the second chord when the bar has two)."""
+    ctx, intensity = s.ctx, s.form.intensity[bar]
+    if intensity < ROLE_ENTRY["percussion"]:
+        return
+    inst = s.parts["percussion"]
+    halves = s.chords.bars[bar]
+    low_drum = inst.program in (47, 116, 117, 118, 55)
     kind = "drum" if low_drum else "mallet"
-    pattern = _PERC_PATTERNS[kind][1 if level >= 3 else 0]
+    pattern = _PERC_PATTERNS[kind][1 if s.form.levels[bar] >= 3 else 0]
     base = 36 if low_drum else 60
 
     def tones_of(pcs):
         root = base + ((pcs[0] - base) % 12)
         return [root, root + 7] if low_drum else sorted(base + ((pc - base) % 12) for pc in pcs[:3]) + [root + 12]
 
-    halves = (tones_of(chord_pcs), tones_of(second_pcs) if second_pcs else tones_of(chord_pcs))
+    tones_by_half = [tones_of(h.pcs) for h in (halves[0], halves[-1])]
     n = len(pattern)
     k = 0
     for i, ch in enumerate(pattern):
         if ch == "." or (ctx.slow and (4 * i) % n):  # slow tempi: on the beats only
             continue
         t0 = ctx.t(bar, 4.0 * i / n)
-        tones = halves[1 if 4.0 * i / n >= 2.0 else 0]
+        tones = tones_by_half[1 if 4.0 * i / n >= 2.0 else 0]
         _note(inst, tones[k % len(tones)], t0, t0 + 4.0 / n * ctx.beat_s * (2.0 if low_drum else 0.9),
               ctx.vel(STEP_VELOCITY[ch] * 0.85, intensity))
         k += 1
+
+
+def _write_ending(s: _Score, bar: int) -> None:
+    """The resolving ending: a held tonic chord, a last crash, the lead on the tonic."""
+    ctx, parts, d = s.ctx, s.parts, s.ctx.d
+    tonic = s.chords.bars[bar][0]
+    t0 = ctx.t(bar, 0, swing=False)
+    t1 = max(t0 + ctx.beat_s, s.form.duration_s - 0.75 * ctx.beat_s)  # let the release ring inside
+    for p in voice(tonic.pcs, center=62 + d.register, previous=ctx.voicing.get("harmony")):
+        _note(parts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6))
+    if "pad" in parts:
+        for p in voice(tonic.pcs, center=56, previous=ctx.voicing.get("pad"), size=4):
+            _note(parts["pad"], p, t0, t1, ctx.vel(0.6, 0.6))
+    _note(parts["bass"], _bass_root(tonic.root_pc), t0, t1, ctx.vel(0.9, 0.6))
+    if "lead" in parts:
+        _note(parts["lead"], 60 + d.register + ((ctx.tonic - d.register) % 12), t0,
+              min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6))
+    if "drums" in parts and d.groove != "none":
+        _note(parts["drums"], 49, t0, t0 + 2.0, ctx.vel(0.9, 0.6))
+        _note(parts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6))
 
 
 # ------------------------------------------------------------------------ compose
@@ -471,7 +709,100 @@ def _keep_span(inst, first: int, start_s: float, end_s: float, *, restrike: bool
     inst.notes[first:] = kept
 
 
-# ------------------------------------------------------------------------ compose
+
+
+#: The roles that follow the chord, in the order they are written (the order of the random draws).
+_CHORD_WRITERS = (("pad", _write_pad), ("harmony", _write_harmony), ("bass", _write_bass), ("lead", _write_lead))
+
+
+def _write_half(s: _Score, bar: int, half: Half) -> None:
+    """The chord roles over one half of a bar; a bar with two chords keeps each chord's half
+    of what the writers wrote."""
+    marks = {role: len(inst.notes) for role, inst in s.parts.items()}
+    for role, writer in _CHORD_WRITERS:
+        if role in s.parts:
+            writer(s, bar, half)
+    if len(s.chords.bars[bar]) > 1:
+        ctx = s.ctx
+        mid_s = bar * ctx.bar_s + 2 * ctx.beat_s  # the change, the same instant for both halves
+        span = (mid_s - 0.03, (bar + 1) * ctx.bar_s - 0.03) if half.beat0 else (bar * ctx.bar_s - 0.03, mid_s - 0.03)
+        for role, _ in _CHORD_WRITERS:
+            if role in s.parts:
+                _keep_span(s.parts[role], marks[role], *span, restrike=role != "lead")
+
+
+def _write(s: _Score) -> None:
+    """Every bar, role by role; a resolving region stops at its held final chord, which covers
+    the partial last bar."""
+    for bar in range(s.form.n_bars):
+        if s.form.resolve and bar == s.form.final_bar:
+            _write_ending(s, bar)
+            break
+        for half in s.chords.bars[bar]:
+            _write_half(s, bar, half)
+        if "drums" in s.parts:
+            _write_drums(s, bar)
+        if "percussion" in s.parts:
+            _write_percussion(s, bar)
+
+
+def _parts(d: Descriptor, programs: dict, rng: np.random.Generator) -> dict[str, pretty_midi.Instrument]:
+    """One instrument per role the band plays, with its channel volume and pan."""
+    parts: dict[str, pretty_midi.Instrument] = {}
+    pan_jitter = int(rng.integers(-8, 9))
+    volumes = role_volumes(programs, d.mix_db)
+    for role in ("drums", "percussion", "bass", "harmony", "pad", "lead"):
+        prog = programs.get(role)
+        if prog is None:
+            continue
+        drum = role == "drums"
+        inst = pretty_midi.Instrument(program=0 if drum else int(prog), is_drum=drum, name=role)
+        pan = int(np.clip(ROLE_PAN[role] + (0 if role in ("drums", "bass") else pan_jitter), 0, 127))
+        inst.control_changes += [pretty_midi.ControlChange(7, volumes[role], 0.0),
+                                 pretty_midi.ControlChange(10, pan, 0.0)]
+        parts[role] = inst
+    return parts
+
+
+def _tidy(instruments: list[pretty_midi.Instrument], duration_s: float) -> None:
+    """Nothing sounds past the region's end, and a held note ends where its pitch is struck again."""
+    for inst in instruments:
+        kept = []
+        for n in inst.notes:
+            if n.start < duration_s - 0.01:
+                n.end = min(n.end, duration_s)
+                kept.append(n)
+        inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
+        last: dict[int, pretty_midi.Note] = {}
+        for n in inst.notes:
+            prev = last.get(n.pitch)
+            if prev is not None and prev.end > n.start:
+                prev.end = max(prev.start + 0.01, n.start)
+            last[n.pitch] = n
+
+
+def _check_request(*, duration_s: float, tempo_bpm: float, tonic: str, seed: int, position: str) -> None:
+    if position not in POSITIONS:
+        raise OptionError(f"position must be one of {', '.join(POSITIONS)}.")
+    if not in_tempo_range(tempo_bpm):
+        raise OptionError(f"Tempo must be between {TEMPO_MIN_BPM:g} and {TEMPO_MAX_BPM:g} BPM (got {tempo_bpm}).")
+    if tonic not in PITCH_CLASSES:
+        raise OptionError(f"Tonic must be one of {', '.join(PITCH_CLASSES)} (got '{tonic}').")
+    if duration_s <= 0:
+        raise OptionError("A region needs a positive length.")
+    if int(seed) < 0:
+        raise OptionError(f"The seed must be 0 or more (got {seed}).")
+
+
+def _pick_band(d: Descriptor, band: str | None, rng: np.random.Generator) -> str:
+    bands = sorted(d.bands)
+    if band is None:
+        return bands[int(rng.integers(len(bands)))]
+    if band not in d.bands:
+        raise OptionError(f"'{band}' is not a band of {d.name}; choose one of {', '.join(bands)}.")
+    return band
+
+
 def compose(
     descriptor: Descriptor,
     *,
@@ -497,183 +828,23 @@ def compose(
     position : ``only`` (intro and resolving ending), ``first`` (intro, ends on a fill),
         ``middle`` (no intro, ends on a fill) or ``last`` (no intro, resolving ending)
     """
-    opts = options or ComposeOptions()
-    if position not in POSITIONS:
-        raise OptionError(f"position must be one of {', '.join(POSITIONS)}.")
-    if not (20 <= tempo_bpm <= 200):
-        raise OptionError(f"Tempo must be between 20 and 200 BPM (got {tempo_bpm}).")
-    if tonic not in PITCH_CLASSES:
-        raise OptionError(f"Tonic must be one of {', '.join(PITCH_CLASSES)} (got '{tonic}').")
-    if duration_s <= 0:
-        raise OptionError("A region needs a positive length.")
-    if int(seed) < 0:
-        raise OptionError(f"The seed must be 0 or more (got {seed}).")
+    _check_request(duration_s=duration_s, tempo_bpm=tempo_bpm, tonic=tonic, seed=seed, position=position)
+    # one generator, drawn in a fixed order (band, arpeggio shape, pan, progressions, motifs,
+    # then bar by bar, role by role): the same seed gives the same music
     rng = np.random.default_rng([int(seed)] + [ord(c) for c in descriptor.name])
-    bands = sorted(descriptor.bands)
-    if band is None:
-        band = bands[int(rng.integers(len(bands)))]
-    elif band not in descriptor.bands:
-        raise OptionError(f"'{band}' is not a band of {descriptor.name}; choose one of {', '.join(bands)}.")
+    band = _pick_band(descriptor, band, rng)
     programs = descriptor.bands[band]
-    tonic_pc = PITCH_CLASSES.index(tonic)
-    ctx = _Ctx(descriptor, tempo_bpm, tonic_pc, rng)
-    n_bars = max(1, int(math.ceil(duration_s / ctx.bar_s - 1e-6)))
-    full_bars = max(1, int(math.floor(duration_s / ctx.bar_s + 1e-6)))
-    resolve = position in ("only", "last")
-
-    def bars_of(seconds, default_bars):
-        if seconds is None:
-            return default_bars
-        return int(round(seconds / ctx.bar_s))
-
-    default_intro = 0 if position in ("middle", "last") else min(4, max(1, full_bars // 6))
-    intro_bars = int(np.clip(bars_of(opts.intro_s, default_intro), 0, max(0, full_bars - 1)))
-    ending_bars = int(np.clip(bars_of(opts.ending_s, 2 if resolve else 1), 1 if resolve else 0,
-                              max(0, full_bars - intro_bars)))
-    plan = _intensity_plan(n_bars, intro_bars, ending_bars, opts.climax_at, position, descriptor.momentum)
-
+    ctx = _Ctx(descriptor, tempo_bpm, PITCH_CLASSES.index(tonic), rng)
+    form = _plan_form(descriptor, duration_s=duration_s, bar_s=ctx.bar_s, options=options or ComposeOptions(),
+                      position=position)
+    parts = _parts(descriptor, programs, rng)
+    chords = _plan_chords(descriptor, form, tonic_pc=ctx.tonic, bar_s=ctx.bar_s, rng=rng)
+    motifs = (_motif(rng, descriptor.lead_rate),
+              _motif(rng, descriptor.lead_rate * (1.5 if descriptor.density > 0.6 else 1.0)))
+    _write(_Score(ctx, form, chords, motifs, parts))
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
-    insts: dict[str, pretty_midi.Instrument] = {}
-    pan_jitter = int(rng.integers(-8, 9))
-    volumes = role_volumes(programs, descriptor.mix_db)
-    for role in ("drums", "percussion", "bass", "harmony", "pad", "lead"):
-        prog = programs.get(role)
-        if prog is None:
-            continue
-        drum = role == "drums"
-        inst = pretty_midi.Instrument(program=0 if drum else int(prog), is_drum=drum, name=role)
-        pan = int(np.clip(ROLE_PAN[role] + (0 if role in ("drums", "bass") else pan_jitter), 0, 127))
-        inst.control_changes += [pretty_midi.ControlChange(7, volumes[role], 0.0),
-                                 pretty_midi.ControlChange(10, pan, 0.0)]
-        if drum:
-            inst.drum_kit = int(prog)  # read by synth.render_midi (GM drum kit = bank 128 program)
-        insts[role] = inst
-        pm.instruments.append(inst)
-
-    # progressions: one for the build, another for the climax (same family)
-    progs = list(descriptor.progressions)
-    order = rng.permutation(len(progs))
-    prog_a = [parse_chord(c) for c in progs[order[0]]]
-    prog_b = [parse_chord(c) for c in progs[order[1 % len(progs)]]]
-    motif_a = _motif(rng, descriptor.lead_rate)
-    motif_b = _motif(rng, descriptor.lead_rate * (1.5 if descriptor.density > 0.6 else 1.0))
-    grooves = load_grooves()
-    final_bar = full_bars - 1 if resolve else None
-    dominant = parse_chord("V")  # the cadence chord (major V in minor too: harmonic minor)
-    tonic_chord = parse_chord("i" if descriptor.mode == "minor" else "I")
-    voicing_state: dict = {}
-    harmony_center = 62 + descriptor.register
-    # chords per bar; two bars per chord only where that holds a chord at most LONGEST_CHORD_S,
-    # so that slow music does not turn each chord into a section of its own
-    hr = descriptor.harmonic_rhythm
-    if hr < 1 and ctx.bar_s / hr > LONGEST_CHORD_S:
-        hr = 1.0
-
-    def chord_of(bar: int):
-        """The bar's chord and, with two chords a bar, the second half's (else None)."""
-        if resolve and final_bar is not None and bar >= final_bar:
-            return tonic_chord, None
-        if resolve and final_bar is not None and bar == final_bar - 1 and final_bar >= 1:
-            return dominant, None  # the cadence
-        prog = prog_b if plan[bar] >= 0.99 else prog_a  # the climax has its own progression
-        if bar < intro_bars:
-            return (prog[0] if bar % 2 == 0 else prog[-1]), None
-        step = int((bar - intro_bars) * hr)
-        # two chords a bar: the second half plays the next chord of the progression
-        return prog[step % len(prog)], (prog[(step + 1) % len(prog)] if hr >= 2 else None)
-
-    sections: list[Section] = []
-    prev_v = 0.0
-    for bar in range(n_bars):
-        v = plan[bar]
-        name = _section_name(v, bar, intro_bars, n_bars, ending_bars, prev_v)
-        start = bar * ctx.bar_s
-        if sections and sections[-1].name == name:
-            last = sections[-1]
-            sections[-1] = Section(name, last.start_s, min(start + ctx.bar_s, duration_s), max(last.intensity, v))
-        elif start < duration_s:
-            sections.append(Section(name, start, min(start + ctx.bar_s, duration_s), v))
-        in_climax = v >= 0.99
-        body_bar = bar - intro_bars
-        if resolve and final_bar is not None and bar > final_bar:
-            break  # the held final chord covers the partial last bar
-        is_final = resolve and bar == final_bar
-        chord, second = chord_of(bar)
-        tones = styled(chord, descriptor.chord_style, descriptor.mode)
-        root_pc = (tonic_pc + chord.root) % 12
-        pcs = [(root_pc + i) % 12 for i in tones]
-        # what the next bar starts on (the cadence's V and I included), for the bass to lead into
-        nxt = chord_of(bar + 1)[0] if bar + 1 < n_bars else tonic_chord
-        next_root_pc = (tonic_pc + nxt.root) % 12
-        phrase_end = (bar - intro_bars) % 4 == 3 or bar == n_bars - 1
-        next_v = plan[bar + 1] if bar + 1 < n_bars else (1.0 if not resolve else 0.0)
-        level = int(np.clip(math.ceil(v * (descriptor.momentum + 1) * 0.9), 0, 4))
-        if is_final:
-            # the resolving ending: a held tonic chord, a last crash, the lead on the tonic
-            t0 = ctx.t(bar, 0, swing=False)
-            t1 = max(t0 + ctx.beat_s, duration_s - 0.75 * ctx.beat_s)  # let the release ring inside
-            for p in voice(pcs, center=harmony_center, previous=voicing_state.get("harmony")):
-                _note(insts["harmony"], p, t0, t1, ctx.vel(0.8, 0.6))
-            if "pad" in insts:
-                for p in voice(pcs, center=56, previous=voicing_state.get("pad"), size=4):
-                    _note(insts["pad"], p, t0, t1, ctx.vel(0.6, 0.6))
-            _note(insts["bass"], _bass_root(root_pc), t0, t1, ctx.vel(0.9, 0.6))
-            if "lead" in insts:
-                _note(insts["lead"], 60 + descriptor.register + ((tonic_pc - descriptor.register) % 12), t0,
-                      min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6))
-            if "drums" in insts and descriptor.groove != "none" and bar == final_bar:
-                _note(insts["drums"], 49, t0, t0 + 2.0, ctx.vel(0.9, 0.6))
-                _note(insts["drums"], 36, t0, t0 + 0.2, ctx.vel(0.9, 0.6))
-            prev_v = v
-            continue
-        first_pcs = pcs
-        halves = [(chord, 0.0, 2.0 if second else 4.0)] + ([(second, 2.0, 4.0)] if second else [])
-        mid_s = bar * ctx.bar_s + 2 * ctx.beat_s  # the change, the same instant for both halves
-        for k, (ch, beat0, beat1) in enumerate(halves):
-            if k:  # the second chord of the bar
-                tones = styled(ch, descriptor.chord_style, descriptor.mode)
-                root_pc = (tonic_pc + ch.root) % 12
-                pcs = [(root_pc + i) % 12 for i in tones]
-            marks = {role: len(inst.notes) for role, inst in insts.items()}
-            if "pad" in insts:
-                _pad(ctx, insts["pad"], bar, root_pc, pcs, v, voicing_state)
-            if not (bar < intro_bars and "pad" in insts and bar % 2 == 1 and v < 0.25):  # the intro breathes
-                _harmony(ctx, insts["harmony"], bar, pcs, v, voicing_state, harmony_center)
-            if v >= ROLE_ENTRY["bass"]:
-                target = next_root_pc if beat1 == 4.0 else (tonic_pc + second.root) % 12
-                _bass(ctx, insts["bass"], bar, ch, root_pc, target, v, shift_beats=beat0)
-            if "lead" in insts and (v >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
-                _lead(ctx, insts["lead"], bar, pcs, v, motif_b if in_climax else motif_a, max(0, body_bar))
-            if second:
-                span = (mid_s - 0.03, (bar + 1) * ctx.bar_s - 0.03) if k else (bar * ctx.bar_s - 0.03, mid_s - 0.03)
-                for role in ("pad", "harmony", "bass", "lead"):
-                    if role in insts:
-                        _keep_span(insts[role], marks[role], *span, restrike=role != "lead")
-        if "drums" in insts and level > 0 and v >= ROLE_ENTRY["drums"] and descriptor.groove != "none":
-            fill = phrase_end and (next_v > v or bar == n_bars - 1 or (bar + 1) % 8 == intro_bars % 8) \
-                and bar >= intro_bars
-            crash = (bar > 0 and (v > prev_v + 0.05 or (bar - intro_bars) % 8 == 0) and level >= 2) or \
-                (bar == 0 and position in ("middle", "last"))
-            _drums(ctx, insts["drums"], bar, level, fill, crash, v, grooves)
-        if "percussion" in insts and v >= ROLE_ENTRY["percussion"]:
-            _percussion(ctx, insts["percussion"], bar, first_pcs, v, level, programs["percussion"],
-                        second_pcs=pcs if second else None)
-        prev_v = v
-    for inst in pm.instruments:  # nothing sounds past the region's end
-        kept = []
-        for n in inst.notes:
-            if n.start < duration_s - 0.01:
-                n.end = min(n.end, duration_s)
-                kept.append(n)
-        inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
-        last: dict[int, pretty_midi.Note] = {}
-        for n in inst.notes:  # a held note ends where the same pitch is struck again
-            prev = last.get(n.pitch)
-            if prev is not None and prev.end > n.start:
-                prev.end = max(prev.start + 0.01, n.start)
-            last[n.pitch] = n
-    if sections:
-        last = sections[-1]
-        sections[-1] = Section(last.name, last.start_s, duration_s, last.intensity)
+    pm.instruments = list(parts.values())
+    _tidy(pm.instruments, duration_s)
+    kit = programs.get("drums")
     return Arrangement(pm, descriptor.name, band, float(tempo_bpm), tonic, descriptor.mode, float(duration_s),
-                       sections, insts)
+                       list(form.sections), parts, drum_kit=0 if kit is None else int(kit))

@@ -10,8 +10,8 @@ from pathlib import Path
 from core.audio.load import to_ogg_bytes
 from core.generate.catalog import load_catalog
 from core.generate.render import render
-from core.io import atomic_write
 from core.generate.timeline import single_region
+from core.io import atomic_write
 
 #: genre -> (descriptor, tonic) of its example
 EXAMPLES = {

@@ -76,6 +76,48 @@ def _drums(inst: pretty_midi.Instrument, style: str, t0: float, beat_s: float, n
             hit(51, t, 60)
 
 
+def _write_section(inst, letter: str, *, mode: str, root: int, motif: np.ndarray, t_sec: float, beat_s: float,
+                   n_beats: int, rng: np.random.Generator) -> None:
+    """One section of ``form_track`` in the texture of ``letter``; ``inst(role, program, drum)``
+    gives the instrument of a role and program (the same one when a texture returns)."""
+    tex = _TEXTURES[letter]
+    prog = tex[mode]
+    chords = _MINOR if mode == "minor" else _MAJOR
+    scale = (0, 2, 3, 5, 7, 8, 10) if mode == "minor" else (0, 2, 4, 5, 7, 9, 11)
+    harm = inst("harmony", tex["harmony"])
+    bass = inst("bass", tex["bass"])
+    lead = inst("lead", tex["lead"])
+    if tex["drums"] != "none":
+        _drums(inst("drums", 0, True), tex["drums"], t_sec, beat_s, n_beats, rng)
+    cb = tex["chord_beats"]
+    n_chords = int(n_beats / cb)
+    for c in range(n_chords):
+        # One chord per bar, re-struck every `cb` beats.
+        bar = int(c * cb // 4)
+        name = prog[bar % len(prog)]
+        t = t_sec + c * cb * beat_s
+        base = 48 + root + (0 if letter != "C" else -12 + 12)
+        for off in chords[name]:
+            harm.notes.append(pretty_midi.Note(int(72 + rng.integers(-6, 6)), base + off + 12, t,
+                                               t + cb * beat_s * 0.95))
+        bass_pitch = 36 + root + chords[name][0] % 12
+        bass.notes.append(pretty_midi.Note(95, bass_pitch, t, t + min(cb, 2) * beat_s * 0.9))
+    lb = tex["lead_beats"]
+    n_lead = int(n_beats / lb)
+    for i in range(n_lead):
+        t = t_sec + i * lb * beat_s
+        bar = int(i * lb // 4)
+        name = prog[bar % len(prog)]
+        if letter == "B":
+            # arpeggio over the chord
+            off = chords[name][i % 3]
+            pitch = 72 + root % 12 + off
+        else:
+            deg = (motif[i % len(motif)] + (i // len(motif))) % len(scale)
+            pitch = 72 + root % 12 + scale[deg]
+        lead.notes.append(pretty_midi.Note(int(80 + rng.integers(-10, 10)), int(pitch), t, t + lb * beat_s * 0.9))
+
+
 def form_track(
     *,
     form: str = "ABAC",
@@ -93,7 +135,6 @@ def form_track(
     """
     rng = np.random.default_rng(seed)
     root = PITCH_CLASSES.index(tonic)
-    chords = _MINOR if mode == "minor" else _MAJOR
     scale = (0, 2, 3, 5, 7, 8, 10) if mode == "minor" else (0, 2, 4, 5, 7, 9, 11)
     beat_s = 60.0 / tempo_bpm
     bar_s = 4 * beat_s
@@ -110,46 +151,12 @@ def form_track(
     bounds = []
     motif = rng.choice(len(scale), size=8)
     for s_idx, letter in enumerate(form):
-        tex = _TEXTURES[letter]
-        prog = tex[mode]
         t_sec = s_idx * bars_per_section * bar_s
         bounds.append(t_sec)
-        harm = inst("harmony", tex["harmony"])
-        bass = inst("bass", tex["bass"])
-        lead = inst("lead", tex["lead"])
-        n_beats = bars_per_section * 4
-        if tex["drums"] != "none":
-            _drums(inst("drums", 0, True), tex["drums"], t_sec, beat_s, n_beats, rng)
-        cb = tex["chord_beats"]
-        n_chords = int(n_beats / cb)
-        for c in range(n_chords):
-            # One chord per bar, re-struck every `cb` beats.
-            bar = int(c * cb // 4)
-            name = prog[bar % len(prog)]
-            t = t_sec + c * cb * beat_s
-            base = 48 + root + (0 if letter != "C" else -12 + 12)
-            for off in chords[name]:
-                harm.notes.append(pretty_midi.Note(int(72 + rng.integers(-6, 6)), base + off + 12, t,
-                                                   t + cb * beat_s * 0.95))
-            bass_pitch = 36 + root + chords[name][0] % 12
-            bass.notes.append(pretty_midi.Note(95, bass_pitch, t, t + min(cb, 2) * beat_s * 0.9))
-        lb = tex["lead_beats"]
-        n_lead = int(n_beats / lb)
-        for i in range(n_lead):
-            t = t_sec + i * lb * beat_s
-            bar = int(i * lb // 4)
-            name = prog[bar % len(prog)]
-            if letter == "B":
-                # arpeggio over the chord
-                off = chords[name][i % 3]
-                pitch = 72 + root % 12 + off
-            else:
-                deg = (motif[i % len(motif)] + (i // len(motif))) % len(scale)
-                pitch = 72 + root % 12 + scale[deg]
-            lead.notes.append(pretty_midi.Note(int(80 + rng.integers(-10, 10)), int(pitch), t, t + lb * beat_s * 0.9))
+        _write_section(inst, letter, mode=mode, root=root, motif=motif, t_sec=t_sec, beat_s=beat_s,
+                       n_beats=bars_per_section * 4, rng=rng)
     total = len(form) * bars_per_section * bar_s
-    # final tonic chord so the piece resolves
-    for inst_ in pm.instruments:
+    for inst_ in pm.instruments:  # nothing sounds past the end
         inst_.notes = [n for n in inst_.notes if n.start < total]
         for n in inst_.notes:
             n.end = min(n.end, total)

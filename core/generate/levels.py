@@ -16,6 +16,7 @@ import numpy as np
 import pretty_midi
 
 from core.generate.synth import default_soundfont, render_midi
+from core.io import atomic_write
 from core.paths import ASSETS
 
 LEVELS_PATH = ASSETS / "gm_levels.json"
@@ -53,20 +54,17 @@ def measure_levels() -> dict:
     for kit in DRUM_KITS:
         pm = pretty_midi.PrettyMIDI()
         inst = pretty_midi.Instrument(0, is_drum=True)
-        inst.drum_kit = kit
         for b in range(8):
             t = b * 0.25
             inst.notes.append(pretty_midi.Note(100, 36 if b % 4 == 0 else 38 if b % 4 == 2 else 42, t, t + 0.1))
         pm.instruments.append(inst)
-        kits[str(kit)] = round(_loudness_db(render_midi(pm, sr=_SR, tail_s=0.0)), 2)
+        kits[str(kit)] = round(_loudness_db(render_midi(pm, sr=_SR, tail_s=0.0, drum_kit=kit)), 2)
     return {"_doc": "Measured by `python -m core levels` (core/levels.py): dBFS of a velocity-90 triad held "
                     "1.5 s per program and register (low C2, mid C4, high C5), and of a kick/snare/hat bar "
                     "per drum kit.", "soundfont": default_soundfont().name, "programs": programs, "kits": kits}
 
 
 def write_levels(path: Path = LEVELS_PATH) -> Path:
-    from core.io import atomic_write
-
     atomic_write(path, (json.dumps(measure_levels(), indent=1) + "\n").encode())
     return path
 

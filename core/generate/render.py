@@ -12,16 +12,24 @@ nothing clips.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pretty_midi
+import soundfile as sf
 
 from core.version import __version__
-from core.generate.catalog import load_catalog
-from core.generate.compose import Arrangement, ComposeOptions, compose
-from core.generate.synth import render_midi
+from core.audio.load import to_wav_bytes
+from core.cachekey import fingerprint, library_versions, stage_key
+from core.errors import OptionError, StudioError
+from core.generate.catalog import CATALOG_PATH, load_catalog
+from core.generate.compose import RANGES_PATH, Arrangement, ComposeOptions, Section, compose
+from core.generate.grooves import GROOVES_PATH
+from core.generate.levels import LEVELS_PATH
+from core.generate.synth import default_soundfont, render_midi
 from core.generate.timeline import Timeline
+from core.store.cache import fetch_or_compute
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
 RENDER_VERSION = 5
@@ -73,8 +81,6 @@ class Render:
         return self.audio.shape[0] / self.sample_rate
 
     def wav_bytes(self) -> bytes:
-        from core.audio.load import to_wav_bytes
-
         return to_wav_bytes(self.audio, self.sample_rate, subtype="PCM_24")
 
     def midi_bytes(self) -> bytes:
@@ -82,45 +88,82 @@ class Render:
         self.midi.write(buf)
         return buf.getvalue()
 
+    @property
+    def title(self) -> str:
+        """A default title: the regions' descriptors and the seed."""
+        names = " > ".join(r.descriptor for r in self.regions)
+        return f"{names} (seed {self.seed})"
+
+    # ------------------------------------------------------------------ codec
+    def to_files(self) -> tuple[bytes, bytes, dict]:
+        """The stored form: 24-bit FLAC audio, the MIDI file and a JSON-ready meta dict (with
+        the timeline and the seed), read back by :meth:`from_files`."""
+        buf = io.BytesIO()
+        sf.write(buf, self.audio, self.sample_rate, format="FLAC", subtype="PCM_24")
+        meta = {"regions": [r.__dict__ | {"sections": [s.__dict__ for s in r.sections]} for r in self.regions],
+                "loudness_lufs": self.loudness_lufs, "peak_dbfs": self.peak_dbfs, "versions": self.versions,
+                "timeline": self.timeline.to_json(indent=None), "seed": int(self.seed)}
+        return buf.getvalue(), self.midi_bytes(), meta
+
+    @classmethod
+    def from_files(cls, audio: bytes, midi: bytes, meta: dict) -> "Render":
+        """The render stored by :meth:`to_files`. Raises ValueError when the files are not one."""
+        try:
+            samples, sr = sf.read(io.BytesIO(audio), dtype="float32", always_2d=True)
+            notes = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+            regions = tuple(RegionRender(**{**r, "sections": tuple(Section(**s) for s in r["sections"])})
+                            for r in meta["regions"])
+            timeline = Timeline.from_json(meta["timeline"], check_catalog=False)
+            return cls(audio=samples, sample_rate=int(sr), midi=notes, timeline=timeline, seed=int(meta["seed"]),
+                       regions=regions, loudness_lufs=meta["loudness_lufs"], peak_dbfs=meta["peak_dbfs"],
+                       versions=meta["versions"])
+        except (OSError, ValueError, KeyError, TypeError, EOFError, sf.LibsndfileError, StudioError) as exc:
+            raise ValueError(f"not a stored render ({exc})") from None
+
 
 def options_dict(options: ComposeOptions | None) -> dict:
-    from dataclasses import asdict
-
     return asdict(options or ComposeOptions())
 
 
 def data_fingerprint() -> str:
-    """Hash of the data a render depends on: catalog, grooves, instrument levels and ranges,
-    soundfont."""
-    from core.generate.catalog import CATALOG_PATH
-    from core.generate.compose import RANGES_PATH
-    from core.fingerprint import fingerprint
-    from core.generate.grooves import GROOVES_PATH
-    from core.generate.levels import LEVELS_PATH
-    from core.generate.synth import default_soundfont
-
+    """Content hash of the data a render depends on: catalog, grooves, instrument levels and
+    ranges, soundfont."""
     return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, RANGES_PATH, default_soundfont())
 
 
-def render_key(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None) -> str:
-    """Content hash of a render request: timeline, seed, options and the render version."""
-    import hashlib
-    import json
+#: The libraries whose versions change a render's audio (part of its key and its versions).
+LIBRARIES = ("pretty_midi", "tinysoundfont", "pedalboard", "pyloudnorm")
 
-    payload = json.dumps({"timeline": timeline.to_dict(), "seed": int(seed), "options": options_dict(options),
-                          "version": RENDER_VERSION, "data": data_fingerprint()}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+def render_key(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None,
+               sample_rate: int = SAMPLE_RATE) -> str:
+    """The key of a render request (``core.cachekey.stage_key``): the timeline, the seed, the
+    options, the sample rate, the data files' content, the render version and the libraries'."""
+    return stage_key("render", RENDER_VERSION, timeline.to_dict(), int(seed), options_dict(options),
+                     int(sample_rate), data_fingerprint(), library_versions(*LIBRARIES), length=24)
 
 
 def _versions() -> dict:
-    import pedalboard
-
-    from importlib.metadata import version
-
     return {"studio": __version__, "render": str(RENDER_VERSION), "data": data_fingerprint(),
-            "pretty_midi": version("pretty_midi"),
-            "tinysoundfont": version("tinysoundfont"), "pedalboard": pedalboard.__version__,
-            "pyloudnorm": version("pyloudnorm")}
+            **library_versions(*LIBRARIES)}
+
+
+def _check_seed(seed) -> None:
+    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**32):
+        raise OptionError(f"The seed must be a whole number from 0 to 4294967295 (got {seed}).")
+
+
+def _render_stored(timeline: Timeline, seed, options, sample_rate: int, parallel, progress, store,
+                   title: str) -> Render:
+    """``render`` through the store: a lookup when this request was rendered before."""
+    _check_seed(seed)
+    key = render_key(timeline, seed=seed, options=options, sample_rate=sample_rate)
+    return fetch_or_compute(
+        lambda: store.get_render(key),
+        lambda: render(timeline, seed=seed, options=options, sample_rate=sample_rate, parallel=parallel,
+                       progress=progress),
+        lambda result: store.put_render(result, options=options, title=title, key=key),
+        progress=progress)
 
 
 def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:
@@ -129,11 +172,12 @@ def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:
     return pm
 
 
-def _group_audio(pm: pretty_midi.PrettyMIDI, reverb: str | None, sr: int) -> np.ndarray:
-    """One instrument group of one region: synthesised, then reverberated if ``reverb``."""
+def _group_audio(pm: pretty_midi.PrettyMIDI, reverb: str | None, sr: int, drum_kit: int = 0) -> np.ndarray:
+    """One instrument group of one region: synthesised (its drums on ``drum_kit``), then
+    reverberated if ``reverb``."""
     import pedalboard as pb
 
-    audio = render_midi(pm, sr=sr, tail_s=TAIL_S)
+    audio = render_midi(pm, sr=sr, tail_s=TAIL_S, drum_kit=drum_kit)
     if reverb:
         room, damping, wet_level, width = REVERBS[reverb]
         board = pb.Pedalboard([pb.Reverb(room_size=room, damping=damping, wet_level=wet_level, dry_level=0.85,
@@ -143,13 +187,14 @@ def _group_audio(pm: pretty_midi.PrettyMIDI, reverb: str | None, sr: int) -> np.
 
 
 def _jobs(arr: Arrangement, reverb: str, sr: int) -> list[tuple]:
-    """The synthesis jobs of one arrangement: the dry rhythm section and the reverberated rest."""
+    """The synthesis jobs of one arrangement, ``(midi, reverb, sample rate, drum kit)``: the dry
+    rhythm section and the reverberated rest."""
     wet_roles = tuple(r for r in arr.roles if r not in DRY_ROLES)
     jobs = []
     for roles, rv in ((DRY_ROLES, None), (wet_roles, reverb)):
         pm = _group(arr, roles)
         if pm.instruments:
-            jobs.append((pm, rv, sr))
+            jobs.append((pm, rv, sr, arr.drum_kit))
     return jobs
 
 
@@ -223,7 +268,7 @@ def render(
     options: ComposeOptions | None = None,
     sample_rate: int = SAMPLE_RATE,
     parallel: bool | None = None,
-    progress=None,
+    progress=None, store=None, title: str = "",
 ) -> Render:
     """Render a timeline to mastered stereo audio plus its MIDI.
 
@@ -236,11 +281,11 @@ def render(
     parallel : synthesise on two worker processes (None: when the timeline is 20 s or longer;
         False inside batch jobs that already run one render per process)
     progress : callable(fraction, message), optional
+    store, title : with a store, fetched when stored (:func:`render_key`), else rendered and stored as ``title``
     """
-    from core.errors import OptionError
-
-    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**32):
-        raise OptionError(f"The seed must be a whole number from 0 to 4294967295 (got {seed}).")
+    if store is not None:
+        return _render_stored(timeline, seed, options, sample_rate, parallel, progress, store, title)
+    _check_seed(seed)
     report = progress or (lambda f, m: None)
     catalog = load_catalog()
     timeline.check_descriptors(catalog=catalog)

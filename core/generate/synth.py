@@ -40,12 +40,17 @@ def render_midi(
     soundfont: str | os.PathLike | None = None,
     tail_s: float = 1.5,
     max_voices: int = 256,
+    drum_kit: int = 0,
 ) -> np.ndarray:
     """Render a PrettyMIDI object to stereo float32 audio, shape ``(n, 2)``.
 
     Instruments get their own MIDI channel (drums on channel 10); pan and other control
     changes stored on an instrument are sent to its channel. The output is NOT normalised
     (tinysoundfont can exceed 1.0); the mastering stage does that.
+
+    ``drum_kit`` is the General MIDI drum kit the drum instruments play, a bank-128 program
+    (0 standard, 8 room, 16 power, 24 electronic, 25 TR-808, 32 jazz, 40 brush, 48 orchestra;
+    ``Arrangement.drum_kit``); a program the soundfont lacks falls back to bank 0, program 0.
     """
     import tinysoundfont
 
@@ -66,11 +71,8 @@ def render_midi(
             chan = melodic_channels[n_melodic]
             n_melodic += 1
         try:
-            # drum kits are bank 128 programs (0 standard, 8 room, 16 power, 24 electronic,
-            # 25 TR-808, 32 jazz, 40 brush, 48 orchestra); compose sets `drum_kit`
             synth.program_select(chan, sfid, 128 if inst.is_drum else 0,
-                                 int(getattr(inst, "drum_kit", 0)) if inst.is_drum else inst.program,
-                                 is_drums=inst.is_drum)
+                                 int(drum_kit) if inst.is_drum else inst.program, is_drums=inst.is_drum)
         except RuntimeError:
             synth.program_select(chan, sfid, 0, 0, is_drums=inst.is_drum)
         for cc in inst.control_changes:

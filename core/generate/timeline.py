@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
 from core.generate.catalog import CatalogError, load_catalog
 from core.errors import StudioError
 from core.analysis.key import PITCH_CLASSES
 from core.paths import ASSETS
+from core.span import Span
 
 SCHEMA_PATH = ASSETS / "timeline.schema.json"
-MAX_DURATION_S = 1200.0
-MIN_REGION_S = 1.0
-TEMPO_RANGE_BPM = (20.0, 200.0)
 _EPS = 1e-6
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "#": 1, "\u266f": 1, "b": -1, "\u266d": -1}
@@ -74,23 +73,22 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-@dataclass(frozen=True)
-class Region:
-    """One region: a descriptor played from ``start_s`` to ``end_s`` (seconds) at ``tempo_bpm``.
+class Region(Span):
+    """One region: a :class:`~core.span.Span` with a descriptor played from ``start_s`` to
+    ``end_s`` (seconds) at ``tempo_bpm``, checked when made.
 
-    ``tonic`` is stored as a sharp pitch name; ``band`` is a band of the descriptor, or
-    None to let the renderer pick one from the seed.
+    ``Region(id, start_s, end_s, descriptor, tempo_bpm, tonic="C", band=None)``. ``tonic`` is
+    stored as a sharp pitch name; ``band`` is a band of the descriptor, or None to let the
+    renderer pick one from the seed.
     """
 
-    id: str
-    start_s: float
-    end_s: float
-    descriptor: str
-    tempo_bpm: float
-    tonic: str = "C"
-    band: str | None = None
+    def __init__(self, id, start_s, end_s, descriptor, tempo_bpm, tonic="C", band=None, *, label: str = ""):
+        for field, value in (("id", id), ("start_s", start_s), ("end_s", end_s), ("descriptor", descriptor),
+                             ("tempo_bpm", tempo_bpm), ("tonic", tonic), ("band", band), ("label", label)):
+            object.__setattr__(self, field, value)
+        self._check()
 
-    def __post_init__(self):
+    def _check(self) -> None:
         rid = str(self.id) if isinstance(self.id, (int, str)) and not isinstance(self.id, bool) else ""
         if not rid.strip():
             raise TimelineError(f"A region id must be a non-empty name or number (got {self.id!r}).")
@@ -110,12 +108,9 @@ class Region:
         if self.band is not None and (not isinstance(self.band, str) or not self.band):
             raise TimelineError(f"{name}: the band must be a band name or None (got {self.band!r}).")
         for field, value in (("id", rid), ("start_s", start), ("end_s", end), ("tempo_bpm", tempo),
-                             ("tonic", parse_tonic(self.tonic, where=f"{name}: the tonic"))):
+                             ("tonic", parse_tonic(self.tonic, where=f"{name}: the tonic")),
+                             ("label", str(self.label or ""))):
             object.__setattr__(self, field, value)
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True)

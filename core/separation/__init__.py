@@ -16,37 +16,42 @@ The 2-stem result adds back up to the mixture exactly: the accompaniment is the 
 minus the vocal estimate, so everything the model does not claim as voice, including the
 band above 11 kHz that the U-Net never sees, stays in the accompaniment.
 
-Results are cached in the store by track content hash, model, options and a fingerprint
-of the weights (``Store.separation_for``), so a second look is instant.
+Every model is a backend in ``core.separation.backends.BACKENDS`` (one contract: load the
+network, separate a 44.1 kHz stereo mix); a new model is one module and one registry line.
+A loaded network is kept per process, so only the first separation reads the weights.
+
+Results are cached in the store (``separate(..., store=store)``) by track content hash,
+model, options, library versions and a content fingerprint of the weights
+(:func:`separation_key`), so a second look is instant.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+import soundfile as sf
 
+from core.cachekey import library_versions, named_files_fingerprint, stage_key
 from core.errors import OptionError, SeparationError
+from core.progress import scaled
+from core.separation.backends import BACKENDS, Backend, load_network
+from core.store.cache import fetch_or_compute
 
 #: Bumped whenever the stems produced for the same input and weights would change.
 SEPARATION_VERSION = 1
 
 ENV_WEIGHTS_DIR = "STUDIO_WEIGHTS_DIR"
-DEFAULT_MODEL = "spleeter-2stems"
-DEMUCS_MODELS = ("htdemucs", "htdemucs_6s", "htdemucs_ft")
-MODELS = (DEFAULT_MODEL,) + DEMUCS_MODELS
+#: The model names (the registry's, first the default), as the CLI and the pages offer them.
+MODELS = tuple(BACKENDS)
+DEFAULT_MODEL = MODELS[0]
+DEMUCS_MODELS = tuple(name for name, backend in BACKENDS.items() if backend.family == "Demucs")
 #: Stem names each model writes (Demucs 6s adds guitar and piano).
-MODEL_STEMS = {
-    "spleeter-2stems": ("vocals", "accompaniment"),
-    "htdemucs": ("drums", "bass", "other", "vocals"),
-    "htdemucs_ft": ("drums", "bass", "other", "vocals"),
-    "htdemucs_6s": ("drums", "bass", "other", "vocals", "guitar", "piano"),
-}
+MODEL_STEMS = {name: backend.stems for name, backend in BACKENDS.items()}
 #: What the models were trained on: tracks are converted to this and back.
 MODEL_SAMPLE_RATE = 44100
 MODEL_CHANNELS = 2
@@ -78,9 +83,9 @@ class SeparationOptions:
     shifts: int = 0
 
     def __post_init__(self):
-        if self.model not in MODELS:
+        if self.model not in BACKENDS:
             raise OptionError(
-                f"Unknown separation model {self.model!r}. Choose one of: {', '.join(MODELS)}."
+                f"Unknown separation model {self.model!r}. Choose one of: {', '.join(BACKENDS)}."
             )
         if self.segment_s is not None and not 1.0 <= self.segment_s <= 60.0:
             raise OptionError(f"The Demucs segment must be 1 to 60 seconds (got {self.segment_s:g}).")
@@ -130,30 +135,54 @@ class Stems:
         """The stems added back together."""
         return np.sum(np.stack(list(self.stems.values())), axis=0)
 
+    # ------------------------------------------------------------------ codec
+    def to_files(self) -> tuple[dict[str, bytes], dict]:
+        """The stored form: one file per stem (``vocals.flac``: 24-bit FLAC; a stem beyond full
+        scale as float ``.wav``, kept exactly rather than clipped) and a JSON-ready meta dict."""
+        files = {}
+        for name, audio in self.stems.items():
+            buf = io.BytesIO()
+            if float(np.max(np.abs(audio), initial=0.0)) <= 1.0:
+                sf.write(buf, audio, self.sample_rate, format="FLAC", subtype="PCM_24")
+                files[f"{name}.flac"] = buf.getvalue()
+            else:
+                sf.write(buf, audio, self.sample_rate, format="WAV", subtype="FLOAT")
+                files[f"{name}.wav"] = buf.getvalue()
+        return files, {"sample_rate": self.sample_rate, "notes": list(self.notes)}
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, bytes], meta: dict, *, model: str, track_hash: str) -> "Stems":
+        """The stems stored by :meth:`to_files` (file name -> bytes, in stem order). Raises
+        ValueError when they are not stored stems."""
+        try:
+            stems = {Path(name).stem: sf.read(io.BytesIO(data), dtype="float32", always_2d=True)[0]
+                     for name, data in files.items()}
+            return cls(stems=stems, sample_rate=int(meta["sample_rate"]), model=model, track_hash=track_hash,
+                       notes=tuple(meta.get("notes", ())))
+        except (ValueError, KeyError, TypeError, sf.LibsndfileError) as exc:
+            raise ValueError(f"not stored stems ({exc})") from None
+
+
+def _weight_files(model: str, weights_dir: Path) -> list[Path]:
+    backend = BACKENDS[model]
+    return backend.weight_files(backend.folder(weights_dir))
+
 
 def weights_fingerprint(model: str, *, weights_dir: Path) -> str:
-    """A short hash of the weight files a model would load (names, sizes, mtimes).
+    """A content hash of the weight files a model would load (their names and sha256, each
+    file read once per process until its size or mtime changes).
 
     Part of the cache key: new weights never serve stale stems.
     """
-    if model == DEFAULT_MODEL:
-        folder = weights_dir / "spleeter" / "2stems"
-        files = sorted(folder.glob("model.*")) if folder.is_dir() else []
-    else:
-        folder = weights_dir / "demucs"
-        files = sorted(p for p in folder.iterdir() if p.suffix in (".th", ".yaml")) if folder.is_dir() else []
-    parts = [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in files]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return named_files_fingerprint(_weight_files(model, Path(weights_dir)))
 
 
 def separation_key(track_hash: str, options: SeparationOptions, *, weights_dir: Path) -> str:
-    """Cache key: track, options, separation version and the weights' fingerprint."""
-    payload = json.dumps(
-        {"track": track_hash, "options": options.as_dict(), "version": SEPARATION_VERSION,
-         "weights": weights_fingerprint(options.model, weights_dir=weights_dir)},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    """The key of a separation (``core.cachekey.stage_key``): the track's content hash, the
+    options, the weights' content fingerprint, the separation version and the libraries'."""
+    libraries = BACKENDS[options.model].libraries
+    return stage_key("separation", SEPARATION_VERSION, track_hash, options.as_dict(),
+                     weights_fingerprint(options.model, weights_dir=weights_dir), library_versions(*libraries))
 
 
 def model_availability(*, weights_dir: Path | None = None) -> dict[str, str]:
@@ -163,15 +192,7 @@ def model_availability(*, weights_dir: Path | None = None) -> dict[str, str]:
     machine with internet.
     """
     weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-    out = {}
-    spleeter = weights / "spleeter" / "2stems"
-    out[DEFAULT_MODEL] = "" if (spleeter / "model.index").is_file() else f"checkpoint missing in {spleeter} (run make weights)"
-    from .demucs_backend import local_weights_present
-
-    for name in DEMUCS_MODELS:
-        out[name] = "" if local_weights_present(name, weights / "demucs") else (
-            f"no weights in {weights / 'demucs'} (downloads on first use where there is internet)")
-    return out
+    return {name: backend.missing(name, backend.folder(weights)) for name, backend in BACKENDS.items()}
 
 
 def _to_model_format(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -217,44 +238,48 @@ def _residual_db(mixture: np.ndarray, total: np.ndarray) -> float:
     return 10.0 * np.log10(max(err, 1e-30) / ref)
 
 
-def compute_stems(track, *, options: SeparationOptions, weights_dir: Path | None = None, progress=None) -> Stems:
-    """Separate ``track`` (a ``core.audio.load.Track``) without the store. See ``separate``."""
-    from core.progress import scaled
-
-    weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-    if track.is_silent:
-        raise SeparationError(f"{track.name} is silent: there is nothing to separate.")
-    notes: list[str] = []
+def _notes(track) -> list[str]:
+    notes = []
     if track.sample_rate != MODEL_SAMPLE_RATE:
         notes.append(
             f"Separated at {MODEL_SAMPLE_RATE} Hz and converted back to the track's {track.sample_rate} Hz."
         )
     if track.channels == 1:
         notes.append("Mono track: separated as two identical channels, stems folded back to mono.")
+    return notes
+
+
+def _add_back(backend: Backend, stems: dict[str, np.ndarray], original: np.ndarray, notes: list[str]) -> None:
+    """Make the backend's remainder stem the track minus the others (exact add-back at the
+    track's own rate, including any band the model does not see), or note how far the stems
+    are from adding back up."""
+    if backend.remainder is not None:
+        rest = original
+        for name in stems:
+            if name != backend.remainder:
+                rest = rest - stems[name]
+        stems[backend.remainder] = rest.astype(np.float32)
+    else:
+        total = np.sum(np.stack(list(stems.values())), axis=0, dtype=np.float64)
+        notes.append(f"{backend.family or backend.name} stems add back to the mixture within {_residual_db(original, total):.1f} dB.")
+
+
+def compute_stems(track, *, options: SeparationOptions, weights_dir: Path | None = None, progress=None) -> Stems:
+    """Separate ``track`` (a ``core.audio.load.Track``) without the store. See ``separate``."""
+    weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    if track.is_silent:
+        raise SeparationError(f"{track.name} is silent: there is nothing to separate.")
+    backend = BACKENDS[options.model]
+    notes = _notes(track)
     if progress:
         progress(0.0, "Loading the model")
     mix = _to_model_format(track.samples, track.sample_rate)
-    if options.model == DEFAULT_MODEL:
-        from .spleeter import load_spleeter, separate_spleeter
-
-        net = load_spleeter(weights / "spleeter" / "2stems")
-        raw = separate_spleeter(net, mix, chunk_s=options.chunk_s, progress=scaled(progress, 0.05, 0.95))
-    else:
-        from .demucs_backend import load_demucs, separate_demucs
-
-        net = load_demucs(options.model, weights_dir=weights / "demucs")
-        raw = separate_demucs(net, mix, segment_s=options.segment_s, overlap=options.overlap,
-                              shifts=options.shifts, progress=scaled(progress, 0.05, 0.95))
+    network = load_network(backend, weights)
+    raw = backend.runtime_module().separate_network(network, mix, options=options,
+                                                    progress=scaled(progress, 0.05, 0.95))
     shape = dict(sample_rate=track.sample_rate, n_samples=track.samples.shape[0], channels=track.channels)
     stems = {name: _from_model_format(audio, **shape) for name, audio in raw.items()}
-    original = np.asarray(track.samples, dtype=np.float32)
-    if options.model == DEFAULT_MODEL:
-        # Exact add-back at the track's own rate: the accompaniment is everything but the voice
-        # (including the band above 11 kHz that the U-Net does not see).
-        stems["accompaniment"] = (original - stems["vocals"]).astype(np.float32)
-    else:
-        total = np.sum(np.stack(list(stems.values())), axis=0, dtype=np.float64)
-        notes.append(f"Demucs stems add back to the mixture within {_residual_db(original, total):.1f} dB.")
+    _add_back(backend, stems, np.asarray(track.samples, dtype=np.float32), notes)
     if progress:
         progress(1.0, "Stems ready")
     return Stems(stems=stems, sample_rate=track.sample_rate, model=options.model,
@@ -279,12 +304,16 @@ def separate(
     Raises ``SeparationError`` with advice when the weights are missing or damaged.
     """
     opts = options or SeparationOptions(model=model)
-    if store is not None:
-        return store.separation_for(track, options=opts, weights_dir=weights_dir, progress=progress)
-    return compute_stems(track, options=opts, weights_dir=weights_dir, progress=progress)
+    if store is None:
+        return compute_stems(track, options=opts, weights_dir=weights_dir, progress=progress)
+    weights = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    key = separation_key(track.content_hash, opts, weights_dir=weights)
+    return fetch_or_compute(lambda: store.get_separation(key),
+                            lambda: compute_stems(track, options=opts, weights_dir=weights, progress=progress),
+                            lambda stems: store.put_separation(key, stems, options=opts), progress=progress)
 
 
 __all__ = [
-    "DEFAULT_MODEL", "DEMUCS_MODELS", "MODELS", "MODEL_STEMS", "SEPARATION_VERSION", "SeparationOptions",
+    "BACKENDS", "DEFAULT_MODEL", "DEMUCS_MODELS", "MODELS", "MODEL_STEMS", "SEPARATION_VERSION", "SeparationOptions",
     "Stems", "compute_stems", "default_weights_dir", "model_availability", "separate", "separation_key", "weights_fingerprint",
 ]

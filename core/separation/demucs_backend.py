@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import random
 import socket
 from pathlib import Path
 
@@ -195,6 +196,22 @@ def max_segment_s(model) -> float:
     return float(model.segment) if isinstance(model, HTDemucs) else float("inf")
 
 
+def _progress_callback(model, progress, *, length: int, segment_s: float | None, shifts: int):
+    """``apply_model``'s callback that reports the share of segments done to ``progress``."""
+    n_models = len(getattr(model, "models", [model]))
+    passes = max(1, shifts)
+    seg = segment_s or float(getattr(model, "segment", 7.8) or 7.8)
+
+    def callback(info: dict) -> None:
+        if progress is None or info.get("state") != "end":
+            return
+        done_in_model = min(1.0, (info.get("segment_offset", 0) + seg * model.samplerate) / max(1, length))
+        frac = (info.get("model_idx_in_bag", 0) * passes + info.get("shift_idx", 0) + done_in_model) / (n_models * passes)
+        progress(min(1.0, frac), "Separating")
+
+    return callback
+
+
 def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, overlap: float = 0.25,
                     shifts: int = 0, seed: int = 0, progress=None) -> dict[str, np.ndarray]:
     """Stems of ``mix`` (float32 ``(n, 2)`` at the model's rate, 44.1 kHz for v4 models).
@@ -202,6 +219,14 @@ def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, o
     The track is normalised as the Demucs CLI does (mean and standard deviation of the mono
     mix), split into overlapping segments by ``apply_model`` (bounded memory for long files),
     and ``progress`` follows the segments.
+
+    This is what ``demucs.api.Separator(...).separate_tensor(...)`` does, kept here because the
+    Separator cannot take a model it did not load: it always calls ``get_model(name, repo)``,
+    which reads weight files with a full ``torch.load`` (no ``weights_only``, no single-file
+    ``name.th`` packages) and downloads when no repo is given; it also draws its shifts from the
+    global random state (the stems would not be reproducible, and they are cached) and divides
+    by ``std + 1e-8`` where silence-safe division keeps our numbers. Its progress callback is
+    ``apply_model``'s, which we use directly.
     """
     import torch
     from demucs.apply import apply_model
@@ -219,20 +244,7 @@ def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, o
     mean, std = float(ref.mean()), float(ref.std())
     std = std if std > 1e-8 else 1.0
     wav = (wav - mean) / std
-    n_models = len(getattr(model, "models", [model]))
-    length = wav.shape[-1]
-    passes = max(1, shifts)
-
-    def callback(info: dict) -> None:
-        if progress is None or info.get("state") != "end":
-            return
-        seg = segment_s or float(getattr(model, "segment", 7.8) or 7.8)
-        done_in_model = min(1.0, (info.get("segment_offset", 0) + seg * model.samplerate) / max(1, length))
-        frac = (info.get("model_idx_in_bag", 0) * passes + info.get("shift_idx", 0) + done_in_model) / (n_models * passes)
-        progress(min(1.0, frac), "Separating")
-
-    import random
-
+    callback = _progress_callback(model, progress, length=wav.shape[-1], segment_s=segment_s, shifts=shifts)
     # apply_model draws its shifts from Python's random module: seed a saved-and-restored state so
     # the same input gives the same stems (they are cached) and nobody else's randomness changes.
     saved = random.getstate()
@@ -246,3 +258,15 @@ def separate_demucs(model, mix: np.ndarray, *, segment_s: float | None = None, o
         random.setstate(saved)
     out = out * std + mean
     return {name: np.ascontiguousarray(out[i].numpy().T, dtype=np.float32) for i, name in enumerate(model.sources)}
+
+
+# ------------------------------------------------------------------- backend contract
+def load_network(model: str, folder: Path):
+    """The backend contract (``core.separation.backends``): :func:`load_demucs` from ``folder``."""
+    return load_demucs(model, weights_dir=folder)
+
+
+def separate_network(network, mix: np.ndarray, *, options, progress=None) -> dict[str, np.ndarray]:
+    """The backend contract: :func:`separate_demucs` with the options' segment, overlap and shifts."""
+    return separate_demucs(network, mix, segment_s=options.segment_s, overlap=options.overlap,
+                           shifts=options.shifts, progress=progress)

@@ -43,7 +43,9 @@ __all__ = [
     "SEGMENT_FRAMES",
     "STEMS",
     "Spleeter2Stems",
+    "load_network",
     "load_spleeter",
+    "separate_network",
     "separate_spleeter",
 ]
 
@@ -335,30 +337,51 @@ def separate_spleeter(
     model.eval()
     try:
         with torch.inference_mode():
-            # The padded signal is [4096 zeros, audio, zeros]. Chunk k transforms frames
-            # first..last-1, i.e. padded samples start..stop; its overlap-added frames are added
-            # into the outputs, so a frame's contribution never depends on the chunking.
             for first in range(0, frames, chunk_frames):
                 last = min(first + chunk_frames, frames)
-                start = first * FRAME_STEP
-                stop = (last - 1) * FRAME_STEP + FRAME_LENGTH
-                lo, hi = max(start, FRAME_LENGTH), min(stop, FRAME_LENGTH + n)  # audio inside the chunk
-                piece = torch.zeros(2, stop - start, dtype=torch.float32)
-                if hi > lo:
-                    piece[:, lo - start : hi - start] = torch.from_numpy(audio[lo - FRAME_LENGTH : hi - FRAME_LENGTH].T)
-                spectrum = torch.stft(piece, FRAME_LENGTH, FRAME_STEP, window=window, center=False,
-                                      return_complex=True).transpose(1, 2)  # (2, frames, 2049)
-                for stem, stem_spectrum in _stem_spectrograms(model, spectrum).items():
-                    grains = torch.fft.irfft(stem_spectrum, n=FRAME_LENGTH, dim=-1) * window  # (2, f, 4096)
-                    added = torch.zeros(2, stop - start, dtype=torch.float32)
-                    _overlap_add(added, grains)
-                    if hi > lo:
-                        outputs[stem][lo - FRAME_LENGTH : hi - FRAME_LENGTH] += (
-                            added[:, lo - start : hi - start].T.numpy() * np.float32(_WINDOW_COMPENSATION)
-                        )
+                _separate_chunk(model, audio, first, last, window, outputs)
                 if progress is not None:
                     done_s = min(max(last * FRAME_STEP - FRAME_LENGTH, 0), n) / SAMPLE_RATE
                     progress(last / frames, f"Separating vocals ({done_s:.0f} s of {n / SAMPLE_RATE:.0f} s)")
     finally:
         model.train(was_training)
     return outputs
+
+
+def _separate_chunk(model: Spleeter2Stems, audio: np.ndarray, first: int, last: int, window: torch.Tensor,
+                    outputs: dict[str, np.ndarray]) -> None:
+    """Separate STFT frames ``first .. last - 1`` and add their stems into ``outputs``.
+
+    The padded signal is [4096 zeros, audio, zeros]. The chunk transforms frames first..last-1,
+    i.e. padded samples start..stop; its overlap-added frames are added into the outputs, so a
+    frame's contribution never depends on the chunking.
+    """
+    n = audio.shape[0]
+    start = first * FRAME_STEP
+    stop = (last - 1) * FRAME_STEP + FRAME_LENGTH
+    lo, hi = max(start, FRAME_LENGTH), min(stop, FRAME_LENGTH + n)  # audio inside the chunk
+    piece = torch.zeros(2, stop - start, dtype=torch.float32)
+    if hi > lo:
+        piece[:, lo - start : hi - start] = torch.from_numpy(audio[lo - FRAME_LENGTH : hi - FRAME_LENGTH].T)
+    spectrum = torch.stft(piece, FRAME_LENGTH, FRAME_STEP, window=window, center=False,
+                          return_complex=True).transpose(1, 2)  # (2, frames, 2049)
+    for stem, stem_spectrum in _stem_spectrograms(model, spectrum).items():
+        grains = torch.fft.irfft(stem_spectrum, n=FRAME_LENGTH, dim=-1) * window  # (2, f, 4096)
+        added = torch.zeros(2, stop - start, dtype=torch.float32)
+        _overlap_add(added, grains)
+        if hi > lo:
+            outputs[stem][lo - FRAME_LENGTH : hi - FRAME_LENGTH] += (
+                added[:, lo - start : hi - start].T.numpy() * np.float32(_WINDOW_COMPENSATION)
+            )
+
+
+# ------------------------------------------------------------------- backend contract
+def load_network(model: str, folder: Path) -> Spleeter2Stems:
+    """The backend contract (``core.separation.backends``): the network in ``folder``."""
+    return load_spleeter(folder)
+
+
+def separate_network(network: Spleeter2Stems, mix: np.ndarray, *, options, progress: Progress | None = None
+                     ) -> dict[str, np.ndarray]:
+    """The backend contract: :func:`separate_spleeter` with ``options.chunk_s``."""
+    return separate_spleeter(network, mix, chunk_s=options.chunk_s, progress=progress)

@@ -1,7 +1,7 @@
 """Edited segments: the musician's corrections to the form the machine heard.
 
 The machine's version of a track's form comes from its analysis and a model's predictions
-(:func:`segments_from_majority`, or :func:`machine_segments` for the whole path). A musician
+(:func:`segments_from_form`, or :func:`machine_segments` for the whole path). A musician
 then changes descriptors, tempi, tonics, bands and boundaries, splits a segment or merges two
 neighbours; every version is checked by :func:`validate_segments`, which refuses overlaps,
 gaps, too-short segments, unknown descriptors, foreign bands and tempi outside 20-200 BPM
@@ -25,13 +25,17 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pandas as pd
 
-from core.generate.catalog import CatalogError, load_catalog
+from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
+from core.describe.describe import describe
 from core.errors import StudioError
-from core.generate.timeline import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, Timeline, TimelineError, parse_tonic, read_json_text
+from core.generate.catalog import CatalogError, load_catalog
+from core.generate.timeline import Timeline, TimelineError, parse_tonic, read_json_text
+from core.span import Span
+from core.workflow.loop import beat_aligned_timeline, multi_region_timeline
 
 
 FORMAT = "music-studio segments"
@@ -40,6 +44,8 @@ FORMAT_VERSION = 1
 FIELDS = ("start_s", "end_s", "label", "descriptor", "tempo_bpm", "tonic", "band")
 TABLE_COLUMNS = ("segment", "start_s", "end_s", "duration_s", "label", "descriptor", "tempo_bpm", "tonic", "band")
 _DERIVED = ("segment", "duration_s")
+#: Span fields a segment does not use (a span's ``id`` names it in a timeline): read and ignored.
+_UNUSED = ("id",)
 #: Two times closer than this are the same boundary (seconds).
 TIME_TOLERANCE_S = 1e-3
 #: A segment may end this far past the end of the track (the track's length rounded).
@@ -51,34 +57,11 @@ class EditError(StudioError):
     descriptor or band, ... The message names the segment and the problem."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class EditedSegment:
-    """One segment of a track's form as the musician wants it rendered.
-
-    Parameters
-    ----------
-    start_s, end_s : seconds from the start of the track
-    descriptor : a catalog descriptor name (``genre_subgenre_mood``)
-    tempo_bpm : the segment's tempo, 20-200 BPM
-    tonic : the key's tonic as a sharp pitch name (``"D"``, ``"F#"``)
-    band : one of the descriptor's bands, or None to let the render's seed choose
-    label : the section type the analysis gave it (``"A"``, ``"B"``...), for reference
-    """
-
-    start_s: float
-    end_s: float
-    descriptor: str
-    tempo_bpm: float
-    tonic: str = "C"
-    band: str | None = None
-    label: str = ""
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in FIELDS}
+#: One segment of a track's form as the musician wants it rendered: a :class:`~core.span.Span`
+#: with a catalog ``descriptor``, a ``tempo_bpm`` (20-200 BPM), a ``tonic`` (a sharp pitch name,
+#: C when not given), a ``band`` of the descriptor (None: the render's seed chooses) and the
+#: ``label`` (section type) the analysis gave it, for reference.
+EditedSegment = Span
 
 
 def _fmt(seconds: float) -> str:
@@ -130,7 +113,7 @@ def segment_from_mapping(row, *, number: int) -> EditedSegment:
     if not isinstance(row, dict):
         raise EditError(f"Segment {number} must be an object with start_s, end_s, descriptor, tempo_bpm, "
                         f"tonic and band (got {json.dumps(row) if _jsonable(row) else type(row).__name__}).")
-    unknown = sorted(k for k in row if k not in FIELDS and k not in _DERIVED)
+    unknown = sorted(k for k in row if k not in FIELDS and k not in _DERIVED and k not in _UNUSED)
     if unknown:
         raise EditError(f"Segment {number} has an unknown field '{unknown[0]}'; allowed fields are "
                         f"{', '.join(FIELDS)}.")
@@ -185,7 +168,7 @@ def validate_segments(segments, *, duration_s: float | None = None, catalog=None
     out = []
     lo, hi = TEMPO_RANGE_BPM
     for n, seg in enumerate(segments, start=1):
-        if not isinstance(seg, EditedSegment):
+        if not isinstance(seg, Span):
             raise EditError(f"Segment {n} is not a segment (got {type(seg).__name__}).")
         where = _where(n, seg)
         for what, value in (("start", seg.start_s), ("end", seg.end_s), ("tempo", seg.tempo_bpm)):
@@ -211,6 +194,8 @@ def validate_segments(segments, *, duration_s: float | None = None, catalog=None
         if band is not None and band not in desc.bands:
             raise EditError(f"{where}: '{band}' is not a band of {desc.name}; its bands are "
                             f"{', '.join(sorted(desc.bands))} (or leave it empty to let the seed choose).")
+        if seg.tonic is None:  # not given: C, as for a segment read without a tonic
+            seg = replace(seg, tonic="C")
         if not seg.tonic:
             raise EditError(f"{where} needs a tonic: choose a pitch name such as D or F#.")
         try:
@@ -346,7 +331,7 @@ def _show(value) -> str:
 def segments_to_json(segments, *, indent: int | None = 2) -> str:
     """The segments JSON document (see the module docstring)."""
     return json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
-                       "segments": [s.to_dict() for s in segments]}, indent=indent)
+                       "segments": [s.to_dict(FIELDS) for s in segments]}, indent=indent)
 
 
 def segments_from_json(text, *, duration_s: float | None = None, catalog=None) -> list[EditedSegment]:
@@ -378,7 +363,7 @@ def segments_from_json(text, *, duration_s: float | None = None, catalog=None) -
 def segments_table(segments) -> pd.DataFrame:
     """The segments as a table (:data:`TABLE_COLUMNS`): for the editor and the CSV download.
     An empty band (the seed chooses) is an empty string."""
-    rows = [{"segment": n, **s.to_dict(), "duration_s": round(s.duration_s, 3), "band": s.band or ""}
+    rows = [{"segment": n, **s.to_dict(FIELDS), "duration_s": round(s.duration_s, 3), "band": s.band or ""}
             for n, s in enumerate(segments, 1)]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     return table.astype({"segment": int, "start_s": float, "end_s": float, "duration_s": float, "tempo_bpm": float})
@@ -389,71 +374,54 @@ def segments_to_csv(segments) -> str:
 
 
 # ------------------------------------------------------------------ machine and timeline
-def segments_from_majority(analysis, majority: pd.DataFrame, *, fallback_descriptor: str,
-                           catalog=None) -> list[EditedSegment]:
-    """The machine's version of the form: one segment per row of the majority table
-    (``core.describe.predict.majority_table``) at the analysed boundaries, with that segment's
-    descriptor, tempo and tonic as ``core.workflow.loop.multi_region_timeline`` reads them (an unknown
-    descriptor becomes ``fallback_descriptor``, a missing tempo the descriptor's, a missing
-    tonic the track's). The last segment ends at the end of the track.
+def segments_from_form(analysis, form: list[Span], *, fallback_descriptor: str, catalog=None) -> list[EditedSegment]:
+    """The machine's version of the form: one segment per span of ``form`` (``Description.form``:
+    the majority table's rows) at the analysed boundaries, with that segment's descriptor, tempo
+    and tonic as ``core.workflow.loop.multi_region_timeline`` reads them (an unknown descriptor
+    becomes ``fallback_descriptor``, a missing tempo the descriptor's, a missing tonic the
+    track's). The last segment ends at the end of the track.
     """
-    from core.workflow.loop import multi_region_timeline
-
     catalog = catalog or load_catalog()
-    if len(majority) == 0:
+    if len(form) == 0:
         raise EditError("The analysis found no segments in this track.")
     try:
-        timeline = multi_region_timeline(analysis, majority, fallback_descriptor=fallback_descriptor,
-                                         catalog=catalog)
+        timeline = multi_region_timeline(analysis, form, fallback_descriptor=fallback_descriptor, catalog=catalog)
     except TimelineError as exc:
         raise EditError(f"The machine's version could not be built: {exc}") from None
-    rows = list(majority.itertuples(index=False))
     out, start = [], 0.0
-    for i, (row, region) in enumerate(zip(rows, timeline.regions)):
-        end = float(analysis.duration_s) if i == len(rows) - 1 else float(row.end_s)
-        label = getattr(row, "label", "")
+    for i, (seg, region) in enumerate(zip(form, timeline.regions)):
+        end = float(analysis.duration_s) if i == len(form) - 1 else float(seg.end_s)
         out.append(EditedSegment(start_s=round(start, 3), end_s=round(end, 3), descriptor=region.descriptor,
-                                 tempo_bpm=region.tempo_bpm, tonic=region.tonic,
-                                 label="" if _blank(label) else str(label)))
+                                 tempo_bpm=region.tempo_bpm, tonic=region.tonic, label=seg.label))
         start = round(end, 3)
     return validate_segments(out, catalog=catalog)
 
 
 def machine_segments(track, *, store, model, options=None, remove_vocals: str = "auto", catalog=None,
                      progress=None) -> list[EditedSegment]:
-    """The machine's version of ``track``'s form: its stored analysis (computed once), the
-    model's predictions (vocals removed first when the track has a voice) and the majority
-    of each segment's windows.
+    """The machine's version of ``track``'s form from its description (``core.describe.describe``:
+    the stored analysis, the model's predictions with the vocals removed first when the track has
+    a voice, and the majority of each segment's windows).
 
     With ``remove_vocals="auto"``, a separation model that cannot run (weights not installed)
     means classifying with the vocals in, as for an instrumental, rather than no version.
     """
-    from core.workflow.loop import top_descriptors
-    from core.describe.predict import classify, majority_table
-    from core.progress import scaled
-
     catalog = catalog or load_catalog()
-    analysis = store.analysis_for(track, options=options, progress=scaled(progress, 0.0, 0.6))
-    # classify() itself falls back to the full mix in "auto" when the separation cannot run
-    windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
-                       progress=scaled(progress, 0.6, 1.0))
-    majority = majority_table(windows, analysis.segments)
-    fallback = (top_descriptors(windows, n=1) or catalog.names())[0]
-    return segments_from_majority(analysis, majority, fallback_descriptor=fallback, catalog=catalog)
+    description = describe(track, model=model, options=options, remove_vocals=remove_vocals, store=store,
+                           progress=progress)
+    return segments_from_form(description.analysis, description.form,
+                              fallback_descriptor=description.fallback_descriptor or catalog.names()[0],
+                              catalog=catalog)
 
 
 def timeline_from_segments(segments, *, catalog=None) -> Timeline:
     """A multi-region timeline: one region per segment with its descriptor, tempo, tonic and
     band, each a whole number of its own beats long (as close as possible to the segment), so
     every boundary falls on a beat. The timeline ends with the last region."""
-    from core.workflow.loop import beat_aligned_timeline
-
     catalog = catalog or load_catalog()
     segments = validate_segments(segments, catalog=catalog)
-    rows = [{"end_s": s.end_s, "descriptor": s.descriptor, "tempo_bpm": s.tempo_bpm, "tonic": s.tonic,
-             "band": s.band} for s in segments]
     try:
-        return beat_aligned_timeline(rows, duration_s=segments[-1].end_s, catalog=catalog)
+        return beat_aligned_timeline(segments, duration_s=segments[-1].end_s, catalog=catalog)
     except TimelineError as exc:
         raise EditError(f"These segments cannot be rendered: {exc}") from None
 

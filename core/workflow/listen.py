@@ -3,7 +3,9 @@
 Pure functions (no Streamlit). The Listen page plays the original of a track and its renders
 in one synchronised player; the functions here decide how loud each version plays (so that
 louder never wins by accident), hide the versions' identities behind neutral letters in a
-blind test, and summarise the listener's votes per version.
+blind test, and summarise the listener's votes per version. Their figures are in
+:mod:`core.plots` (``vote_figure``, ``overlay_figure``); the page's version list is
+:mod:`core.workflow.audition`.
 
 Version ids are strings: ``"original"`` for the reference track and ``"render:<render_key>"``
 for a stored render (see :func:`version_id`).
@@ -18,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.errors import StudioError
 
@@ -206,85 +207,3 @@ def vote_summary(votes: Iterable[Mapping]) -> pd.DataFrame:
     table["comparisons"] = table["wins"] + table["losses"] + table["ties"]
     table["score"] = ((table["wins"] + 0.5 * table["ties"]) / table["comparisons"].clip(lower=1)).astype(float)
     return table.sort_values(["score", "version_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
-
-
-def vote_figure(summary: pd.DataFrame, *, names: Mapping[str, str] | None = None) -> go.Figure:
-    """Stacked bars of wins, ties and losses per version (``summary`` from :func:`vote_summary`)."""
-    labels = [(names or {}).get(v, v) for v in summary["version_id"]]
-    fig = go.Figure()
-    for column, colour in (("wins", "#54a24b"), ("ties", "#bab0ac"), ("losses", "#e45756")):
-        fig.add_trace(go.Bar(y=labels, x=summary[column], name=column, orientation="h", marker_color=colour,
-                             hovertemplate="%{y}: %{x} " + column + "<extra></extra>"))
-    fig.update_layout(barmode="stack", title="Blind A/B votes per version", xaxis_title="votes",
-                      height=120 + 36 * max(1, len(labels)), margin=dict(l=20, r=20, t=50, b=40),
-                      yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
-                                                                    yanchor="bottom"))
-    return fig
-
-
-# ------------------------------------------------------------------------------ overlay figure
-
-
-def _envelope(samples: np.ndarray, sample_rate: int, *, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(times s, min, max) of the mono mix per column, scaled to the audio's own peak."""
-    y = np.asarray(samples, dtype=np.float32)
-    y = y.mean(axis=1) if y.ndim == 2 else y
-    if y.size == 0:
-        return np.zeros(1), np.zeros(1), np.zeros(1)
-    n = max(1, min(columns, y.size))
-    edges = np.linspace(0, y.size, n + 1).astype(int)[:-1]
-    peak = max(float(np.max(np.abs(y))), 1e-9)
-    return edges / float(sample_rate), np.minimum.reduceat(y, edges) / peak, np.maximum.reduceat(y, edges) / peak
-
-
-def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, columns: int = 1500,
-                   reference_name: str = "reference", render_name: str = "render") -> go.Figure:
-    """The reference waveform with its multi-region render overlaid, and the region boundaries.
-
-    The Amper study's figure: does the render follow the form of the reference? Each
-    waveform is the min/max envelope of its mono mix scaled to its own peak.
-
-    Parameters
-    ----------
-    reference : core.audio.load.Track
-        The reference track (``samples``, ``sample_rate``).
-    render : core.generate.render.Render
-        A render of it (``audio``, ``sample_rate``, ``regions`` with ``start_s``, ``end_s``
-        and ``descriptor``).
-    segments : pandas.DataFrame, optional
-        The reference's segments (``start_s``, ``end_s``, ``label``), drawn as labels along
-        the bottom.
-    columns : int
-        Envelope resolution (points per waveform).
-    """
-    from core.plots import label_colors
-
-    fig = go.Figure()
-    for name, samples, rate, colour, opacity in (
-        (reference_name, reference.samples, reference.sample_rate, "#4c78a8", 0.55),
-        (render_name, render.audio, render.sample_rate, "#f58518", 0.45),
-    ):
-        t, lo, hi = _envelope(samples, rate, columns=columns)
-        fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color=colour, width=0.5), opacity=opacity,
-                                 legendgroup=name, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(color=colour, width=0.5), opacity=opacity,
-                                 fill="tonexty", name=name, legendgroup=name,
-                                 hovertemplate="%{x:.1f} s<extra>" + name + "</extra>"))
-    duration_s = max(reference.samples.shape[0] / reference.sample_rate, render.audio.shape[0] / render.sample_rate)
-    for region in render.regions:
-        if region.start_s > 0:
-            fig.add_vline(x=region.start_s, line=dict(color="black", width=2, dash="dash"))
-        fig.add_annotation(x=(region.start_s + region.end_s) / 2, y=1.0, yref="paper", yanchor="bottom",
-                           text=region.descriptor.replace("_", " "), showarrow=False, font=dict(size=11))
-    if segments is not None and len(segments):
-        colours = label_colors(segments["label"])
-        for seg in segments.itertuples():
-            fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=-1.08, showarrow=False, yanchor="top",
-                               text=f"<b>{seg.label}</b>", font=dict(color=colours[seg.label], size=13))
-            if seg.start_s > 0:
-                fig.add_vline(x=seg.start_s, line=dict(color=colours[seg.label], width=1, dash="dot"))
-    fig.update_layout(title=dict(text="Reference and render overlaid, with the region boundaries", y=0.97),
-                      height=330, margin=dict(l=40, r=20, t=80, b=40), xaxis=dict(title="time (s)",
-                      range=[0, duration_s]), yaxis=dict(range=[-1.25, 1.1], showticklabels=False),
-                      legend=dict(orientation="h", y=1.18, x=1, xanchor="right"))
-    return fig

@@ -15,23 +15,35 @@ classifiers judge the renders.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.errors import OptionError, StudioError
+from core.analysis.analyze import AnalysisOptions, analyze
+from core.audio.load import track_from_array
+from core.bounds import MIN_REGION_S, clip_tempo
+from core.cachekey import library_versions, stage_key
+from core.describe.describe import Description, describe
 from core.describe.models import TARGETS, UNKNOWN
-from core.generate.timeline import MIN_REGION_S, Timeline, multi_region, single_region
+from core.describe.predict import known_labels, predict, top_descriptors
+from core.describe.study import amper_study
+from core.errors import OptionError, StudioError
+from core.generate.catalog import load_catalog
+from core.generate.render import LIBRARIES, RENDER_VERSION, data_fingerprint, render, render_key
+from core.generate.timeline import Region, Timeline, single_region
+from core.progress import scaled
+from core.separation import DEFAULT_MODEL, default_weights_dir, weights_fingerprint
+from core.span import Span
 
 KINDS = ("single", "multi")
 #: The issue's targets and the Amper study's figures, per target, for both tables.
 TARGETS_SINGLE = {"genre": 0.95, "subgenre": 0.90, "mood": 0.85, "sentiment": 0.90, "valence": 0.85, "momentum": 0.85}
 TARGETS_MULTI = {"genre": 0.95, "subgenre": 0.90, "mood": 0.85, "sentiment": 0.85, "valence": 0.85, "momentum": 0.80}
-AMPER_SINGLE = {"genre": 0.897, "subgenre": 0.858, "mood": 0.715, "sentiment": 0.821, "valence": 0.705,
-                "momentum": 0.752}
-AMPER_MULTI = {"genre": 0.900, "subgenre": 0.855, "mood": 0.755, "sentiment": 0.635, "valence": 0.686,
-               "momentum": 0.413}
+#: The Amper study's figures (assets/amper_study.json, read by core.describe.study).
+AMPER_SINGLE, AMPER_MULTI = amper_study().single_region, amper_study().multi_region
 
 
 @dataclass(frozen=True)
@@ -58,19 +70,6 @@ class LoopRender:
         return f"multi_v{self.variation}"
 
 
-def _known(values: pd.Series) -> pd.Series:
-    s = values.astype(str)
-    return s[(s != UNKNOWN) & (s != "") & (s != "nan")]
-
-
-def top_descriptors(windows: pd.DataFrame, *, n: int = 1) -> list[str]:
-    """The track's most frequent window descriptors (``top1_descriptor``), most frequent first."""
-    if "top1_descriptor" not in windows:
-        raise OptionError("The windows have no predictions: classify the track with a model first.")
-    counts = _known(windows.loc[~windows["silent"].astype(bool), "top1_descriptor"]).value_counts()
-    return [str(d) for d in counts.index[:n]]
-
-
 def top_tempi(windows: pd.DataFrame, *, n: int = 2, tolerance: float = 0.04) -> list[float]:
     """The ``n`` most frequent window tempi; tempi within ``tolerance`` of a higher-ranked one
     count towards it (96 and 97 BPM are one tempo)."""
@@ -84,13 +83,13 @@ def top_tempi(windows: pd.DataFrame, *, n: int = 2, tolerance: float = 0.04) -> 
         else:
             ranked.append((tempo, count))
     ranked.sort(key=lambda tc: -tc[1])
-    clipped = dict.fromkeys(float(np.clip(t, 20.0, 200.0)) for t, _ in ranked)  # 210 and 230 BPM are both 200
+    clipped = dict.fromkeys(clip_tempo(t) for t, _ in ranked)  # 210 and 230 BPM are both 200
     return list(clipped)[:n]
 
 
 def top_tonics(windows: pd.DataFrame, *, n: int = 2) -> list[str]:
     """The ``n`` most frequent window tonics."""
-    return [str(t) for t in _known(windows["tonic"]).value_counts().index[:n]]
+    return [str(t) for t in known_labels(windows["tonic"]).value_counts().index[:n]]
 
 
 def single_region_timelines(analysis, windows: pd.DataFrame, *, descriptors: int = 1, tempi: int = 2,
@@ -106,53 +105,45 @@ def single_region_timelines(analysis, windows: pd.DataFrame, *, descriptors: int
             for d, t, k in combos]
 
 
-def beat_aligned_timeline(rows: list[dict], *, duration_s: float, catalog=None) -> Timeline:
-    """A multi-region timeline from rows of ``end_s, descriptor, tempo_bpm, tonic`` (and an
-    optional ``band``): each region starts where the previous one ended and lasts a whole number
-    of its own beats, as close as possible to the row's end (the last: to ``duration_s``), so
-    every boundary falls on a beat."""
+def beat_aligned_timeline(spans: list[Span], *, duration_s: float, catalog=None) -> Timeline:
+    """A multi-region timeline from spans with ``end_s``, ``descriptor``, ``tempo_bpm`` and
+    ``tonic`` (and an optional ``band``): each region starts where the previous one ended and
+    lasts a whole number of its own beats, as close as possible to the span's end (the last: to
+    ``duration_s``), so every boundary falls on a beat."""
     regions = []
     start = 0.0
-    for i, row in enumerate(rows):
-        tempo = float(np.clip(round(float(row["tempo_bpm"]), 1), 20.0, 200.0))
+    for i, span in enumerate(spans):
+        tempo = clip_tempo(round(float(span.tempo_bpm), 1))
         beat_s = 60.0 / tempo
-        target_end = duration_s if i == len(rows) - 1 else float(row["end_s"])
+        target_end = duration_s if i == len(spans) - 1 else float(span.end_s)
         shortest = int(np.ceil((MIN_REGION_S - 1e-9) / beat_s))  # a region lasts at least MIN_REGION_S
         beats = max(shortest, int(round((target_end - start) / beat_s)))
         end = round(start + beats * beat_s, 4)
-        region = {"id": str(i + 1), "start_s": round(start, 4), "end_s": end, "descriptor": row["descriptor"],
-                  "tempo_bpm": tempo, "tonic": row["tonic"]}
-        if row.get("band"):
-            region["band"] = row["band"]
-        regions.append(region)
+        regions.append(Region(str(i + 1), round(start, 4), end, span.descriptor, tempo, span.tonic,
+                              span.band or None))
         start = end
-    return multi_region(regions, catalog=catalog)
+    return Timeline(tuple(regions), max(r.end_s for r in regions)).check_descriptors(catalog=catalog)
 
 
-def multi_region_timeline(analysis, majority: pd.DataFrame, *, fallback_descriptor: str, catalog=None) -> Timeline:
-    """One region per segment of the majority table (``core.describe.predict.majority_table``).
+def multi_region_timeline(analysis, form: list[Span], *, fallback_descriptor: str, catalog=None) -> Timeline:
+    """One region per segment of the form (``Description.form``: the majority table's rows).
 
     Each region takes the segment's descriptor (``fallback_descriptor`` when it has none),
     median tempo (the descriptor's default when there is none) and tonic (the track's when the
     segment has none), on the beat (:func:`beat_aligned_timeline`).
     """
-    from core.generate.catalog import load_catalog
-
     catalog = catalog or load_catalog()
-    rows = []
-    for seg in majority.itertuples(index=False):
+    spans = []
+    for seg in form:
         name = seg.descriptor if seg.descriptor in catalog.descriptors else fallback_descriptor
-        tempo = float(seg.tempo_bpm) if seg.tempo_bpm == seg.tempo_bpm else catalog.get(name).default_tempo_bpm
-        tonic = str(seg.key).split()[0] if isinstance(seg.key, str) and seg.key.strip() else (
-            analysis.tonic or "C")
-        rows.append({"end_s": float(seg.end_s), "descriptor": name, "tempo_bpm": tempo, "tonic": tonic})
-    return beat_aligned_timeline(rows, duration_s=analysis.duration_s, catalog=catalog)
+        tempo = float(seg.tempo_bpm) if seg.tempo_bpm is not None else catalog.get(name).default_tempo_bpm
+        spans.append(Span(start_s=seg.start_s, end_s=float(seg.end_s), label=seg.label, descriptor=name,
+                          tempo_bpm=tempo, tonic=seg.tonic or analysis.tonic or "C"))
+    return beat_aligned_timeline(spans, duration_s=analysis.duration_s, catalog=catalog)
 
 
 def _with_band(timeline: Timeline, variation: int, catalog) -> Timeline:
     """The timeline with each region's band set to the descriptor's ``variation``-th band (in turn)."""
-    from dataclasses import replace
-
     regions = []
     for r in timeline.regions:
         bands = sorted(catalog.get(r.descriptor).bands)
@@ -160,18 +151,18 @@ def _with_band(timeline: Timeline, variation: int, catalog) -> Timeline:
     return replace(timeline, regions=tuple(regions))
 
 
-def plan_loop(title: str, analysis, windows: pd.DataFrame, majority: pd.DataFrame, *, variations: int = 3,
-              seed: int = 0, descriptors: int = 1, tempi: int = 2, tonics: int = 2, catalog=None) -> list[LoopRender]:
-    """Every render of the loop for one reference track: single-region combinations and the
-    multi-region timeline, ``variations`` times each (seed + i, the descriptor's bands in turn)."""
-    from core.generate.catalog import load_catalog
-
+def plan_loop(title: str, description: Description, *, variations: int = 3, seed: int = 0, descriptors: int = 1,
+              tempi: int = 2, tonics: int = 2, catalog=None) -> list[LoopRender]:
+    """Every render of the loop for one reference track (its :func:`~core.describe.describe.describe`):
+    single-region combinations and the multi-region timeline, ``variations`` times each
+    (seed + i, the descriptor's bands in turn)."""
     if not 1 <= variations <= 20:
         raise OptionError(f"Variations must be 1 to 20 (got {variations}).")
     catalog = catalog or load_catalog()
-    singles = single_region_timelines(analysis, windows, descriptors=descriptors, tempi=tempi, tonics=tonics,
-                                      catalog=catalog)
-    stitched = multi_region_timeline(analysis, majority, fallback_descriptor=singles[0].regions[0].descriptor,
+    analysis = description.analysis
+    singles = single_region_timelines(analysis, description.windows, descriptors=descriptors, tempi=tempi,
+                                      tonics=tonics, catalog=catalog)
+    stitched = multi_region_timeline(analysis, description.form, fallback_descriptor=singles[0].regions[0].descriptor,
                                      catalog=catalog)
     plan = []
     for v in range(variations):
@@ -190,8 +181,6 @@ def _labels_of(descriptor: str, catalog) -> dict[str, str]:
 def single_region_table(results: list[tuple[LoopRender, pd.DataFrame]], *, catalog=None) -> pd.DataFrame:
     """Per single-region render: the requested descriptor and, per target, the share of its
     (non-silent) windows whose prediction matches the request (the study's first table)."""
-    from core.generate.catalog import load_catalog
-
     catalog = catalog or load_catalog()
     rows = []
     for item, windows in results:
@@ -210,7 +199,7 @@ def single_region_table(results: list[tuple[LoopRender, pd.DataFrame]], *, catal
 
 
 def _majority(values: pd.Series) -> str:
-    known = _known(values)
+    known = known_labels(values)
     return str(known.value_counts().index[0]) if len(known) else UNKNOWN
 
 
@@ -270,27 +259,21 @@ class LoopResult:
 LOOP_VERSION = 1
 
 
-def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocals: str) -> str:
-    """The stored loop's key: the track, the model (its fingerprint: a retrained model is a new
-    key), the settings and the versions of the loop, the renderer and the analysis."""
-    import hashlib
-    import json
-
-    from core.analysis.analyze import ANALYSIS_VERSION
-    from core.generate.render import RENDER_VERSION
-
-    payload = json.dumps([track_hash, model.name, model.fingerprint, variations, seed, remove_vocals, LOOP_VERSION,
-                          RENDER_VERSION, ANALYSIS_VERSION])
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocals: str,
+             options: AnalysisOptions | None = None, weights_dir: Path | None = None) -> str:
+    """The stored loop's key (``core.cachekey.stage_key``): the track, the model (its
+    fingerprint: a retrained model is a new key), the settings, the analysis options' key (with
+    the analysis version), the render data's content, the separation weights' content and the
+    versions of the loop, the renderer and the libraries the renders and stems depend on."""
+    weights = weights_fingerprint(DEFAULT_MODEL, weights_dir=weights_dir or default_weights_dir())
+    return stage_key("loop", LOOP_VERSION, track_hash, model.name, model.fingerprint, variations, seed, remove_vocals,
+                     (options or AnalysisOptions()).cache_key(), RENDER_VERSION, data_fingerprint(), weights,
+                     library_versions(*LIBRARIES, "torch"))
 
 
 def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",
                 progress=None) -> LoopResult:
     """``run_loop`` once per track, model and settings; later calls read the stored tables."""
-    from io import StringIO
-
-    from core.generate.timeline import Timeline
-
     key = loop_key(track.content_hash, model=model, variations=variations, seed=seed, remove_vocals=remove_vocals)
     found = store.get_json("loops", key)
     if found is not None:
@@ -320,28 +303,21 @@ def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: i
 
 def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",
              progress=None) -> LoopResult:
-    """Analyse and classify the reference, plan its renders, render (stored by key: a second
-    run is a lookup), classify each render with the same model and build both tables."""
-    from core.analysis.analyze import analyze
-    from core.audio.load import track_from_array
-    from core.describe.predict import classify, majority_table, predict
-    from core.generate.render import render_key
-    from core.progress import scaled
-
+    """Describe the reference (:func:`~core.describe.describe.describe`, stored), plan its renders,
+    render (stored by key: a second run is a lookup), classify each render with the same model
+    and build both tables."""
     report = progress or (lambda f, m="": None)
-    analysis = store.analysis_for(track, progress=scaled(progress, 0.0, 0.05))
-    windows = classify(analysis, model, track=track, remove_vocals=remove_vocals, store=store,
-                       progress=scaled(progress, 0.05, 0.1))
-    majority = majority_table(windows, analysis.segments)
-    plan = plan_loop(title, analysis, windows, majority, variations=variations, seed=seed)
+    description = describe(track, model=model, remove_vocals=remove_vocals, store=store,
+                           progress=scaled(progress, 0.0, 0.1))
+    plan = plan_loop(title, description, variations=variations, seed=seed)
     results, keys = [], []
     for i, item in enumerate(plan):
         span = (0.1 + 0.9 * i / len(plan), 0.1 + 0.9 * (i + 1) / len(plan))
         report(span[0], f"{item.kind} render {i + 1}/{len(plan)}")
-        rendered = store.render_for(item.timeline, seed=item.seed, title=f"{title}: {item.key}")
+        rendered = render(item.timeline, seed=item.seed, title=f"{title}: {item.key}", store=store)
         keys.append(render_key(item.timeline, seed=item.seed))
         store.link_render(track.content_hash, keys[-1], kind=item.kind, label=item.key)
         audio = track_from_array(rendered.audio, rendered.sample_rate, name=f"{title}-{item.key}")
         results.append((item, predict(analyze(audio), model)))  # renders carry no voice
     report(1.0, "Loop done")
-    return LoopResult(plan, keys, single_region_table(results), multi_region_table(results, majority))
+    return LoopResult(plan, keys, single_region_table(results), multi_region_table(results, description.majority))

@@ -1,0 +1,145 @@
+"""The store's SQLite file: where it lives, its connection and its schema's migrations.
+
+The schema's version is SQLite's ``PRAGMA user_version``. A file made before versions existed
+reads 0 and holds the version-1 tables (or none): migration 1 creates what is missing with
+``CREATE TABLE IF NOT EXISTS``, so it fits both. Each migration runs in one transaction that
+also sets ``user_version``: a crash leaves the old version, never half of a new one. A file
+newer than this code is refused with a clear ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.audio.load import DEFAULT_MAX_DURATION_S
+from core.errors import StoreError
+
+ENV_DATA_DIR = "STUDIO_DATA_DIR"
+ENV_MAX_DURATION = "STUDIO_MAX_DURATION_S"
+DB_NAME = "studio.sqlite3"
+
+#: Version 1: the tables as they were before the schema had a version.
+SCHEMA_V1 = (
+    """CREATE TABLE IF NOT EXISTS tracks (
+    content_hash TEXT PRIMARY KEY, name TEXT NOT NULL, format TEXT NOT NULL, sample_rate INTEGER NOT NULL,
+    channels INTEGER NOT NULL, duration_s REAL NOT NULL, file TEXT NOT NULL, added_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS renders (
+    render_key TEXT PRIMARY KEY, title TEXT NOT NULL, timeline_json TEXT NOT NULL, seed INTEGER NOT NULL,
+    options_json TEXT NOT NULL, audio_file TEXT NOT NULL, midi_file TEXT NOT NULL, meta_json TEXT NOT NULL,
+    created_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS separations (
+    separation_key TEXT PRIMARY KEY, track_hash TEXT NOT NULL, model TEXT NOT NULL, options_json TEXT NOT NULL,
+    files_json TEXT NOT NULL, meta_json TEXT NOT NULL, created_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS edit_states (
+    track_hash TEXT NOT NULL, options_key TEXT NOT NULL, seq INTEGER NOT NULL, segments_json TEXT NOT NULL,
+    note TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (track_hash, options_key, seq))""",
+    """CREATE TABLE IF NOT EXISTS edit_cursors (
+    track_hash TEXT NOT NULL, options_key TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (track_hash, options_key))""",
+    """CREATE TABLE IF NOT EXISTS track_renders (
+    track_hash TEXT NOT NULL, render_key TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (track_hash, render_key))""",
+    """CREATE TABLE IF NOT EXISTS votes (
+    track_hash TEXT NOT NULL, session TEXT NOT NULL, version_a TEXT NOT NULL, version_b TEXT NOT NULL,
+    preferred TEXT NOT NULL, created_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS analyses (
+    track_hash TEXT NOT NULL REFERENCES tracks(content_hash), options_key TEXT NOT NULL, file TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (track_hash, options_key))""",
+)
+
+#: Version 2: stored descriptions (a track's predictions under their complete key).
+SCHEMA_V2 = (
+    """CREATE TABLE IF NOT EXISTS descriptions (
+    track_hash TEXT NOT NULL, key TEXT NOT NULL, file TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, key))""",
+)
+
+#: MIGRATIONS[n - 1] takes a file from version n - 1 to version n.
+MIGRATIONS = (SCHEMA_V1, SCHEMA_V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "music-studio"
+
+
+def max_duration_s() -> float:
+    """The long-file limit: ``STUDIO_MAX_DURATION_S`` or 20 minutes."""
+    raw = os.environ.get(ENV_MAX_DURATION)
+    try:
+        return float(raw) if raw else DEFAULT_MAX_DURATION_S
+    except ValueError:
+        return DEFAULT_MAX_DURATION_S
+
+
+class Database:
+    """The SQLite file of a data directory ``root``, migrated to ``SCHEMA_VERSION`` on open."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_data_dir()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"The data directory {self.root} cannot be used: {exc}") from None
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.root / DB_NAME, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"The studio database in {self.root} cannot be opened: {exc}") from None
+        return conn
+
+    @contextmanager
+    def _db(self):
+        """A connection in one transaction: committed on success, rolled back on error."""
+        conn = self._connect()
+        try:
+            with conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"The studio database in {self.root} could not be updated: {exc}") from None
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version``."""
+        with self._db() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        try:
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            self._refuse_newer(found)
+            while found < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")  # one writer migrates; the others wait, then see its version
+                found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                self._refuse_newer(found)
+                if found < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[found]:
+                        conn.execute(statement)
+                    found += 1
+                    conn.execute(f"PRAGMA user_version = {found}")
+                conn.commit()
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise StoreError(f"The studio database in {self.root} cannot be used: {exc}") from None
+        finally:
+            conn.close()
+
+    def _refuse_newer(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"The studio database in {self.root} was written by a newer version of the studio (schema "
+                f"version {found}; this one reads up to {SCHEMA_VERSION}). Update the studio, or point "
+                f"{ENV_DATA_DIR} at another folder.")

@@ -1,0 +1,126 @@
+"""Versions of a track and what listeners said: render links, edit histories and A/B votes."""
+
+from __future__ import annotations
+
+import time
+
+from core.errors import StoreError
+from core.store.db import Database
+
+
+class HistoryStore(Database):
+    """The ``track_renders``, ``edit_states``/``edit_cursors`` and ``votes`` tables."""
+
+    # ------------------------------------------------- versions of one track
+    def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
+        """Record that a stored render is a version of a track (kind: single, multi, edit, cover)."""
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO track_renders VALUES (?,?,?,?,?)",
+                       (track_hash, render_key, kind, label, time.time()))
+
+    def renders_of(self, track_hash: str) -> list[dict]:
+        """The renders linked to a track, oldest first: render_key, kind, label, created_at."""
+        with self._db() as db:
+            rows = db.execute("SELECT render_key, kind, label, created_at FROM track_renders WHERE track_hash=? "
+                              "ORDER BY created_at", (track_hash,)).fetchall()
+        return [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
+
+    # ------------------------------------------------------------------ edits
+    def edits(self, track_hash: str, options_key: str = "segments") -> "EditHistory":
+        """The persistent undo/redo history of a track's segment edits."""
+        return EditHistory(self, track_hash, options_key)
+
+    # ------------------------------------------------------------------ votes
+    def add_vote(self, track_hash: str, *, version_a: str, version_b: str, preferred: str, session: str) -> None:
+        """One blind A/B answer: of versions ``version_a`` and ``version_b`` the listener preferred
+        ``preferred`` (one of the two, or "same")."""
+        if preferred not in (version_a, version_b, "same"):
+            raise StoreError("A vote must prefer one of the two versions, or 'same'.")
+        with self._db() as db:
+            db.execute("INSERT INTO votes VALUES (?,?,?,?,?,?)",
+                       (track_hash, session, version_a, version_b, preferred, time.time()))
+
+    def votes(self, track_hash: str) -> list[dict]:
+        with self._db() as db:
+            rows = db.execute("SELECT session, version_a, version_b, preferred, created_at FROM votes "
+                              "WHERE track_hash=? ORDER BY created_at", (track_hash,)).fetchall()
+        return [dict(zip(("session", "version_a", "version_b", "preferred", "created_at"), r)) for r in rows]
+
+
+#: The state that stands for "the machine's version" in an edit history (written by reset).
+_MACHINE = "null"
+
+
+class EditHistory:
+    """The undo/redo history of one track's segment edits (states are JSON lists of segments).
+
+    ``Store.edits(track_hash, options_key)`` gives it; every method writes through to SQLite,
+    so edits survive a refresh and a restart. State 0 does not exist: no state means "the
+    machine's version" (the analysis), which ``reset`` returns to.
+    """
+
+    def __init__(self, store: Database, track_hash: str, options_key: str):
+        self._store, self.track_hash, self.options_key = store, track_hash, options_key
+
+    def _key(self) -> tuple[str, str]:
+        return self.track_hash, self.options_key
+
+    def cursor(self) -> int:
+        with self._store._db() as db:
+            row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        with self._store._db() as db:
+            row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edit_states WHERE track_hash=? AND options_key=?",
+                             self._key()).fetchone()
+        return int(row[0])
+
+    def current(self) -> str | None:
+        """The segments JSON at the cursor, or None for the machine's version."""
+        seq = self.cursor()
+        if seq == 0:
+            return None
+        with self._store._db() as db:
+            row = db.execute("SELECT segments_json FROM edit_states WHERE track_hash=? AND options_key=? AND seq=?",
+                             (*self._key(), seq)).fetchone()
+        return row[0] if row and row[0] != _MACHINE else None
+
+    def push(self, segments_json: str, *, note: str = "") -> int:
+        """A new state after the cursor (what was undone past it is dropped); returns its number."""
+        seq = self.cursor() + 1
+        with self._store._db() as db:
+            db.execute("DELETE FROM edit_states WHERE track_hash=? AND options_key=? AND seq>=?", (*self._key(), seq))
+            db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)",
+                       (*self._key(), seq, segments_json, note, time.time()))
+            db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
+        return seq
+
+    def _move(self, seq: int) -> str | None:
+        with self._store._db() as db:
+            db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
+        return self.current()
+
+    def can_undo(self) -> bool:
+        return self.cursor() > 0
+
+    def can_redo(self) -> bool:
+        return self.cursor() < self.count()
+
+    def undo(self) -> str | None:
+        return self._move(max(0, self.cursor() - 1))
+
+    def redo(self) -> str | None:
+        return self._move(min(self.count(), self.cursor() + 1))
+
+    def reset(self) -> None:
+        """Back to the machine's version, as a new state: undo brings the edits back, and no
+        later edit can drop them."""
+        if self.current() is not None:
+            self.push(_MACHINE, note="reset to the analysis")
+
+    def notes(self) -> list[str]:
+        with self._store._db() as db:
+            rows = db.execute("SELECT note FROM edit_states WHERE track_hash=? AND options_key=? ORDER BY seq",
+                              self._key()).fetchall()
+        return [r[0] for r in rows]

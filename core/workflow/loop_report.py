@@ -1,0 +1,48 @@
+"""The Loop page's report: the loop's tables of several reference tracks put together, their
+summaries per title and their means per target; and unique titles for the tracks.
+
+Pure functions (no Streamlit); the loop itself is :mod:`core.workflow.loop`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.describe.models import TARGETS
+from core.workflow.loop import summary_by_title
+
+
+@dataclass(frozen=True)
+class LoopReport:
+    """The loop's results over several reference tracks."""
+
+    single: pd.DataFrame  # every single-region render
+    multi: pd.DataFrame  # every segment of every multi-region render
+    single_summary: pd.DataFrame  # per title, then the mean (last row)
+    multi_summary: pd.DataFrame
+    mean_single: dict[str, float]  # per target, over the titles ({} when there is none)
+    mean_multi: dict[str, float]
+
+
+def _mean(summary: pd.DataFrame) -> dict[str, float]:
+    return summary.iloc[-1][list(TARGETS)].to_dict() if len(summary) else {}
+
+
+def loop_report(results) -> LoopReport:
+    """The report of ``results`` (``core.workflow.loop.LoopResult`` objects, one per track)."""
+    results = list(results)
+    single = pd.concat([r.single for r in results], ignore_index=True)
+    multi = pd.concat([r.multi for r in results], ignore_index=True)
+    single_summary, multi_summary = summary_by_title(single), summary_by_title(multi)
+    return LoopReport(single, multi, single_summary, multi_summary, _mean(single_summary), _mean(multi_summary))
+
+
+def unique_titles(library) -> dict[str, str]:
+    """A title per stored track (``Store.list_tracks`` rows), by content hash: its name, or its
+    name and the start of its hash where two tracks share a name."""
+    counts = Counter(t["name"] for t in library)
+    return {t["content_hash"]: t["name"] if counts[t["name"]] == 1 else f"{t['name']} ({t['content_hash'][:6]})"
+            for t in library}

@@ -1,0 +1,58 @@
+"""Analyze: upload tracks, see chroma, tempo and tonic per window, and the form."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.describe.models import list_models
+from core.describe.predict import VOCAL_MODES
+from core.workflow.overview import example_files, track_names
+from pages.ui.analysis import analysis_options, show_track
+from pages.ui.entry import through_navigation
+from pages.ui.tracks import track_label, upload_tracks
+from pages.ui.widgets import get_store
+
+through_navigation()
+
+NO_MODEL = "(none)"
+VOCAL_LABELS = {"auto": "when the track has a voice", "on": "always", "off": "never"}
+
+st.title("Analyze")
+st.caption(
+    "Drop in reference tracks to see what the machine hears: CQT chroma, tempo and tonic per "
+    "10 s window, and the form of the piece (Laplacian segmentation)."
+)
+store = get_store()
+options = analysis_options()
+
+models = list_models()
+m1, m2 = st.columns([2, 1])
+model_name = m1.selectbox("Descriptor model (per-window genre, mood... predictions)", [NO_MODEL] + models,
+                          index=(models.index("mlp") + 1) if "mlp" in models else 0, key="model_pick")
+vocal_mode = m2.selectbox("Remove vocals before classifying", VOCAL_MODES, format_func=VOCAL_LABELS.get,
+                          key="vocal_mode", disabled=model_name == NO_MODEL,
+                          help="The models learnt from instrumental renders, so a voice confuses them. The "
+                               "2-stem separation (see the Stems page) takes the vocals out first.")
+
+shown: list[str] = st.session_state.setdefault("analyze_shown", [])
+upload_tracks("Upload tracks (WAV, FLAC, OGG, MP3, AIFF)", store=store, key="uploader", into=shown)
+examples = example_files()
+example = st.selectbox("Or try an example render (one per genre)", ["-", *examples], key="example_pick")
+if example != "-":
+    path = examples[example]
+    digest = store.keep(path.read_bytes(), name=path.stem, suffix=path.suffix)
+    shown.extend([digest] if digest not in shown else [])
+
+library = store.list_tracks()
+if library:
+    names = {t["content_hash"]: track_label(t) for t in library}
+    picked = st.multiselect("Or open tracks analysed before", list(names), format_func=names.get, key="library_pick")
+    shown.extend(h for h in picked if h not in shown)
+if not shown:
+    st.info("Upload a track to begin. Everything you analyse is kept, so coming back is instant.")
+    st.stop()
+
+for tab, h in zip(st.tabs(track_names(shown, library)), shown):
+    with tab:
+        show_track(h, store=store, options=options, model_name=None if model_name == NO_MODEL else model_name,
+                   vocal_mode=vocal_mode)

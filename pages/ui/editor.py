@@ -1,0 +1,119 @@
+"""The Segments page's editing widgets: the history bar, the segment table, the split and merge panels."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.analysis.key import PITCH_CLASSES
+from core.bounds import MAX_DURATION_S, TEMPO_RANGE_BPM
+from core.workflow.editor import BY_SEED, band_options, editor_table, pair_label, segment_downloads, segment_label
+from core.workflow.edits import EditError, merge_segments, segments_from_json, split_segment
+from pages.ui.media import download_buttons
+
+
+def history_bar(history, *, status: str) -> str | None:
+    """Undo, redo and reset buttons beside the history's ``status``. None when no button was
+    pressed, else the step's message to show ("" for none)."""
+    h1, h2, h3, h4 = st.columns([1, 1, 2, 4])
+    h4.markdown(status)
+    if h1.button("Undo", key="segments_undo", disabled=not history.can_undo(), icon=":material/undo:"):
+        history.undo()
+        return ""
+    if h2.button("Redo", key="segments_redo", disabled=not history.can_redo(), icon=":material/redo:"):
+        history.redo()
+        return ""
+    if h3.button("Reset to the analysis", key="segments_reset", disabled=history.current() is None,
+                 help="Back to the machine's version, as one more step in the history: Undo brings your edits back."):
+        history.reset()
+        return "Back to the machine's version (Undo brings your edits back)."
+    return None
+
+
+def _columns(catalog, widths: dict) -> dict:
+    lo, hi = TEMPO_RANGE_BPM
+    number, select = st.column_config.NumberColumn, st.column_config.SelectboxColumn
+    return {  # fixed pixel widths: the table reads the same on every screen
+        "segment": number("#", width=widths["segment"]),
+        "start_s": number("Start (s)", min_value=0.0, max_value=MAX_DURATION_S, step=0.01, format="%.2f",
+                          width=widths["start_s"], help="Moving a start moves the previous end too."),
+        "end_s": number("End (s)", min_value=0.0, max_value=MAX_DURATION_S, step=0.01, format="%.2f",
+                        width=widths["end_s"], help="Moving an end moves the next start too."),
+        "duration_s": number("Length (s)", format="%.2f", width=widths["duration_s"]),
+        "label": st.column_config.TextColumn("Section", width=widths["label"],
+                                             help="The section type the analysis found"),
+        "descriptor": select("Descriptor", options=catalog.names(), required=True, width=widths["descriptor"],
+                             help="Type to search the catalog"),
+        "tempo_bpm": number("Tempo (BPM)", min_value=lo, max_value=hi, step=0.1, format="%.1f",
+                            width=widths["tempo_bpm"]),
+        "tonic": select("Tonic", options=list(PITCH_CLASSES), required=True, width=widths["tonic"]),
+        "band": select("Band", options=band_options(catalog), width=widths["band"],
+                       help=f"One of the descriptor's bands, or {BY_SEED}: the render's seed chooses"),
+    }
+
+
+def segments_editor(segments, *, catalog, key: str, widths: dict) -> list[dict] | None:
+    """The editable segment table; its rows (records) when the user changed a cell, else None."""
+    edited = st.data_editor(editor_table(segments), key=key, hide_index=True, num_rows="fixed", width="content",
+                            disabled=["segment", "duration_s", "label"], column_config=_columns(catalog, widths))
+    return edited.to_dict(orient="records") if st.session_state.get(key, {}).get("edited_rows") else None
+
+
+def _split(segments, catalog):
+    st.markdown("**Split a segment**")
+    which = st.selectbox("Segment", range(len(segments)), key="split_pick",
+                         format_func=lambda i: segment_label(segments, i))
+    seg = segments[min(which, len(segments) - 1)]
+    at_s = st.number_input("at (s)", min_value=float(seg.start_s), max_value=float(seg.end_s),
+                           value=round((seg.start_s + seg.end_s) / 2, 2), step=0.5,
+                           key=f"split_at-{seg.start_s}-{seg.end_s}")
+    if st.button("Split", key="split_go", icon=":material/content_cut:"):
+        note = f"Split segment {which + 1} at {at_s:g} s"
+        return split_segment(segments, index=which, at_s=at_s, catalog=catalog), note
+    return None
+
+
+def _merge(segments, catalog):
+    st.markdown("**Merge two neighbours**")
+    if len(segments) < 2:
+        st.caption("There is one segment: nothing to merge.")
+        return None
+    pair = st.selectbox("Segments", range(len(segments) - 1), key="merge_pick",
+                        format_func=lambda i: pair_label(segments, i))
+    keep = st.radio("Keep the descriptor, tempo, tonic and band of", ["first", "second"], horizontal=True,
+                    key="merge_keep")
+    if st.button("Merge", key="merge_go", icon=":material/merge:"):
+        note = f"Merged segments {pair + 1} and {pair + 2}"
+        return merge_segments(segments, index=pair, keep=keep, catalog=catalog), note
+    return None
+
+
+def split_and_merge(segments, *, catalog):
+    """The split and merge panels side by side: the edit asked for, as (segments, note), or None
+    (a refused split or merge gets its message in its panel)."""
+    asked = None
+    for column, panel in zip(st.columns(2), (_split, _merge)):
+        with column.container(border=True):
+            try:
+                asked = panel(segments, catalog) or asked
+            except EditError as exc:
+                st.error(str(exc))
+    return asked
+
+
+def segment_files(segments, *, name: str, duration_s: float, catalog, upload_key: str):
+    """The segments as JSON and CSV downloads, and a segments JSON upload: the uploaded segments
+    as (segments, note), once per upload and ``upload_key`` (the track), else None."""
+    files = [(*file, key) for file, key in zip(segment_downloads(segments, name=name),
+                                               ("segments_dl_json", "segments_dl_csv"))]
+    upload = download_buttons(files, spec=[1, 1, 2])[2].file_uploader("Upload segments JSON", type=["json"],
+                                                                       key="segments_json_upload")
+    applied: set = st.session_state.setdefault("segments_applied_uploads", set())
+    if upload is None or (upload_key, upload.file_id) in applied:
+        return None
+    try:
+        loaded = segments_from_json(upload.getvalue(), duration_s=duration_s, catalog=catalog)
+    except EditError as exc:
+        st.error(f"{upload.name}: {exc}")
+        return None
+    applied.add((upload_key, upload.file_id))
+    return loaded, f"Uploaded {upload.name}"

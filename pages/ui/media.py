@@ -1,0 +1,83 @@
+"""Audio and downloads on a page: encoded previews, stored renders (caption, player, figure
+and files), rows of download buttons."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.audio.load import to_ogg_bytes
+from core.plots import render_figure
+from core.workflow.variations import render_caption, render_stem
+from pages.ui.widgets import get_store
+
+CSV, JSON = "text/csv", "application/json"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def preview_ogg(content_hash: str, _samples: np.ndarray, sample_rate: int) -> bytes:
+    """Compact OGG Vorbis of a track for in-browser players (cached by content hash)."""
+    return to_ogg_bytes(_samples, sample_rate)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _stored_render(render_key: str):
+    result = get_store().get_render(render_key)
+    if result is None:  # raised, so a missing render is not remembered once it is made again
+        raise LookupError(render_key)
+    return result
+
+
+def stored_render(render_key: str):
+    """A stored render, read once per server process (renders are immutable by key), or None."""
+    try:
+        return _stored_render(render_key)
+    except LookupError:
+        return None
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def render_media(render_key: str) -> dict | None:
+    """Everything a page shows of a stored render, encoded once per render."""
+    result = stored_render(render_key)
+    if result is None:
+        return None
+    return {"caption": render_caption(result), "ogg": to_ogg_bytes(result.audio, result.sample_rate),
+            "wav": result.wav_bytes(), "midi": result.midi_bytes(), "timeline": result.timeline.to_json(),
+            "figure": render_figure(result), "stem": render_stem(result)}
+
+
+def download_buttons(files, *, spec=None) -> list:
+    """A row of download buttons; ``files``: (label, data, file name, mime type, key) each;
+    ``spec``: the row's column widths (one column per file by default). Returns the columns."""
+    columns = st.columns(spec or len(files))
+    for column, (label, data, name, mime, key) in zip(columns, files):
+        column.download_button(label, data, name, mime, key=key)
+    return columns
+
+
+def render_card(render_key: str, *, prefix: str, title: str = "", stem: str | None = None) -> bool:
+    """A stored render's caption (after ``title``), player, figure and WAV / MIDI / timeline
+    downloads; False (and a warning) when it cannot be read back."""
+    media = render_media(render_key)
+    if media is None:
+        st.warning("This render could not be read back from the store; render it again.")
+        return False
+    st.markdown(f"{title}{media['caption']}")
+    st.audio(media["ogg"], format="audio/ogg")
+    st.plotly_chart(media["figure"], key=f"{prefix}fig-{render_key}")
+    stem = stem or media["stem"]
+    download_buttons([("WAV", media["wav"], f"{stem}.wav", "audio/wav", f"{prefix}wav-{render_key}"),
+                      ("MIDI", media["midi"], f"{stem}.mid", "audio/midi", f"{prefix}mid-{render_key}"),
+                      ("Timeline", media["timeline"], f"{stem}.json", JSON, f"{prefix}json-{render_key}")])
+    return True
+
+
+def pick_render(choices: dict[str, str], *, shown: str | None, label: str, key: str) -> str | None:
+    """A picker over ``choices`` (render key -> label, newest first) when there are two or
+    more, starting at ``shown``; the render to show."""
+    if len(choices) < 2:
+        return shown
+    keys = list(choices)
+    return st.selectbox(f"{label} ({len(keys)})", keys, format_func=choices.get,
+                        index=keys.index(shown) if shown in keys else 0, key=key)

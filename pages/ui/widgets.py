@@ -1,0 +1,93 @@
+"""What every page shares: the store, stored tracks and models (loaded once per process), and
+progress bars. Uploads and the track picker are in :mod:`pages.ui.tracks`."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.describe.models import load_model
+from core.errors import StudioError
+from core.store.store import Store, default_data_dir
+
+
+def get_store() -> Store:
+    """The Store of the data directory in STUDIO_DATA_DIR (one per directory and process)."""
+    return _store_at(str(default_data_dir()))
+
+
+@st.cache_resource
+def _store_at(root: str) -> Store:
+    return Store(root)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def stored_track(content_hash: str):
+    """A stored track, decoded once per server process (tracks are immutable by content hash)."""
+    return get_store().get_track(content_hash)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def cached_model(name: str):
+    """A descriptor model, loaded once per server process."""
+    return load_model(name)
+
+
+@st.cache_resource(show_spinner=False)
+def process_memo(name: str) -> dict:
+    """A dict kept for the server process's life (the caller bounds its size)."""
+    return {}
+
+
+def track_or_message(content_hash: str, *, prefix: str = "", hint: str = "upload it again"):
+    """The stored track, or None and a message on the page (after ``prefix``)."""
+    try:
+        track = stored_track(content_hash)
+    except StudioError as exc:
+        st.error(f"{prefix}This track could not be read back from the store: {exc}")
+        return None
+    if track is None:
+        st.error(f"{prefix}This track's audio is no longer in the store; {hint}.")
+    return track
+
+
+def require_stored_track(content_hash: str, *, hint: str = "upload it again"):
+    """The stored track, or a message on the page and the end of this run."""
+    track = track_or_message(content_hash, hint=hint)
+    if track is None:
+        st.stop()
+    return track
+
+
+def page_progress(label: str):
+    """A Streamlit progress bar and a ``progress(fraction, message)`` callback feeding it."""
+    bar = st.progress(0.0, text=label)
+
+    def progress(fraction: float, message: str = "") -> None:
+        bar.progress(float(min(max(fraction, 0.0), 1.0)), text=f"{label}: {message}" if message else label)
+
+    return bar, progress
+
+
+def with_progress(label: str, compute, *, error: str = "", stop: bool = True):
+    """``compute(progress)`` under a progress bar. A StudioError is shown (after ``error``) and
+    ends the run (``stop``) or gives None."""
+    bar, progress = page_progress(label)
+    try:
+        return compute(progress)
+    except StudioError as exc:
+        st.error(f"{error}{exc}")
+        if stop:
+            st.stop()
+        return None
+    finally:
+        bar.empty()
+
+
+def remembered(name: str, key, compute, *, limit: int = 64):
+    """``compute()`` once per ``key`` and server process (the oldest of ``limit`` entries goes first)."""
+    memo = process_memo(name)
+    if key not in memo:
+        while len(memo) >= limit:  # dicts keep insertion order
+            memo.pop(next(iter(memo)))
+        memo[key] = compute()
+    return memo[key]

@@ -1,0 +1,177 @@
+"""The store's schema versions (PRAGMA user_version): old files open and are migrated, newer
+files are refused clearly, and the store keeps descriptions (schema version 2)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from core.errors import StoreError
+from core.separation import SeparationOptions, Stems
+from core.store.db import SCHEMA_VERSION
+from core.store.store import Store
+
+#: The schema exactly as the store wrote it before it had a version (user_version 0).
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    content_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    file TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS renders (
+    render_key TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    timeline_json TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    options_json TEXT NOT NULL,
+    audio_file TEXT NOT NULL,
+    midi_file TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS separations (
+    separation_key TEXT PRIMARY KEY,
+    track_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    files_json TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edit_states (
+    track_hash TEXT NOT NULL,
+    options_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    segments_json TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, options_key, seq)
+);
+CREATE TABLE IF NOT EXISTS edit_cursors (
+    track_hash TEXT NOT NULL,
+    options_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (track_hash, options_key)
+);
+CREATE TABLE IF NOT EXISTS track_renders (
+    track_hash TEXT NOT NULL,
+    render_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, render_key)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    track_hash TEXT NOT NULL,
+    session TEXT NOT NULL,
+    version_a TEXT NOT NULL,
+    version_b TEXT NOT NULL,
+    preferred TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS analyses (
+    track_hash TEXT NOT NULL REFERENCES tracks(content_hash),
+    options_key TEXT NOT NULL,
+    file TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (track_hash, options_key)
+);
+"""
+
+
+def _old_store(root):
+    """A data directory as the code before schema versions left it: two tracks' rows, a vote,
+    an edit and a render link."""
+    root.mkdir(parents=True)
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?)",
+                   ("aa11", "old song", "WAV", 22050, 1, 3.0, "audio/aa/aa11.wav", 1.0))
+        db.execute("INSERT INTO votes VALUES (?,?,?,?,?,?)", ("aa11", "s1", "original", "r1", "r1", 2.0))
+        db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)", ("aa11", "segments", 1, "[]", "merge", 3.0))
+        db.execute("INSERT INTO edit_cursors VALUES (?,?,?)", ("aa11", "segments", 1))
+        db.execute("INSERT INTO track_renders VALUES (?,?,?,?,?)", ("aa11", "r1", "single", "v1", 4.0))
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    return root
+
+
+def _user_version(root) -> int:
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_a_fresh_store_is_at_the_latest_version(tmp_path):
+    store = Store(tmp_path / "data")
+    assert store.schema_version() == SCHEMA_VERSION == _user_version(tmp_path / "data") == 2
+
+
+def test_an_unversioned_store_opens_keeps_its_data_and_is_migrated(tmp_path):
+    root = _old_store(tmp_path / "data")
+    store = Store(root)
+    assert _user_version(root) == SCHEMA_VERSION
+    assert [t["name"] for t in store.list_tracks()] == ["old song"]
+    assert store.has_track("aa11")
+    assert [v["preferred"] for v in store.votes("aa11")] == ["r1"]
+    history = store.edits("aa11", "segments")
+    assert history.cursor() == 1 and history.current() == "[]" and history.notes() == ["merge"]
+    assert store.renders_of("aa11")[0]["label"] == "v1"
+    store.put_description("aa11", "k1", b'{"p": 1}')  # the version-2 table exists
+    assert Store(root).get_description("aa11", "k1") == b'{"p": 1}'
+    assert _user_version(root) == SCHEMA_VERSION  # opening again changes nothing
+
+
+def test_a_version_1_store_gets_the_descriptions_table(tmp_path):
+    root = _old_store(tmp_path / "data")
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        db.execute("PRAGMA user_version = 1")
+    store = Store(root)
+    assert store.schema_version() == 2
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "descriptions" in tables and "tracks" in tables
+
+
+def test_a_newer_store_is_refused_clearly(tmp_path):
+    root = tmp_path / "data"
+    Store(root)
+    with sqlite3.connect(root / "studio.sqlite3") as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer version of the studio"):
+        Store(root)
+    assert _user_version(root) == SCHEMA_VERSION + 1  # left as it was
+
+
+def test_descriptions_are_bytes_by_track_and_key(tmp_path):
+    store = Store(tmp_path / "data")
+    assert store.get_description("h", "k") is None
+    data = json.dumps({"columns": ["genre"], "data": [["rock"]]}).encode()
+    store.put_description("h", "k", data)
+    store.put_description("h", "other", b"x")
+    assert store.get_description("h", "k") == data and store.get_description("h", "other") == b"x"
+    store.put_description("h", "k", b"new")  # the same key replaces
+    assert Store(tmp_path / "data").get_description("h", "k") == b"new"
+
+
+def test_stems_and_renders_round_trip_through_their_codecs(tmp_path):
+    rng = np.random.default_rng(0)
+    quiet = (0.1 * rng.standard_normal((2000, 2))).astype(np.float32)
+    loud = quiet * 30  # beyond full scale: kept as float WAV, not clipped
+    stems = Stems(stems={"vocals": quiet, "accompaniment": loud}, sample_rate=22050, model="spleeter-2stems",
+                  track_hash="h", notes=("a note",))
+    store = Store(tmp_path / "data")
+    store.put_separation("key1", stems, options=SeparationOptions())
+    back = Store(tmp_path / "data").get_separation("key1")
+    assert back.names == ("vocals", "accompaniment") and back.notes == ("a note",)
+    assert np.abs(back["vocals"] - quiet).max() < 1e-5 and np.array_equal(back["accompaniment"], loud)
+    assert store.list_separations("h")[0]["model"] == "spleeter-2stems"
+    (tmp_path / "data" / "separations" / "key1" / "vocals.flac").write_bytes(b"not flac")
+    assert store.get_separation("key1") is None  # unreadable: separated again by the caller
