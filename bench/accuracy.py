@@ -32,8 +32,8 @@ AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
 
 
 def synthetic_cases(n: int):
-    from core.generate.groundtruth import form_track
     from core.analysis.key import PITCH_CLASSES
+    from core.generate.groundtruth import form_track
 
     rng = np.random.default_rng(2024)
     forms = ["ABAC", "ABCD", "ABACAD", "ABAB", "ABCA", "ABACA", "ABCBA", "ABBA"]

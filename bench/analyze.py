@@ -36,8 +36,8 @@ def naive_baseline(y: np.ndarray, sr: int) -> None:
     import librosa
 
     from bench.baselines import gallery_segments
-    from core.audio.grid import WindowGrid
     from core.analysis.key import estimate_keys
+    from core.audio.grid import WindowGrid
 
     starts, ends, _ = WindowGrid().windows(len(y) / sr)
     for s, e in zip(starts, ends):

@@ -14,12 +14,11 @@ from collections import Counter
 import numpy as np
 import pretty_midi
 
-
 import core  # noqa: E402
-from core.generate.catalog import load_catalog  # noqa: E402
-from core.generate.compose import compose  # noqa: E402
 from core.describe.models import load_model  # noqa: E402
 from core.describe.predict import predict  # noqa: E402
+from core.generate.catalog import load_catalog  # noqa: E402
+from core.generate.compose import compose  # noqa: E402
 from core.generate.render import _group_audio, master  # noqa: E402
 
 

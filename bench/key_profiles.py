@@ -14,16 +14,14 @@ corpus, and their mean. The chosen default comes from this table (see README, Ke
 
 from __future__ import annotations
 
-
 import numpy as np
 
-
 import core  # noqa: E402
+from core.analysis.key import PITCH_CLASSES, estimate_keys, load_profiles  # noqa: E402
+from core.audio.grid import WindowGrid, window_mean_var  # noqa: E402
 from core.generate.catalog import load_catalog  # noqa: E402
 from core.generate.compose import compose  # noqa: E402
 from core.generate.groundtruth import form_track  # noqa: E402
-from core.audio.grid import WindowGrid, window_mean_var  # noqa: E402
-from core.analysis.key import PITCH_CLASSES, estimate_keys, load_profiles  # noqa: E402
 from core.generate.render import _region_audio, master  # noqa: E402
 
 COMPRESSIONS = {

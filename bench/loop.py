@@ -21,15 +21,14 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from core.audio.load import to_wav_bytes  # noqa: E402
-from core.generate.catalog import load_catalog  # noqa: E402
 from core.analysis.key import PITCH_CLASSES  # noqa: E402
-from core.workflow.loop import (AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop,  # noqa: E402
-                       summary_by_title)
+from core.audio.load import to_wav_bytes  # noqa: E402
 from core.describe.models import TARGETS, load_model  # noqa: E402
+from core.generate.catalog import load_catalog  # noqa: E402
 from core.generate.render import render  # noqa: E402
-from core.store.store import Store  # noqa: E402
 from core.generate.timeline import multi_region  # noqa: E402
+from core.store.store import Store  # noqa: E402
+from core.workflow.loop import AMPER_MULTI, AMPER_SINGLE, TARGETS_MULTI, TARGETS_SINGLE, cached_loop, summary_by_title  # noqa: E402
 
 
 def catalog_piece(i: int, *, seconds: float, seed: int):

@@ -15,7 +15,6 @@ import argparse
 import numpy as np
 
 
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("corpora", nargs="+")

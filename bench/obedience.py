@@ -16,7 +16,6 @@ from collections import defaultdict
 import numpy as np
 
 
-
 def _scale_name(scale) -> str:
     from core.generate.catalog import SCALES
 

@@ -13,7 +13,6 @@ import argparse
 import statistics
 import time
 
-
 from core.generate import render as render_module  # noqa: E402
 from core.generate.synth import render_midi  # noqa: E402
 from core.generate.timeline import multi_region  # noqa: E402

@@ -16,11 +16,16 @@ import numpy as np
 import pandas as pd
 
 
-
 def main() -> None:
     from core.describe.corpus import load_corpora
-    from core.describe.models import (DEFAULT_FEATURE_SETS, TARGETS, DescriptorModel, _fit_hierarchy, split_by_render,
-                             training_table)
+    from core.describe.models import (
+        DEFAULT_FEATURE_SETS,
+        TARGETS,
+        DescriptorModel,
+        _fit_hierarchy,
+        split_by_render,
+        training_table,
+    )
 
     t, cols, x = training_table(load_corpora(sys.argv[1:] or ['build/corpus']))
     tr, te = split_by_render(t, test_size=0.3, seed=0)

@@ -19,15 +19,14 @@ import time
 
 import numpy as np
 
-
 from core.audio.load import track_from_array  # noqa: E402
-from core.generate.groundtruth import sung_voice  # noqa: E402
 from core.describe.predict import VOICE_FRAMES_MIN, voice_share  # noqa: E402
+from core.generate.groundtruth import sung_voice  # noqa: E402
 from core.generate.render import render  # noqa: E402
+from core.generate.timeline import single_region  # noqa: E402
 from core.separation import SeparationOptions, compute_stems, default_weights_dir  # noqa: E402
 from core.separation.demucs_backend import local_weights_present  # noqa: E402
 from core.separation.quality import sdr_db  # noqa: E402
-from core.generate.timeline import single_region  # noqa: E402
 
 SR = 44100
 #: Instrumentals for the voice detector, lead-heavy ones included (sax, flute, strings, synth leads).

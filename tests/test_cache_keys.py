@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import core.separation as separation_module
 from core import cachekey
 from core.analysis import analyze as analyze_module
 from core.analysis.analyze import AnalysisOptions
@@ -19,9 +20,8 @@ from core.audio.load import content_hash
 from core.generate import render as render_module
 from core.generate.compose import ComposeOptions
 from core.generate.timeline import single_region
-from core.workflow import loop as loop_module
-import core.separation as separation_module
 from core.separation import SeparationOptions, separation_key, weights_fingerprint
+from core.workflow import loop as loop_module
 
 SEGMENT_VARIANTS = {"k_min": 2, "k_max": 3, "boundary_method": "labels", "label_method": "uniform",
                     "min_segment_s": 4.0, "kernel_s": 10.0,

@@ -9,8 +9,14 @@ import core.analysis.analyze as analyze_module
 import core.describe.describe as describe_module
 from core.analysis.analyze import AnalysisOptions
 from core.audio.load import load_track
-from core.describe.describe import (Description, VocalCheck, describe, description_from_bytes, description_key,
-                                    description_to_bytes)
+from core.describe.describe import (
+    Description,
+    VocalCheck,
+    describe,
+    description_from_bytes,
+    description_key,
+    description_to_bytes,
+)
 from core.describe.models import load_model
 from core.describe.predict import VOICE_FRAMES_MIN, majority_table, predict
 from core.errors import OptionError, SeparationError

@@ -12,14 +12,20 @@ import soundfile as sf
 
 from core.analysis.analyze import analyze
 from core.audio.load import track_from_array
-from core.generate.catalog import load_catalog
-from core.workflow.loop import multi_region_timeline, plan_loop, single_region_table, multi_region_table, top_tempi
-from core.workflow.loop import single_region_timelines
-from core.describe.models import TARGETS, load_model
 from core.describe.describe import describe
+from core.describe.models import TARGETS, load_model
 from core.describe.predict import predict
+from core.generate.catalog import load_catalog
 from core.generate.render import render
 from core.generate.timeline import multi_region
+from core.workflow.loop import (
+    multi_region_table,
+    multi_region_timeline,
+    plan_loop,
+    single_region_table,
+    single_region_timelines,
+    top_tempi,
+)
 from tests.conftest import ROOT
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import core
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpus
-from core.describe.models import ModelError, TARGETS, load_model, split_by_render, train
+from core.describe.models import TARGETS, ModelError, load_model, split_by_render, train
 from core.describe.predict import MAJORITY_COLUMNS, majority_table, predict
 from core.generate.render import render
 from core.generate.timeline import single_region

@@ -17,8 +17,8 @@ import core
 from core.generate.catalog import CatalogError, load_catalog
 from core.generate.compose import ComposeOptions, compose
 from core.generate.render import render
-from core.store.store import Store
 from core.generate.timeline import load_timeline, multi_region, single_region
+from core.store.store import Store
 from tests.conftest import ROOT
 
 CAT = load_catalog()

@@ -14,15 +14,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.generate.catalog import load_catalog
-from core.workflow.edits import (EditError, EditedSegment, current_segments, describe_edit, edits_key, machine_segments,
-                        merge_segments, reconcile_edit, save_edit, segments_from_json, segments_from_form,
-                        segments_from_records, segments_table, segments_to_csv, segments_to_json, split_segment,
-                        timeline_from_segments, validate_segments)
-from core.workflow.loop import multi_region_timeline
 from core.describe.predict import majority_spans
+from core.generate.catalog import load_catalog
 from core.span import Span
 from core.store.store import Store
+from core.workflow.edits import (
+    EditedSegment,
+    EditError,
+    current_segments,
+    describe_edit,
+    edits_key,
+    machine_segments,
+    merge_segments,
+    reconcile_edit,
+    save_edit,
+    segments_from_form,
+    segments_from_json,
+    segments_from_records,
+    segments_table,
+    segments_to_csv,
+    segments_to_json,
+    split_segment,
+    timeline_from_segments,
+    validate_segments,
+)
+from core.workflow.loop import multi_region_timeline
 from tests.conftest import ROOT, wav_bytes
 
 APP = str(ROOT / "app.py")
@@ -239,8 +255,8 @@ def test_edits_persist_across_a_store_restart_with_undo_redo_and_reset(tmp_path)
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """A data folder holding the 30 s ABAC piece with its analysis, stems and the WAV file."""
-    from core.generate.groundtruth import form_track
     from core.describe.models import load_model
+    from core.generate.groundtruth import form_track
 
     audio, sr, _ = form_track(form="ABAC", tempo_bpm=96, tonic="D", mode="minor", bars_per_section=3)
     folder = tmp_path_factory.mktemp("prepared")
@@ -255,8 +271,8 @@ def prepared(tmp_path_factory):
 def test_machine_version_without_separation_weights(prepared, monkeypatch, tmp_path):
     """Without the separation weights (a real empty weights folder), "auto" classifies the full
     mix and still gives the machine's version; "on" says the weights are missing."""
-    from core.errors import SeparationError
     from core.describe.models import load_model
+    from core.errors import SeparationError
 
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     store = _copy_store(prepared, Path(os.environ["STUDIO_DATA_DIR"]))

@@ -15,8 +15,8 @@ import pytest
 import core
 from core import AnalysisOptions, AudioError, SegmentOptions
 from core.analysis.analyze import analyze
-from core.store.store import Store
 from core.io import atomic_write
+from core.store.store import Store
 from tests.conftest import ROOT, wav_bytes
 
 

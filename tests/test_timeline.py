@@ -9,10 +9,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from core.generate.catalog import load_catalog
 from core.errors import StudioError
-from core.generate.timeline import (MAX_DURATION_S, SCHEMA_PATH, Region, Timeline, TimelineError, load_timeline,
-                           multi_region, parse_tonic, single_region)
+from core.generate.catalog import load_catalog
+from core.generate.timeline import (
+    MAX_DURATION_S,
+    SCHEMA_PATH,
+    Region,
+    Timeline,
+    TimelineError,
+    load_timeline,
+    multi_region,
+    parse_tonic,
+    single_region,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("timeline_*.json"))

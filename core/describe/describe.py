@@ -25,12 +25,25 @@ import pandas as pd
 from core.analysis.analyze import Analysis, AnalysisOptions, analyze, window_feature_table
 from core.audio.load import track_from_array
 from core.describe.models import DescriptorModel, load_model
-from core.describe.predict import (VOCAL_MODES, VOICE_FRAMES_MIN, majority_spans, majority_table, predict,
-                                   top_descriptors, voice_share)
+from core.describe.predict import (
+    VOCAL_MODES,
+    VOICE_FRAMES_MIN,
+    majority_spans,
+    majority_table,
+    predict,
+    top_descriptors,
+    voice_share,
+)
 from core.errors import OptionError, SeparationError
 from core.progress import scaled
-from core.separation import (DEFAULT_MODEL, SEPARATION_VERSION, SeparationOptions, default_weights_dir, separate,
-                             weights_fingerprint)
+from core.separation import (
+    DEFAULT_MODEL,
+    SEPARATION_VERSION,
+    SeparationOptions,
+    default_weights_dir,
+    separate,
+    weights_fingerprint,
+)
 from core.span import Span
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,12 @@ nothing clips.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pretty_midi
 import soundfile as sf
 
-from core.version import __version__
 from core.audio.load import to_wav_bytes
 from core.cachekey import fingerprint, library_versions, stage_key
 from core.errors import OptionError, StudioError
@@ -30,6 +28,7 @@ from core.generate.levels import LEVELS_PATH
 from core.generate.synth import default_soundfont, render_midi
 from core.generate.timeline import Timeline
 from core.store.cache import fetch_or_compute
+from core.version import __version__
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
 RENDER_VERSION = 5

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
-from core.generate.catalog import CatalogError, load_catalog
-from core.errors import StudioError
 from core.analysis.key import PITCH_CLASSES
+from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
+from core.errors import StudioError
+from core.generate.catalog import CatalogError, load_catalog
 from core.paths import ASSETS
 from core.span import Span
 

@@ -37,7 +37,6 @@ from core.generate.timeline import Timeline, TimelineError, parse_tonic, read_js
 from core.span import Span
 from core.workflow.loop import beat_aligned_timeline, multi_region_timeline
 
-
 FORMAT = "music-studio segments"
 FORMAT_VERSION = 1
 #: The fields of a segment, in table order (``duration_s`` and ``segment`` are derived columns).
