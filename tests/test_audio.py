@@ -160,3 +160,40 @@ def test_silence_is_flagged_not_refused():
 def test_track_from_array_rejects_bad_shapes():
     with pytest.raises(AudioError):
         core.track_from_array(np.zeros((10, 3)), SR)
+
+
+@pytest.mark.parametrize("rate", [384_000, 655_350])
+def test_hi_res_previews_do_not_crash_the_encoder(rate):
+    """libvorbis segfaulted from about 256 kHz up and took the whole server with it: previews of
+    hi-res audio are resampled first. Run in a child process, so a crash fails this test only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, numpy as np, soundfile as sf\n"
+        "from core.audio.load import to_ogg_bytes, PREVIEW_RATE_HZ\n"
+        f"rate = {rate}\n"
+        "t = np.arange(int(rate * 1.5)) / rate\n"
+        "y = np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, 1)\n"
+        "out, sr = sf.read(io.BytesIO(to_ogg_bytes(y, rate)))\n"
+        "assert sr == PREVIEW_RATE_HZ, sr\n"
+        "assert abs(out.shape[0] / sr - 1.5) < 0.02, out.shape\n"
+        "assert out.shape[1] == 2\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-800:]}"
+    assert done.stdout.strip() == "ok"
+
+
+def test_previews_keep_ordinary_rates():
+    import io
+
+    import soundfile as sf
+
+    from core.audio.load import ogg_rate, to_ogg_bytes
+
+    assert ogg_rate(44_100) == 44_100 and ogg_rate(192_000) == 192_000 and ogg_rate(384_000) == 48_000
+    y = np.zeros((8_000, 1), dtype=np.float32)
+    _, sr = sf.read(io.BytesIO(to_ogg_bytes(y, 8_000)))
+    assert sr == 8_000

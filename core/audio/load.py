@@ -280,17 +280,35 @@ def to_wav_bytes(samples: np.ndarray, sample_rate: int, *, subtype: str = "PCM_1
     return buf.getvalue()
 
 
+#: libvorbis (through libsndfile) crashes the process (SIGSEGV) on rates from about 256 kHz up;
+#: previews of tracks above this rate are resampled to ``PREVIEW_RATE_HZ`` first.
+MAX_VORBIS_RATE_HZ = 192_000
+PREVIEW_RATE_HZ = 48_000
+
+
+def ogg_rate(sample_rate: int) -> int:
+    """The rate an OGG Vorbis preview of audio at ``sample_rate`` is written at (Hz)."""
+    return int(sample_rate) if sample_rate <= MAX_VORBIS_RATE_HZ else PREVIEW_RATE_HZ
+
+
 def to_ogg_bytes(samples: np.ndarray, sample_rate: int, *, block: int = 8192) -> bytes:
     """Encode samples as OGG Vorbis (compact, for players in the browser).
 
-    Written in blocks: libvorbis needs stack in proportion to the block it is handed, and
-    one whole-track write overflows the smaller stack of a worker thread (segfault).
+    Hi-res audio above ``MAX_VORBIS_RATE_HZ`` (a 384 kHz master) is resampled to
+    ``PREVIEW_RATE_HZ`` for the preview: Vorbis at such rates crashes the encoder. Written in
+    blocks: libvorbis needs stack in proportion to the block it is handed, and one whole-track
+    write overflows the smaller stack of a worker thread (segfault).
     """
     y = np.asarray(samples, dtype=np.float32)
     if y.ndim == 1:
         y = y[:, None]
+    rate = ogg_rate(sample_rate)
+    if rate != sample_rate:
+        import soxr
+
+        y = np.asarray(soxr.resample(y, sample_rate, rate), dtype=np.float32).reshape(-1, y.shape[1])
     buf = io.BytesIO()
-    with sf.SoundFile(buf, "w", samplerate=sample_rate, channels=y.shape[1], format="OGG", subtype="VORBIS") as out:
+    with sf.SoundFile(buf, "w", samplerate=rate, channels=y.shape[1], format="OGG", subtype="VORBIS") as out:
         for i in range(0, y.shape[0], block):
             out.write(y[i : i + block])
     return buf.getvalue()
