@@ -175,3 +175,31 @@ def test_stems_and_renders_round_trip_through_their_codecs(tmp_path):
     assert store.list_separations("h")[0]["model"] == "spleeter-2stems"
     (tmp_path / "data" / "separations" / "key1" / "vocals.flac").write_bytes(b"not flac")
     assert store.get_separation("key1") is None  # unreadable: separated again by the caller
+
+
+def test_edits_from_two_tabs_at_once_are_all_kept(tmp_path):
+    """Two writers pushing edits at the same time: every edit is kept, none overwritten
+    (the cursor used to be read in one transaction and written in another)."""
+    import threading
+
+    from core.store.store import Store
+
+    root = tmp_path / "data"
+    Store(root)  # create and migrate once
+    per_writer = 150
+
+    def writer(name: str) -> None:
+        history = Store(root).edits("track")
+        for i in range(per_writer):
+            history.push(f'[{{"writer": "{name}", "i": {i}}}]', note=f"{name}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    history = Store(root).edits("track")
+    assert history.count() == 2 * per_writer
+    assert history.cursor() == 2 * per_writer
+    notes = history.notes()
+    assert sorted(notes) == sorted(f"{n}-{i}" for n in ("a", "b") for i in range(per_writer))

@@ -87,9 +87,14 @@ class EditHistory:
         return row[0] if row and row[0] != _MACHINE else None
 
     def push(self, segments_json: str, *, note: str = "") -> int:
-        """A new state after the cursor (what was undone past it is dropped); returns its number."""
-        seq = self.cursor() + 1
+        """A new state after the cursor (what was undone past it is dropped); returns its number.
+
+        The cursor is read and the state written in one write transaction (BEGIN IMMEDIATE), so
+        two tabs or processes editing at once each keep their edit, one after the other."""
         with self._store._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
+            seq = (int(row[0]) if row else 0) + 1
             db.execute("DELETE FROM edit_states WHERE track_hash=? AND options_key=? AND seq>=?", (*self._key(), seq))
             db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)",
                        (*self._key(), seq, segments_json, note, time.time()))
