@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.analysis.analyze import AnalysisOptions, analyze
 from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
-from core.audio.load import load_track, to_wav_bytes
+from core.audio.load import AUDIO_TYPES, load_track, to_wav_bytes
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
 from core.describe.describe import Description, describe
 from core.describe.models import ESTIMATORS, TARGETS, load_model, model_dirs, train
@@ -106,23 +106,33 @@ def cmd_analyze(args) -> int:
     store = None if args.no_store else Store(args.data_dir)
     model = load_model(args.model) if args.model else None
     out = Path(args.out)
+
+    def one(path: Path, name: str) -> None:
+        track = _track(path, store)
+        description = None
+        with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+            if model is None:
+                analysis = analyze(track, options=options, progress=bar, store=store)
+            else:
+                description = describe(track, model=model, options=options, remove_vocals=args.remove_vocals,
+                                       store=store, progress=bar)
+                analysis = description.analysis
+        write_analysis(analysis, out / name, description=description)
+        for w in analysis.warnings:
+            print(f"  note: {path.name}: {w}", file=sys.stderr)
+        print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
+              f"{analysis.key or 'no key'}, {len(analysis.segments)} segments (k={analysis.k}) -> {out / name}")
+
+    return _each_track(args.tracks, one)
+
+
+def _each_track(tracks, work) -> int:
+    """``work(path, output_name)`` for every input; a track that fails is reported and skipped.
+    Exit code 1 when any failed."""
     failures = 0
-    for path, name in _output_names(args.tracks):
+    for path, name in _output_names(tracks):
         try:
-            track = _track(path, store)
-            description = None
-            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
-                if model is None:
-                    analysis = analyze(track, options=options, progress=bar, store=store)
-                else:
-                    description = describe(track, model=model, options=options, remove_vocals=args.remove_vocals,
-                                           store=store, progress=bar)
-                    analysis = description.analysis
-            write_analysis(analysis, out / name, description=description)
-            for w in analysis.warnings:
-                print(f"  note: {path.name}: {w}", file=sys.stderr)
-            print(f"{path.name}: {analysis.duration_s:.1f} s, {analysis.tempo_bpm:.1f} BPM, "
-                  f"{analysis.key or 'no key'}, {len(analysis.segments)} segments (k={analysis.k}) -> {out / name}")
+            work(path, name)
         except StudioError as exc:
             failures += 1
             print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
@@ -136,24 +146,21 @@ def cmd_separate(args) -> int:
     store = None if args.no_store else Store(args.data_dir)
     weights = Path(args.weights_dir) if args.weights_dir else None
     out = Path(args.out)
-    failures = 0
-    for path, name in _output_names(args.tracks):
-        try:
-            track = _track(path, store)
-            with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
-                stems = separate(track, options=options, store=store, weights_dir=weights, progress=bar)
-            for stem_name, audio in stems.stems.items():
-                atomic_write(out / name / f"{stem_name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"))
-            for note in stems.notes:
-                print(f"  note: {path.name}: {note}", file=sys.stderr)
-            print(f"{path.name}: {', '.join(stems.names)} ({options.model}) -> {out / name}")
-        except StudioError as exc:
-            failures += 1
-            print(f"error: {path.name}: {exc} (skipped)", file=sys.stderr)
-    return 1 if failures else 0
+
+    def one(path: Path, name: str) -> None:
+        track = _track(path, store)
+        with terminal_bar(f"{path.name}", enabled=not args.quiet) as bar:
+            stems = separate(track, options=options, store=store, weights_dir=weights, progress=bar)
+        for stem_name, audio in stems.stems.items():
+            atomic_write(out / name / f"{stem_name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"))
+        for note in stems.notes:
+            print(f"  note: {path.name}: {note}", file=sys.stderr)
+        print(f"{path.name}: {', '.join(stems.names)} ({options.model}) -> {out / name}")
+
+    return _each_track(args.tracks, one)
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+AUDIO_SUFFIXES = tuple(f".{t}" for t in AUDIO_TYPES)
 
 
 def _expand_inputs(items) -> list[Path]:
