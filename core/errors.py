@@ -25,3 +25,12 @@ class StoreError(StudioError):
 
 class SeparationError(StudioError):
     """Source separation could not run (model weights missing or damaged, unknown model)."""
+
+
+def check_choice(name: str, choices, *, what: str) -> None:
+    """Raise :class:`OptionError` unless ``name`` is one of ``choices`` (a registry's names).
+
+    One message for every registry: "Unknown boundary method 'x'. Choose one of: a, b."
+    """
+    if name not in choices:
+        raise OptionError(f"Unknown {what} '{name}'. Choose one of: {', '.join(choices)}.")

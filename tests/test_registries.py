@@ -176,3 +176,19 @@ def test_an_old_bundles_constant_classifier_still_unpickles():
     back = pickle.loads(pickle.dumps(old))
     proba = models._proba(back, np.zeros((3, 2)))
     assert list(proba.columns) == ["sad"] and (proba["sad"] == 1.0).all()
+
+
+def test_every_registry_names_its_choices_when_a_name_is_unknown():
+    from core.analysis.features import feature_set
+    from core.analysis.segment import SegmentOptions
+    from core.describe.models import ESTIMATORS
+    from core.errors import OptionError
+    from core.separation import SeparationOptions
+
+    for make, what in ((lambda: SegmentOptions(boundary_method="nope"), "boundary method"),
+                       (lambda: SegmentOptions(label_method="nope"), "label method"),
+                       (lambda: SeparationOptions(model="nope"), "separation model"),
+                       (lambda: feature_set("nope"), "feature set")):
+        with pytest.raises(OptionError, match=f"Unknown {what} 'nope'. Choose one of: "):
+            make()
+    assert "mlp" in ESTIMATORS

@@ -35,7 +35,7 @@ import pandas as pd
 from core.analysis.key import estimate_keys, key_scores
 from core.audio.frames import Frames
 from core.audio.grid import window_mean_var
-from core.errors import OptionError
+from core.errors import check_choice
 
 #: name -> description with unit, in column order.
 AMPER21: dict[str, str] = {
@@ -330,8 +330,7 @@ FEATURE_SETS: dict[str, FeatureSet] = {
 
 def feature_set(name: str) -> FeatureSet:
     """The registered feature set ``name`` (OptionError when there is none)."""
-    if name not in FEATURE_SETS:
-        raise OptionError(f"Unknown feature set '{name}'. Choose one of: {', '.join(FEATURE_SETS)}.")
+    check_choice(name, FEATURE_SETS, what="feature set")
     return FEATURE_SETS[name]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import OptionError
+from core.errors import OptionError, check_choice
 from core.paths import ASSETS
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -63,8 +63,7 @@ def load_profiles(path: str = str(PROFILES_PATH)) -> tuple[str, dict[str, KeyPro
 def get_profile(name: str | None = None) -> KeyProfile:
     default, profiles = load_profiles()
     name = name or default
-    if name not in profiles:
-        raise OptionError(f"Unknown key profile '{name}'. Choose one of: {', '.join(sorted(profiles))}.")
+    check_choice(name, sorted(profiles), what="key profile")
     return profiles[name]
 
 

@@ -42,7 +42,7 @@ import scipy.sparse.csgraph
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from core.errors import OptionError
+from core.errors import OptionError, check_choice
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,14 +88,8 @@ class SegmentOptions:
     seed: int = 0
 
     def __post_init__(self):
-        if self.boundary_method not in BOUNDARY_METHODS:
-            raise OptionError(
-                f"Unknown boundary method '{self.boundary_method}'. Choose one of: {', '.join(BOUNDARY_METHODS)}."
-            )
-        if self.label_method not in LABEL_METHODS:
-            raise OptionError(
-                f"Unknown label method '{self.label_method}'. Choose one of: {', '.join(LABEL_METHODS)}."
-            )
+        check_choice(self.boundary_method, BOUNDARY_METHODS, what="boundary method")
+        check_choice(self.label_method, LABEL_METHODS, what="label method")
         for name in ("k_min", "k_max"):
             v = getattr(self, name)
             if v is not None and (not float(v).is_integer() or not (1 <= v <= 12)):

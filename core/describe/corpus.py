@@ -25,7 +25,7 @@ import pandas as pd
 from core.analysis.analyze import ANALYSIS_VERSION, window_feature_table
 from core.analysis.key import PITCH_CLASSES
 from core.audio.load import track_from_array
-from core.errors import OptionError, StudioError
+from core.errors import OptionError, StudioError, check_choice
 from core.generate.catalog import load_catalog
 from core.generate.render import RENDER_VERSION, render
 from core.generate.timeline import single_region
@@ -193,8 +193,7 @@ def build_corpus(
     """
     from joblib import Parallel, delayed, parallel_config
 
-    if backend not in BACKENDS:
-        raise OptionError(f"Unknown backend '{backend}'. Choose one of: {', '.join(BACKENDS)}.")
+    check_choice(backend, BACKENDS, what="backend")
     if backend == "dask" and scheduler is None:
         raise OptionError("The dask backend needs the scheduler's address (--scheduler tcp://HOST:8786).")
     out = Path(out_dir)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.features import feature_columns
-from core.errors import OptionError, StudioError
+from core.errors import OptionError, StudioError, check_choice
 from core.generate.catalog import load_catalog
 from core.io import atomic_write
 from core.paths import ASSETS
@@ -112,10 +112,8 @@ ESTIMATORS: dict[str, Estimator] = {
 
 
 def _estimator(kind: str) -> Estimator:
-    try:
-        return ESTIMATORS[kind]
-    except KeyError:
-        raise OptionError(f"Unknown estimator '{kind}'. Choose one of: {', '.join(ESTIMATORS)}.") from None
+    check_choice(kind, ESTIMATORS, what="estimator")
+    return ESTIMATORS[kind]
 
 
 class _Constant:

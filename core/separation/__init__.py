@@ -37,7 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from core.cachekey import library_versions, named_files_fingerprint, stage_key
-from core.errors import OptionError, SeparationError
+from core.errors import OptionError, SeparationError, check_choice
 from core.progress import scaled
 from core.separation.backends import BACKENDS, Backend, load_network
 from core.store.cache import fetch_or_compute
@@ -83,10 +83,7 @@ class SeparationOptions:
     shifts: int = 0
 
     def __post_init__(self):
-        if self.model not in BACKENDS:
-            raise OptionError(
-                f"Unknown separation model {self.model!r}. Choose one of: {', '.join(BACKENDS)}."
-            )
+        check_choice(self.model, BACKENDS, what="separation model")
         if self.segment_s is not None and not 1.0 <= self.segment_s <= 60.0:
             raise OptionError(f"The Demucs segment must be 1 to 60 seconds (got {self.segment_s:g}).")
         if not 0.0 <= self.overlap <= 0.9:
