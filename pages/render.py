@@ -13,11 +13,12 @@ from core.bounds import MAX_DURATION_S, TEMPO_MAX_BPM, TEMPO_MIN_BPM
 from core.generate.catalog import load_catalog
 from core.generate.compose import ComposeOptions
 from core.generate.render import render, render_key
-from core.generate.timeline import Timeline
+from core.generate.timeline import Timeline, json_upload_mb
 from core.store.store import max_duration_s
 from core.workflow.variations import variation_timelines
 from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
+from pages.ui.text import message, plain
 from pages.ui.widgets import get_store, page_progress
 
 through_navigation()
@@ -61,9 +62,9 @@ with right:
         try:
             duration_s = round(load_track(length_file.getvalue(), name=Path(length_file.name).stem,
                                           max_duration_s=max_duration_s()).duration_s, 2)
-            c2.caption(f"Length taken from {length_file.name}: {duration_s:.1f} s")
+            c2.caption(f"Length taken from {plain(length_file.name)}: {duration_s:.1f} s")
         except StudioError as exc:
-            c2.error(str(exc))
+            c2.error(message(exc))
     c3, c4 = st.columns(2)
     tempo = c3.number_input("Tempo (BPM)", TEMPO_MIN_BPM, TEMPO_MAX_BPM, float(d.default_tempo_bpm), 1.0,
                             key=f"tempo-{d.name}")
@@ -78,7 +79,8 @@ with right:
     seed = int(c9.number_input("Seed", 0, 10_000_000, 0, 1, key="seed"))
 
 with st.expander("...or render a timeline file (multi-region)"):
-    tl_file = st.file_uploader("Timeline JSON (see docs/timeline.md)", type=["json"], key="timeline_upload")
+    tl_file = st.file_uploader("Timeline JSON (see docs/timeline.md)", type=["json"], key="timeline_upload",
+                               max_upload_size=json_upload_mb())
 
 if st.button("Generate", type="primary", key="generate"):
     try:
@@ -95,7 +97,7 @@ if st.button("Generate", type="primary", key="generate"):
             keys.append(render_key(timeline, seed=seed + i, options=options))
         st.session_state["render_keys"] = keys
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(message(exc))
 
 recent = store.list_renders(limit=30)
 if recent and not st.session_state.get("render_keys"):

@@ -318,7 +318,7 @@ def test_segments_page_edits_undo_reset_and_render(prepared):
     # change a descriptor in the table: saved in the store at once
     _edit_cell(at, 0, "descriptor", new)
     assert at.data_editor[0].value["descriptor"][0] == new
-    assert any("Saved" in s.value and new in s.value for s in at.success)
+    assert any("Saved" in s.value and new in s.value.replace("\\", "") for s in at.success)  # shown escaped
     assert history.count() == 1 and json.loads(history.current())["segments"][0]["descriptor"] == new
 
     # an invalid edit is refused with a message, and nothing saved is lost
@@ -347,10 +347,11 @@ def test_segments_page_edits_undo_reset_and_render(prepared):
     at.button(key="split_go").click()
     at.run()
     assert len(at.data_editor[0].value) == len(prepared.machine) + 1 and history.count() == 2
+    assert at.file_uploader(key="segments_json_upload").proto.max_upload_size_mb == 5  # the JSON text budget
     at.file_uploader(key="segments_json_upload").set_value(("bad.json", b'{"segments": [', "application/json"))
     at.run()
     assert not at.exception
-    assert any("bad.json" in e.value and "not valid JSON" in e.value for e in at.error)
+    assert any("bad.json" in e.value.replace("\\", "") and "not valid JSON" in e.value for e in at.error)
     assert len(at.data_editor[0].value) == len(prepared.machine) + 1
     # a good one replaces the segments (one more edit in the history)
     good = json.loads(history.current())
@@ -358,7 +359,7 @@ def test_segments_page_edits_undo_reset_and_render(prepared):
     at.file_uploader(key="segments_json_upload").set_value(("good.json", json.dumps(good).encode(), "application/json"))
     at.run()
     assert at.data_editor[0].value["tonic"][0] == "C#" and history.count() == 3
-    assert any("Uploaded good.json" in s.value for s in at.success)
+    assert any("Uploaded good.json" in s.value.replace("\\", "") for s in at.success)
     # a band: one of the descriptor's, "(by seed)" shown for none
     assert at.data_editor[0].value["band"].tolist()[-1] == "(by seed)"
     band = sorted(load_catalog().get(prepared.machine[-1].descriptor).bands)[1]
@@ -444,3 +445,66 @@ def test_browser_edit_a_descriptor_render_and_hear_it(prepared, tmp_path, tmp_pa
             assert "Traceback" not in body and page.locator("[data-testid=stException]").count() == 0, body[-2000:]
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------ input budgets (issue 16, item 3)
+def _long_form(n: int) -> list[dict]:
+    return [{"start_s": i * 0.5, "end_s": (i + 1) * 0.5, "descriptor": "jazz_bossa_relaxed", "tempo_bpm": 90}
+            for i in range(n)]
+
+
+def test_too_many_segments_are_refused_naming_the_limit():
+    import time
+
+    from core.workflow import edits
+    from core.workflow.editor import segments_from_table
+
+    n = edits.MAX_SEGMENTS + 1
+    started = time.perf_counter()
+    for read in (lambda: segments_from_json(json.dumps({"segments": _long_form(20_000)})),  # 1.9 MB
+                 lambda: segments_from_records(_long_form(n)),
+                 lambda: validate_segments([FORM[0]] * n),
+                 lambda: segments_from_table([{**r, "band": None} for r in _long_form(n)], FORM,
+                                             catalog=load_catalog())):
+        with pytest.raises(EditError) as err:
+            read()
+        assert f"{edits.MAX_SEGMENTS:,}" in str(err.value) and "segments" in str(err.value), str(err.value)
+    assert time.perf_counter() - started < 3.0
+
+
+def test_segment_text_over_the_size_budget_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setenv("STUDIO_MAX_JSON_MB", "0.01")
+    with pytest.raises(EditError, match="MB.*STUDIO_MAX_JSON_MB"):
+        segments_from_json(json.dumps(_long_form(200)))
+    monkeypatch.delenv("STUDIO_MAX_JSON_MB")
+    with pytest.raises(EditError, match="6.0 MB"):
+        segments_from_json("[" + "{}," * 2_000_000 + "{}]")
+
+
+@pytest.mark.parametrize("change", [
+    {"descriptor": "jazz_" * 20_000}, {"band": "kazoo" * 20_000}, {"tonic": "H" * 100_000},
+    {"label": "A" * 100_000}, {"z" * 100_000: 1}, {"tempo_bpm": list(range(100_000))},
+    {"start_s": "x" * 100_000}, {"end_s": {"deep": [1] * 100_000}},
+])
+def test_segment_messages_are_short_whatever_the_input(change):
+    row = {**FORM[0].to_dict(), **change}
+    with pytest.raises(EditError) as err:
+        segments_from_json(json.dumps({"segments": [row]}))
+    assert len(str(err.value)) <= 300, str(err.value)[:400]
+    with pytest.raises(EditError) as err:
+        segments_from_json(json.dumps([list(range(100_000))]))
+    assert len(str(err.value)) <= 300
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[{"start_s": 0, "end_s": 1' + "0" * 5000 + ', "descriptor": "jazz_bossa_relaxed", "tempo_bpm": 90}]',
+     ["too large"]),
+    ('[{"start_s": 0, "end_s": 1e999, "descriptor": "jazz_bossa_relaxed", "tempo_bpm": 90}]', ["too large"]),
+    ('[{"start_s": 0, "end_s": 10, "descriptor": "jazz_bossa_relaxed", "tempo_bpm": 90, "label": '
+     + "[" * 900 + "]" * 900 + "}]", ["nested too deeply"]),
+])
+def test_huge_numbers_and_deep_nesting_in_segments_are_edit_errors(text, words):
+    with pytest.raises(EditError) as err:
+        segments_from_json(text)
+    for word in words:
+        assert word in str(err.value), str(err.value)

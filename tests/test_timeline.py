@@ -362,3 +362,149 @@ def test_a_region_is_a_span_checked_whenever_it_is_made():
     assert timeline.TEMPO_RANGE_BPM is bounds.TEMPO_RANGE_BPM and timeline.MIN_REGION_S == bounds.MIN_REGION_S
     assert MAX_DURATION_S == bounds.MAX_DURATION_S
     assert bounds.clip_tempo(230.0) == 200.0 and bounds.clip_tempo(12.0) == 20.0
+
+
+# -- input budgets (issue 16, item 3) -------------------------------------------------------------
+
+def _invalid_spans(n: int) -> dict:
+    return {"timeline": {"spans": [{"time": "x", "type": "metered"} for _ in range(n)]}}
+
+
+def test_thousands_of_invalid_spans_report_the_first_error_only():
+    import time
+    import tracemalloc
+
+    from core.generate import timeline
+
+    data = _invalid_spans(timeline.MAX_SPANS)  # just inside the span budget: every span is wrong
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = raises(data, "spans[0]")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 5_000_000, f"validating used {peak / 1e6:.0f} MB"  # the old code sorted every error: ~100 MB
+    assert len(message) <= timeline.MAX_MESSAGE_CHARS
+
+
+_CHILD = """
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (2_500_000_000, 2_500_000_000))
+from core.generate.timeline import Timeline, TimelineError
+text = json.dumps({"timeline": {"spans": [{"time": "x", "type": "metered"}] * 1_000_000}})
+started = time.perf_counter()
+try:
+    Timeline.from_json(text)
+except TimelineError as exc:
+    print(json.dumps({"seconds": time.perf_counter() - started, "message": str(exc),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def test_a_million_invalid_spans_are_refused_quickly_in_bounded_memory():
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "STUDIO_MAX_JSON_MB": "100"}  # past the text budget: the span count refuses it
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a million invalid spans took over a minute")
+    assert done.returncode == 0 and done.stdout, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["seconds"] < 5.0  # about 0.4 s alone, 1.5 s on a busy machine; the old code: minutes, GBs
+    assert "1,000,000 spans" in result["message"] and "10,000" in result["message"]
+    assert len(result["message"]) <= 300
+    assert result["rss_mb"] < 1500
+
+
+def test_too_many_regions_are_refused_naming_the_limit():
+    from core.generate import timeline
+
+    n = timeline.MAX_REGIONS + 1
+    actions = [{"time": i, "add_region": {"id": i, "descriptor": "jazz_bossa_romantic", "cut_at": i + 1}}
+               for i in range(n)]
+    data = {"timeline": {"spans": [{"time": 0, "type": "metered", "tempo": 100, "actions": actions},
+                                   {"time": n, "type": "unmetered"}]}}
+    raises(data, f"{n:,} regions", f"{timeline.MAX_REGIONS:,}")
+    with pytest.raises(TimelineError, match=f"{timeline.MAX_REGIONS:,}"):
+        multi_region([{"start_s": i, "end_s": i + 1, "descriptor": "jazz_bossa_romantic"} for i in range(n)])
+
+
+def test_text_over_the_size_budget_is_refused_before_parsing(monkeypatch):
+    from core.generate import timeline
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed text over the budget")
+
+    monkeypatch.setenv("STUDIO_MAX_JSON_MB", "0.01")  # 10 kB
+    monkeypatch.setattr(timeline.json, "loads", no_parse)
+    message = raises("[" + "{}," * 5000 + "{}]", "MB", "STUDIO_MAX_JSON_MB")
+    assert len(message) <= timeline.MAX_MESSAGE_CHARS
+    monkeypatch.delenv("STUDIO_MAX_JSON_MB")
+    big = "[" + "{}," * 2_000_000 + "{}]"  # 6 MB, over the default 5 MB
+    raises(big, "6.0 MB", "5 MB")
+    raises(big.encode(), "6.0 MB", "5 MB")
+    monkeypatch.setenv("STUDIO_MAX_JSON_MB", "lots")
+    with pytest.raises(StudioError, match="STUDIO_MAX_JSON_MB"):
+        Timeline.from_json("{}")
+
+
+def test_a_file_over_the_budget_or_not_a_regular_file_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_MAX_JSON_MB", "0.01")
+    path = tmp_path / "big.json"
+    path.write_text(" " * 20_000)
+    with pytest.raises(TimelineError, match="big.json.* is 0.02 MB; .* up to 0.01 MB"):
+        load_timeline(path)
+    with pytest.raises(TimelineError, match="not a file"):
+        load_timeline(tmp_path)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s[0].__setitem__("type", "x" * 100_000),
+    lambda s: s[0].__setitem__("tempo", list(range(100_000))),
+    lambda s: s[0]["actions"][0]["add_region"].__setitem__("descriptor", "jazz_" * 20_000),
+    lambda s: s[0]["actions"][0]["add_region"].__setitem__("id", "y" * 100_000),
+    lambda s: s[0]["actions"][0]["add_region"].__setitem__("key", {"tonic": "H" * 100_000}),
+    lambda s: s[0]["actions"][0]["add_region"].__setitem__("z" * 100_000, 1),
+    lambda s: s[0]["instrument_groups"][0].__setitem__("instrument_group", "kazoo" * 20_000),
+    lambda s: s.__setitem__(0, {"time": 0, "type": "metered", "tempo": 90, "actions": [[0] * 100_000]}),
+])
+def test_messages_are_short_whatever_the_input(edit):
+    from core.generate import timeline
+
+    message = raises(bad(edit))
+    assert len(message) <= timeline.MAX_MESSAGE_CHARS, message[:400]
+    message = raises({"timeline": [{"time": 0}] * 100_000})
+    assert len(message) <= timeline.MAX_MESSAGE_CHARS and "timeline must be an object" in message
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"timeline": {"spans": [{"time": 1' + "0" * 5000 + ', "type": "unmetered"}]}}', ["too large"]),
+    ('{"timeline": {"spans": [{"time": 1e999, "type": "unmetered"}]}}', ["too large"]),
+    ('{"timeline": {"spans": [{"time": 0, "type": "unmetered", "id": ' + "[" * 900 + "]" * 900 + "}]}}",
+     ["nested"]),
+])
+def test_huge_numbers_and_deep_nesting_are_timeline_errors(text, words):
+    raises(text, *words)
+
+
+def test_the_render_page_limits_the_timeline_upload_to_the_text_budget(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from core.generate.timeline import json_upload_mb
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/render.py")
+    at.run()
+    assert not at.exception
+    assert json_upload_mb() == 5
+    assert at.file_uploader(key="timeline_upload").proto.max_upload_size_mb == 5
+    assert at.file_uploader(key="length_upload").proto.max_upload_size_mb == 700  # the audio limit (config.toml)

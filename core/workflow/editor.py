@@ -14,6 +14,7 @@ import pandas as pd
 from core.span import Span
 from core.workflow.edits import (
     EditError,
+    check_segment_count,
     current_segments,
     reconcile_edit,
     segment_from_mapping,
@@ -78,8 +79,11 @@ def editor_table(segments) -> pd.DataFrame:
 def segments_from_table(rows, before, *, catalog) -> list[Span]:
     """The segments an edited table stands for (``rows``: its records), with shared boundaries
     moved together (:func:`core.workflow.edits.reconcile_edit`). Raises EditError naming the
-    row and the problem."""
-    rows = [{**r, "band": None if r["band"] == BY_SEED else r["band"]} for r in rows]
+    row and the problem; more than :data:`core.workflow.edits.MAX_SEGMENTS` rows are refused first."""
+    rows = list(rows)
+    check_segment_count(len(rows))
+    rows = [{**r, "band": None if r.get("band") == BY_SEED else r.get("band")} if isinstance(r, dict) else r
+            for r in rows]
     return reconcile_edit(before, [segment_from_mapping(r, number=i) for i, r in enumerate(rows, 1)],
                           catalog=catalog)
 

@@ -33,7 +33,17 @@ from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
 from core.describe.describe import describe
 from core.errors import StudioError
 from core.generate.catalog import CatalogError, load_catalog
-from core.generate.timeline import Timeline, TimelineError, parse_tonic, read_json_text
+from core.generate.timeline import (
+    MAX_NAME_CHARS,
+    MAX_REGIONS,
+    Timeline,
+    TimelineError,
+    cap_message,
+    named,
+    parse_tonic,
+    read_json_text,
+    shown,
+)
 from core.span import Span
 from core.workflow.loop import beat_aligned_timeline, multi_region_timeline
 
@@ -49,11 +59,25 @@ _UNUSED = ("id",)
 TIME_TOLERANCE_S = 1e-3
 #: A segment may end this far past the end of the track (the track's length rounded).
 END_TOLERANCE_S = 0.05
+#: The most segments in a form: each becomes a region of a timeline (a 20-minute track of
+#: one-second segments has 1,200). Text fields hold at most ``MAX_NAME_CHARS`` characters.
+MAX_SEGMENTS = MAX_REGIONS
 
 
 class EditError(StudioError):
     """An edit of the segments was refused: it would overlap, leave a gap, name an unknown
-    descriptor or band, ... The message names the segment and the problem."""
+    descriptor or band, ... The message names the segment and the problem (at most
+    ``core.generate.timeline.MAX_MESSAGE_CHARS`` characters)."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(cap_message(message))
+
+
+def check_segment_count(count: int) -> None:
+    """Refuse a form of more than :data:`MAX_SEGMENTS` segments, before reading any of them."""
+    if count > MAX_SEGMENTS:
+        raise EditError(f"There are {count:,} segments; a form holds at most {MAX_SEGMENTS:,} (a segment lasts at "
+                        f"least {MIN_REGION_S:g} s and a render at most {MAX_DURATION_S / 60:g} minutes).")
 
 
 #: One segment of a track's form as the musician wants it rendered: a :class:`~core.span.Span`
@@ -86,21 +110,28 @@ def _number(value, n: int, what: str) -> float:
         try:
             value = float(value.strip())
         except ValueError:
-            raise EditError(f"Segment {n}: the {what} must be a number (got {value!r}).") from None
+            raise EditError(f"Segment {n}: the {what} must be a number (got {shown(value)}).") from None
     if not _is_number(value):
-        raise EditError(f"Segment {n}: the {what} must be a number (got {value!r}).")
+        raise EditError(f"Segment {n}: the {what} must be a number (got {shown(value)}).")
     return float(value)
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # a whole number too large for a float
+        return False
 
 
 def _text(value, n: int, what: str) -> str:
     if _blank(value):
         return ""
     if not isinstance(value, str):
-        raise EditError(f"Segment {n}: the {what} must be text (got {value!r}).")
+        raise EditError(f"Segment {n}: the {what} must be text (got {shown(value)}).")
+    if len(value) > MAX_NAME_CHARS:
+        raise EditError(f"Segment {n}: the {what} {shown(value)} is longer than {MAX_NAME_CHARS} characters.")
     return value.strip()
 
 
@@ -111,10 +142,10 @@ def segment_from_mapping(row, *, number: int) -> EditedSegment:
     """
     if not isinstance(row, dict):
         raise EditError(f"Segment {number} must be an object with start_s, end_s, descriptor, tempo_bpm, "
-                        f"tonic and band (got {json.dumps(row) if _jsonable(row) else type(row).__name__}).")
+                        f"tonic and band (got {shown(row)}).")
     unknown = sorted(k for k in row if k not in FIELDS and k not in _DERIVED and k not in _UNUSED)
     if unknown:
-        raise EditError(f"Segment {number} has an unknown field '{unknown[0]}'; allowed fields are "
+        raise EditError(f"Segment {number} has an unknown field {named(unknown[0])}; allowed fields are "
                         f"{', '.join(FIELDS)}.")
     for field in ("start_s", "end_s"):
         if field not in row:
@@ -127,16 +158,13 @@ def segment_from_mapping(row, *, number: int) -> EditedSegment:
         tempo_bpm=_number(row.get("tempo_bpm"), number, "tempo (tempo_bpm)"),
         tonic=_text(row["tonic"], number, "tonic") if "tonic" in row else "C",
         band=band or None,
-        label=str(row.get("label") or "").strip() if not _blank(row.get("label")) else "",
+        label=_label(row.get("label"), number),
     )
 
 
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _label(value, n: int) -> str:
+    """The section label: any value as text (a number from a CSV too), at most ``MAX_NAME_CHARS``."""
+    return "" if _blank(value) else _text(value if isinstance(value, str) else str(value), n, "section label")
 
 
 def segments_from_records(rows) -> list[EditedSegment]:
@@ -146,6 +174,7 @@ def segments_from_records(rows) -> list[EditedSegment]:
         rows = rows.to_dict(orient="records")
     if not isinstance(rows, (list, tuple)):
         raise EditError("The segments must be a list of segments.")
+    check_segment_count(len(rows))
     return validate_segments([segment_from_mapping(r, number=i) for i, r in enumerate(rows, start=1)])
 
 
@@ -162,6 +191,7 @@ def validate_segments(segments, *, duration_s: float | None = None, catalog=None
     """
     catalog = catalog or load_catalog()
     segments = list(segments)
+    check_segment_count(len(segments))
     if not segments:
         raise EditError("There are no segments: a form needs at least one segment.")
     out = []
@@ -172,7 +202,7 @@ def validate_segments(segments, *, duration_s: float | None = None, catalog=None
         where = _where(n, seg)
         for what, value in (("start", seg.start_s), ("end", seg.end_s), ("tempo", seg.tempo_bpm)):
             if not _is_number(value):
-                raise EditError(f"Segment {n}: the {what} must be a number (got {value!r}).")
+                raise EditError(f"Segment {n}: the {what} must be a number (got {shown(value)}).")
         if seg.start_s < 0:
             raise EditError(f"{where} starts before the track: times cannot be negative.")
         if seg.end_s <= seg.start_s + TIME_TOLERANCE_S:
@@ -191,7 +221,7 @@ def validate_segments(segments, *, duration_s: float | None = None, catalog=None
             raise EditError(f"{where}: the tempo must be between {lo:g} and {hi:g} BPM (got {seg.tempo_bpm:g}).")
         band = seg.band if seg.band else None
         if band is not None and band not in desc.bands:
-            raise EditError(f"{where}: '{band}' is not a band of {desc.name}; its bands are "
+            raise EditError(f"{where}: {named(band)} is not a band of {desc.name}; its bands are "
                             f"{', '.join(sorted(desc.bands))} (or leave it empty to let the seed choose).")
         if seg.tonic is None:  # not given: C, as for a segment read without a tonic
             seg = replace(seg, tonic="C")
@@ -342,14 +372,16 @@ def segments_from_json(text, *, duration_s: float | None = None, catalog=None) -
     if not isinstance(text, (str, bytes, bytearray)):
         raise EditError(f"Segments JSON is text or bytes, not {type(text).__name__}.")
 
-    data = read_json_text(text, what="The segments file", shape="a list of segments", error=EditError)
+    data = read_json_text(text, what="The segments file", shape="a list of segments", error=EditError,
+                          check_counts=_count_segments)
     if isinstance(data, dict):
         if "segments" not in data:
             hint = " (this looks like a render timeline: upload it on the Render page)" if "timeline" in data else ""
             raise EditError(f"The segments file needs a 'segments' list{hint}.")
         version = data.get("version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
-            raise EditError(f"The segments file is version {version!r}; this studio reads version {FORMAT_VERSION}.")
+            raise EditError(f"The segments file is version {shown(version)}; this studio reads version "
+                            f"{FORMAT_VERSION}.")
         data = data["segments"]
     if not isinstance(data, list):
         raise EditError("The segments file must hold a list of segments, e.g. "
@@ -357,6 +389,12 @@ def segments_from_json(text, *, duration_s: float | None = None, catalog=None) -
                         '"tonic": "D", "band": null}]}.')
     segments = [segment_from_mapping(row, number=i) for i, row in enumerate(data, start=1)]
     return validate_segments(segments, duration_s=duration_s, catalog=catalog)
+
+
+def _count_segments(data) -> None:
+    rows = data.get("segments") if isinstance(data, dict) else data
+    if isinstance(rows, list):
+        check_segment_count(len(rows))
 
 
 def segments_table(segments) -> pd.DataFrame:

@@ -6,13 +6,14 @@ import streamlit as st
 
 from core.analysis.key import PITCH_CLASSES
 from core.bounds import MAX_DURATION_S, TEMPO_RANGE_BPM
+from core.generate.timeline import json_upload_mb
 from core.workflow.editor import BY_SEED, band_options, editor_table, pair_label, segment_downloads, segment_label
 from core.workflow.edits import EditError, merge_segments, segments_from_json, split_segment
-from pages.ui.media import download_buttons
+from pages.ui.media import download_buttons, message, plain
 
 
 def history_bar(history, *, status: str) -> str | None:
-    """Undo, redo and reset buttons beside the history's ``status``. None when no button was
+    """Undo, redo and reset buttons beside the history's ``status`` (Markdown). None when no button was
     pressed, else the step's message to show ("" for none)."""
     h1, h2, h3, h4 = st.columns([1, 1, 2, 4])
     h4.markdown(status)
@@ -96,7 +97,7 @@ def split_and_merge(segments, *, catalog):
             try:
                 asked = panel(segments, catalog) or asked
             except EditError as exc:
-                st.error(str(exc))
+                st.error(message(exc))
     return asked
 
 
@@ -105,15 +106,15 @@ def segment_files(segments, *, name: str, duration_s: float, catalog, upload_key
     as (segments, note), once per upload and ``upload_key`` (the track), else None."""
     files = [(*file, key) for file, key in zip(segment_downloads(segments, name=name),
                                                ("segments_dl_json", "segments_dl_csv"))]
-    upload = download_buttons(files, spec=[1, 1, 2])[2].file_uploader("Upload segments JSON", type=["json"],
-                                                                       key="segments_json_upload")
+    upload = download_buttons(files, spec=[1, 1, 2])[2].file_uploader(
+        "Upload segments JSON", type=["json"], key="segments_json_upload", max_upload_size=json_upload_mb())
     applied: set = st.session_state.setdefault("segments_applied_uploads", set())
     if upload is None or (upload_key, upload.file_id) in applied:
         return None
     try:
         loaded = segments_from_json(upload.getvalue(), duration_s=duration_s, catalog=catalog)
     except EditError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {message(exc)}")
         return None
     applied.add((upload_key, upload.file_id))
     return loaded, f"Uploaded {upload.name}"
