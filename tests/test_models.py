@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import core
+from core.describe import models
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpus
 from core.describe.models import TARGETS, ModelError, load_model, split_by_render, train
 from core.describe.predict import MAJORITY_COLUMNS, majority_table, predict
@@ -146,3 +147,144 @@ def test_cli_train_and_analyze_with_a_model(corpus, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "core", "analyze", str(wav), "--out", str(tmp_path / "o"),
                            "--model", "nope"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "No model called" in proc.stderr
+
+
+# ------------------------------------------------------------ bundles that cannot run code
+def _tiny_model(kind: str = "knn", *, n: int = 60, seed: int = 0):
+    """A hierarchy fitted on random features (no corpus: fast); one parent value has one child,
+    so a single-class (DummyClassifier) classifier is in it too."""
+    import numpy as np
+    import pandas as pd
+
+    from core.describe.models import DescriptorModel, _fit_hierarchy
+
+    rng = np.random.default_rng(seed)
+    cols = [f"f{i}" for i in range(14)]
+    genre = rng.choice(["rock", "cinematic"], n)
+    y = pd.DataFrame({"genre": genre, "subgenre": np.where(genre == "rock", rng.choice(["indie", "post"], n), "amb"),
+                      "mood": rng.choice(["sad", "fun"], n), "sentiment": rng.choice(["pos", "neg"], n),
+                      "valence": rng.choice(["hi", "lo"], n), "momentum": rng.choice(["up", "down"], n)})
+    x = rng.normal(size=(n, len(cols))) + (genre == "rock")[:, None]
+    labels = {t: sorted(set(y[t])) for t in TARGETS}
+    model = DescriptorModel(name=f"tiny{kind}", kind=kind, columns=cols, feature_sets=("amper21",),
+                            estimators=_fit_hierarchy(kind, x, y, seed), labels=labels,
+                            descriptors=[{"name": "rock_indie_sad", "genre": "rock", "subgenre": "indie", "mood": "sad"}])
+    return model, pd.DataFrame(rng.normal(size=(20, len(cols))), columns=cols)
+
+
+@pytest.mark.parametrize("kind", ["knn", "mlp", "hgb"])
+def test_a_saved_bundle_is_not_a_pickle_and_loads_with_the_same_predictions(tmp_path, monkeypatch, kind):
+    import zipfile
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model, rows = _tiny_model(kind)
+    folder = model.save(tmp_path / "data" / "models" / "t")
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.skops"]
+    assert zipfile.is_zipfile(folder / "model.skops")
+    back = load_model("t")
+    assert back.predict_windows(rows).equals(model.predict_windows(rows))
+
+
+class _WritesMarker:
+    """A custom object in a bundle: skops records its type; loading it must be refused."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __setstate__(self, state):
+        open(state["marker"], "w").write("code ran")
+
+
+def test_a_bundle_holding_an_untrusted_type_is_refused_and_runs_nothing(tmp_path, monkeypatch):
+    import skops.io as sio
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model, _ = _tiny_model("knn")
+    folder = model.save(tmp_path / "data" / "models" / "evil")
+    marker = tmp_path / "marker.txt"
+    sio.dump({**model.estimators, "genre": _WritesMarker(marker)}, folder / "model.skops")
+    with pytest.raises(ModelError, match="may not contain"):
+        load_model("evil")
+    assert not marker.exists()
+
+
+def test_a_damaged_gradient_boosting_tree_is_refused(tmp_path, monkeypatch):
+    import skops.io as sio
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model, rows = _tiny_model("hgb")
+    hgb = model.estimators["genre"].estimators_[0].steps[-1][1]
+    hgb._predictors[0][0].nodes["left"][0] = 10**6
+    folder = tmp_path / "data" / "models" / "trees"
+    model.save(folder)
+    assert sio.get_untrusted_types(file=folder / "model.skops") == list(models.TRUSTED_TYPES)
+    with pytest.raises(ModelError, match="damaged"):
+        load_model("trees")
+
+
+def test_an_old_joblib_bundle_in_the_store_is_converted_once_and_elsewhere_refused(tmp_path, monkeypatch):
+    import joblib
+    import numpy as np
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model, rows = _tiny_model("mlp")
+    folder = model.save(tmp_path / "data" / "models" / "old")
+    (folder / "model.skops").unlink()
+    constant = models._Constant()  # the pickled single-class classifier of older bundles
+    constant.classes_ = np.array(["hi"])
+    legacy = {**model.estimators, "valence": {p: constant for p in model.estimators["valence"]}}
+    joblib.dump(legacy, folder / "model.joblib")
+    back = load_model("old")
+    assert (folder / "model.skops").is_file() and not (folder / "model.joblib").exists()
+    for converted in back.estimators["valence"].values():
+        assert converted.predict_proba(rows.to_numpy()).tolist() == [[1.0]] * len(rows)
+    assert back.predict_windows(rows).drop(columns=["valence", "valence_prob", "low_confidence"]).equals(
+        model.predict_windows(rows).drop(columns=["valence", "valence_prob", "low_confidence"]))
+    assert load_model("old").predict_windows(rows).equals(back.predict_windows(rows))  # now a skops bundle
+    shipped = tmp_path / "assets_models"
+    model.save(shipped / "oldship")
+    (shipped / "oldship" / "model.skops").unlink()
+    joblib.dump(model.estimators, shipped / "oldship" / "model.joblib")
+    monkeypatch.setattr(models, "ASSET_MODELS", shipped)
+    with pytest.raises(ModelError, match="only bundles in"):
+        load_model("oldship")
+
+
+def test_a_broken_model_folder_is_a_model_error_naming_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model, _ = _tiny_model("knn")
+    folder = model.save(tmp_path / "data" / "models" / "broken")
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["columns"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="columns") as err:
+        load_model("broken")
+    assert str(folder) in str(err.value)
+    (folder / "meta.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable meta.json"):
+        load_model("broken")
+    (folder / "meta.json").write_text("[1, 2]")
+    with pytest.raises(ModelError, match="not a JSON object"):
+        load_model("broken")
+    model.save(folder)
+    (folder / "model.skops").write_bytes(b"PK\x03\x04 damaged")
+    with pytest.raises(ModelError, match="damaged"):
+        load_model("broken")
+    (folder / "model.skops").unlink()
+    with pytest.raises(ModelError, match="no model.skops"):
+        load_model("broken")
+
+
+def test_the_shipped_bundles_load_without_unpickling(monkeypatch):
+    import pickle
+
+    def refuse(*a, **kw):
+        raise AssertionError("a shipped bundle was unpickled")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr("joblib.load", refuse)
+    for name in ("knn", "mlp"):
+        model = load_model(name)
+        assert (models.ASSET_MODELS / name / "model.skops").is_file()
+        assert not (models.ASSET_MODELS / name / "model.joblib").exists() and model.columns

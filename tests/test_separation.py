@@ -91,9 +91,14 @@ def test_a_loaded_demucs_model_is_kept_per_process(tiny_demucs_dir, monkeypatch)
 
 
 def test_demucs_bag_files_load_with_the_packaged_bag_description(tmp_path, monkeypatch):
-    """The published htdemucs is a bag (htdemucs.yaml) of one signature, 955717e8."""
+    """The published htdemucs is a bag (htdemucs.yaml) of one signature, 955717e8 (its published
+    checksum stands in for the tiny model's here: a real download has the real one)."""
+    import hashlib
+
     monkeypatch.setenv("STUDIO_OFFLINE", "1")
     _save_tiny_htdemucs(tmp_path / "demucs" / "955717e8.th")
+    sha = hashlib.sha256((tmp_path / "demucs" / "955717e8.th").read_bytes()).hexdigest()[:8]
+    monkeypatch.setattr(demucs_backend, "published_checksums", lambda: {"955717e8": sha})
     track = track_from_array(_tone_mix(2.0, 22050, channels=1), 22050, name="mono")
     stems = separate(track, model="htdemucs", weights_dir=tmp_path)
     assert set(stems.names) == {"drums", "bass", "other", "vocals"}
@@ -135,6 +140,112 @@ def test_demucs_weight_file_that_could_run_code_is_refused(tmp_path, monkeypatch
     track = track_from_array(_tone_mix(1.0, 44100), 44100)
     with pytest.raises(SeparationError, match="not allowed"):
         separate(track, model="htdemucs", weights_dir=tmp_path)
+
+
+class _RunsCode:
+    """Unpickling this object runs ``exec`` of a line that writes a marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('code ran')",))
+
+
+def _save_named_with_own_checksum(package: dict, folder: Path, name: str) -> Path:
+    """``torch.save`` ``package`` as ``<name>-<its own sha256 prefix>.th`` (demucs.states.save_with_checksum)."""
+    import hashlib
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(package, buf)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{hashlib.sha256(buf.getvalue()).hexdigest()[:8]}.th"
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def test_demucs_file_named_with_its_own_checksum_cannot_run_code(tmp_path, monkeypatch):
+    """The probe's proof of concept: a pickle that runs code, named with its own sha256 prefix."""
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    marker = tmp_path / "marker.txt"
+    package = {"klass": _RunsCode(marker), "args": (), "kwargs": {}, "state": {}}
+    _save_named_with_own_checksum(package, tmp_path / "demucs", "htdemucs")
+    track = track_from_array(_tone_mix(1.0, 44100), 44100)
+    with pytest.raises(SeparationError, match="not allowed"):
+        separate(track, model="htdemucs", weights_dir=tmp_path)
+    assert not marker.exists()
+
+
+def test_a_demucs_model_saved_the_way_demucs_publishes_it_loads(tmp_path, monkeypatch):
+    """``serialize_model`` + ``save_with_checksum``: klass/args/kwargs/state plus ``training_args``
+    (plain containers: OmegaConf.to_container), named ``<sig>-<checksum>.th``; its HTDemucs
+    ``segment`` a Fraction, as in the published models."""
+    from fractions import Fraction
+
+    import torch
+    from demucs.htdemucs import HTDemucs
+    from demucs.states import get_state
+
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    torch.manual_seed(0)
+    model = HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=8, depth=4, nfft=4096, t_layers=1,
+                     samplerate=44100, segment=Fraction(39, 10))
+    args, kwargs = model._init_args_kwargs
+    package = {"klass": HTDemucs, "args": args, "kwargs": kwargs, "state": get_state(model, None, half=True),
+               "training_args": {"dset": {"segment": 3.9}, "optim": {"lr": 3e-4}, "seed": 42}}
+    _save_named_with_own_checksum(package, tmp_path / "demucs", "htdemucs")
+    net = demucs_backend.load_demucs("htdemucs", weights_dir=tmp_path / "demucs", allow_download=False)
+    assert isinstance(net, HTDemucs) and net.segment == Fraction(39, 10)
+
+
+def test_a_file_named_with_a_published_signature_is_checked_against_the_published_checksum(tmp_path, monkeypatch):
+    """955717e8 is published as 955717e8-8726e21a.th: a file claiming that signature (with its own
+    checksum in its name, the published one, or none) must have the published checksum."""
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    track = track_from_array(_tone_mix(1.0, 44100), 44100)
+    tiny = tmp_path / "tiny.th"
+    _save_tiny_htdemucs(tiny)
+    import torch
+
+    package = torch.load(tiny, weights_only=False)  # the test's own file
+    for case in ("own", "published", "bare"):
+        folder = tmp_path / case / "demucs"
+        if case == "own":
+            _save_named_with_own_checksum(package, folder, "955717e8")
+        else:
+            folder.mkdir(parents=True)
+            (folder / ("955717e8-8726e21a.th" if case == "published" else "955717e8.th")).write_bytes(tiny.read_bytes())
+        with pytest.raises(SeparationError, match="does not match the published"):
+            separate(track, model="htdemucs", weights_dir=tmp_path / case)
+
+
+def test_a_download_is_checked_against_the_published_checksum_and_kept_in_the_weights_folder(tmp_path, monkeypatch):
+    """No full torch.load on the download path either: the published files land in the weights
+    folder (checked while written) and load like local ones."""
+    import hashlib
+
+    import torch
+
+    monkeypatch.delenv("STUDIO_OFFLINE", raising=False)
+    tiny = tmp_path / "tiny.th"
+    _save_tiny_htdemucs(tiny)
+    sha = hashlib.sha256(tiny.read_bytes()).hexdigest()[:8]
+    fetched = []
+
+    def fake_download(url, dst, hash_prefix=None, progress=True):
+        fetched.append((url, Path(dst).name, hash_prefix))
+        Path(dst).write_bytes(tiny.read_bytes())
+
+    monkeypatch.setattr(demucs_backend, "_can_download", lambda: True)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    monkeypatch.setattr(demucs_backend, "published_checksums", lambda: {"955717e8": sha})
+    net = demucs_backend.load_demucs("htdemucs", weights_dir=tmp_path / "demucs")
+    assert fetched == [("https://dl.fbaipublicfiles.com/demucs/hybrid_transformer/955717e8-8726e21a.th",
+                        "955717e8-8726e21a.th", "8726e21a")]
+    assert (tmp_path / "demucs" / "955717e8-8726e21a.th").is_file() and net.sources == ["drums", "bass", "other", "vocals"]
 
 
 def test_demucs_segment_longer_than_the_model_allows_is_refused(tiny_demucs_dir):

@@ -289,6 +289,46 @@ def test_checkpoint_that_is_not_the_2stem_model_is_refused(tmp_path):
         read_checkpoint(_rewritten(tmp_path / "sizes", sizes) / "model")
 
 
+def _hostile_index(folder: Path, *, block: bytes | None = None, infos: dict | None = None) -> Path:
+    """A checkpoint whose table blocks have valid checksums but hostile content: a raw Snappy
+    data block, or tensor entries; an 8-byte data file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DATA).write_bytes(bytes(8))
+    header = _varint(1 << 3) + _varint(1)
+    entries = {b"": header} | {name.encode(): _entry(info) for name, info in (infos or {}).items()}
+    _write_index(folder / "model.index", entries, snappy=False)
+    if block is not None:  # put the crafted Snappy bytes in place of the data block
+        index = (folder / "model.index").read_bytes()
+        footer = index[-48:]
+        meta = bytes(block) + bytes([1])
+        meta += struct.pack("<I", _masked(crc32c(meta)))
+        data_handle = _varint(0) + _varint(len(block))
+        index_body = _varint(0) + _varint(1) + _varint(len(data_handle)) + b"x" + data_handle + struct.pack("<II", 0, 1)
+        index_block = index_body + bytes([0]) + struct.pack("<I", _masked(crc32c(index_body + bytes([0]))))
+        handles = _varint(len(meta)) + _varint(0) + _varint(len(meta)) + _varint(len(index_body))
+        (folder / "model.index").write_bytes(meta + index_block + handles.ljust(40, b"\0") + footer[40:])
+    return folder / "model"
+
+
+def test_a_snappy_bomb_in_the_index_is_refused_at_once(tmp_path):
+    """A 3 MB block that claims 2 GB and expands 20-fold: refused before it is decoded."""
+    import time
+
+    copies = bytes([(63 << 2) | 2, 1, 0]) * 1_000_000  # a million copies of 64 bytes, one back
+    block = _varint(1 << 31) + bytes([0]) + b"a" + copies
+    started = time.perf_counter()
+    with pytest.raises(SeparationError, match="damaged or incomplete"):
+        list_checkpoint(_hostile_index(tmp_path / "bomb", block=block))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_tensor_shape_that_overflows_is_a_damaged_checkpoint(tmp_path):
+    """(2^32, 2^32) float32 is 2^66 bytes: the size check must not wrap around to 0."""
+    huge = tfcheckpoint.TensorInfo("conv2d/kernel", "float32", (1 << 32, 1 << 32), 0, 0, 0, None)
+    with pytest.raises(SeparationError, match="damaged or incomplete"):
+        read_checkpoint(_hostile_index(tmp_path / "huge", infos={"conv2d/kernel": huge}))
+
+
 # -------------------------------------------------------------------------- separation
 def test_separates_a_sung_voice_from_a_rendered_backing(song, separated):
     mixture, vocals, accompaniment = song

@@ -11,10 +11,20 @@ builds its unfitted scikit-learn pipeline and one line in the registry.
 Evaluation splits by render, never by window: no window of a test render is seen in
 training (a window split leaks: neighbouring windows overlap by 80 %).
 
-A model is a directory: ``model.joblib`` (the fitted estimators) and ``meta.json`` (label
-sets, the feature columns it expects, training configuration, metrics, library versions).
-Models are only ever loaded from the project's own model directories (assets/models and the
-store's models folder): a joblib file is code, never load one from elsewhere.
+A model is a directory: ``model.skops`` (the fitted estimators), ``meta.json`` (label sets,
+the feature columns it expects, training configuration, metrics, library versions) and
+``extras.npz`` (plain arrays). ``model.skops`` is read with ``skops.io.load`` and an explicit
+list of trusted types (:data:`TRUSTED_TYPES`, never ``trusted=True``): loading it builds only
+scikit-learn, numpy and scipy objects, it cannot run code; gradient-boosting trees (the one
+type skops does not trust by default) are checked node by node before use. Models are only
+loaded from the project's own model directories (assets/models and the store's models folder).
+
+Bundles saved before this format hold ``model.joblib`` (a pickle: loading one runs code). A
+joblib bundle in the store's models folder is converted once, on its first load
+(:func:`migrate_legacy_bundle`; ``model.joblib`` is replaced by ``model.skops``): that folder is
+the user's own (``python -m core train`` writes there) and the studio unpickled it on every
+load before; after the conversion it is never unpickled again. A joblib bundle anywhere else
+(assets/models ships skops bundles) is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,6 +54,13 @@ DEFAULT_FEATURE_SETS = ("amper21", "gtzan", "tonal")
 ASSET_MODELS = ASSETS / "models"
 UNKNOWN = "unknown"
 MODEL_VERSION = 1
+MODEL_FILE = "model.skops"
+LEGACY_MODEL_FILE = "model.joblib"  # pickles of older bundles, converted by migrate_legacy_bundle
+#: Types a bundle may hold beyond those skops trusts by default (scikit-learn estimators, numpy,
+#: scipy): gradient-boosting trees, whose node indices _check_trees verifies before any use.
+TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+META_KEYS = ("name", "kind", "columns", "feature_sets", "labels", "descriptors", "threshold", "metrics", "config",
+             "versions")
 
 
 class ModelError(StudioError):
@@ -267,14 +284,11 @@ class DescriptorModel:
 
     # --------------------------------------------------------------------- save
     def save(self, folder: str | Path) -> Path:
-        import joblib
-
+        """Write the bundle (``model.skops``, ``meta.json``, ``extras.npz``) into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".model.joblib.tmp"
         _slim(self.estimators)
-        joblib.dump(self.estimators, tmp, compress=3)
-        os.replace(tmp, folder / "model.joblib")
+        _write_estimators(folder, self.estimators)
         meta = {"name": self.name, "kind": self.kind, "columns": self.columns, "feature_sets": list(self.feature_sets),
                 "labels": self.labels, "descriptors": self.descriptors, "threshold": self.threshold,
                 "metrics": self.metrics, "config": self.config, "versions": self.versions,
@@ -285,6 +299,12 @@ class DescriptorModel:
             np.savez_compressed(buf, **self.extras)
             atomic_write(folder / "extras.npz", buf.getvalue())
         return folder
+
+
+def _write_estimators(folder: Path, estimators: dict) -> None:
+    import skops.io as sio
+
+    atomic_write(folder / MODEL_FILE, sio.dumps(estimators, compression=zipfile.ZIP_DEFLATED, compresslevel=9))
 
 
 def _slim(obj) -> None:
@@ -313,10 +333,10 @@ def find_model(name: str) -> Path:
     candidates = [Path(name)] if ("/" in str(name) or Path(name).is_absolute()) else \
         [root / name for root in model_dirs()]
     for c in candidates:
-        if (c / "meta.json").is_file() and (c / "model.joblib").is_file():
+        if (c / "meta.json").is_file():
             if not _allowed(c):
                 raise ModelError(f"{c} is outside the studio's model folders ({', '.join(map(str, model_dirs()))}); "
-                                 "models are only loaded from there (a model file can run code).")
+                                 "models are only loaded from there.")
             return c
     known = list_models()
     raise ModelError(f"No model called '{name}'. Known models: {', '.join(known) or 'none (train one)'}.")
@@ -330,29 +350,130 @@ def list_models() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def load_model(name: str) -> DescriptorModel:
-    """Load a model by name (see :func:`find_model`); checks the bundle's format version."""
-    import joblib
-
-    folder = find_model(name)
+def _read_meta(folder: Path) -> dict:
+    """``meta.json`` of a bundle, with every key :func:`load_model` needs, or a ModelError."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"The model in {folder} has an unreadable meta.json: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"The model in {folder} has an unreadable meta.json ({exc}); retrain it or copy it "
+                         "again.") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"The model in {folder} has a meta.json that is not a JSON object; retrain it.")
     if meta.get("model_version") != MODEL_VERSION:
         raise ModelError(f"The model in {folder} was saved by another version of the studio; retrain it.")
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise ModelError(f"The model in {folder} has a meta.json without the key(s) {', '.join(missing)}; it is "
+                         "incomplete or damaged. Retrain it or copy it again.")
+    return meta
+
+
+def _check_trees(obj, folder: Path) -> None:
+    """Every gradient-boosting tree's node indices in range, children after parents (no loops):
+    a damaged or crafted tree would make prediction read out of bounds."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _check_trees(v, folder)
+        return
+    for part in list(getattr(obj, "estimators_", None) or []) + [step for _, step in getattr(obj, "steps", [])]:
+        _check_trees(part, folder)
+    n_features = getattr(obj, "n_features_in_", 0)
+    for tree in [t for trees in getattr(obj, "_predictors", None) or [] for t in trees]:
+        nodes = tree.nodes
+        idx = np.arange(len(nodes))
+        inner = ~nodes["is_leaf"].astype(bool)
+        ok = (np.all(nodes["left"][inner] > idx[inner]) and np.all(nodes["right"][inner] > idx[inner])
+              and np.all(nodes["left"][inner] < len(nodes)) and np.all(nodes["right"][inner] < len(nodes))
+              and np.all(nodes["feature_idx"][inner] < n_features)
+              and np.all(nodes["bitset_idx"][nodes["is_categorical"].astype(bool)] < len(tree.raw_left_cat_bitsets)))
+        if len(nodes) == 0 or not ok:
+            raise ModelError(f"The model in {folder} is damaged (a decision tree points outside itself); retrain it.")
+
+
+def _load_estimators(folder: Path) -> dict:
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ModelError(f"The model in {folder} has no {MODEL_FILE} (the fitted classifiers); retrain it or copy it "
+                         "again.")
     try:
-        estimators = joblib.load(folder / "model.joblib")
-    except Exception as exc:  # a damaged or foreign pickle: report it as a model problem
-        raise ModelError(f"The model in {folder} could not be loaded ({type(exc).__name__}: {exc}).") from None
+        estimators = sio.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException as exc:
+        raise ModelError(f"The model in {folder} holds objects a model file may not contain ({exc}); it was not "
+                         "made by the studio. Retrain it.") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or schema: report it as a model problem
+        raise ModelError(f"The model file {path} is damaged ({type(exc).__name__}: {str(exc)[:200]}); retrain it "
+                         "or copy it again.") from None
+    if not isinstance(estimators, dict) or any(t not in estimators for t in TARGETS):
+        raise ModelError(f"The model file {path} does not hold the studio's classifiers; retrain it.")
+    _check_trees(estimators, folder)
+    return estimators
+
+
+def load_model(name: str) -> DescriptorModel:
+    """Load a model by name (see :func:`find_model`); checks the bundle's format version and keys.
+
+    A bundle of an older studio (``model.joblib``) in the store's models folder is converted
+    first (:func:`migrate_legacy_bundle`); anywhere else it is refused.
+    """
+    folder = find_model(name)
+    meta = _read_meta(folder)
+    if (folder / LEGACY_MODEL_FILE).is_file() and not (folder / MODEL_FILE).is_file():
+        migrate_legacy_bundle(folder)
+    estimators = _load_estimators(folder)
     extras = {}
     if (folder / "extras.npz").is_file():
-        with np.load(folder / "extras.npz", allow_pickle=False) as z:
-            extras = {k: z[k] for k in z.files}
+        try:
+            with np.load(folder / "extras.npz", allow_pickle=False) as z:
+                extras = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ModelError(f"The model in {folder} has a damaged extras.npz ({exc}); retrain it.") from None
     return DescriptorModel(name=meta["name"], kind=meta["kind"], columns=meta["columns"],
                            feature_sets=tuple(meta["feature_sets"]), estimators=estimators, labels=meta["labels"],
                            descriptors=meta["descriptors"], threshold=meta["threshold"], metrics=meta["metrics"],
                            config=meta["config"], versions=meta["versions"], extras=extras)
+
+
+def migrate_legacy_bundle(folder: str | Path) -> Path:
+    """Convert a ``model.joblib`` bundle in the store's models folder to ``model.skops`` (once).
+
+    Only there: that folder is the user's own and unpickling its bundles was what the studio did
+    before. The pickle's single-class classifiers (``_Constant``) become ``DummyClassifier``; the
+    predictions stay the same. Returns the new file; a bundle elsewhere is refused.
+    """
+    import joblib
+
+    folder = Path(folder)
+    store_models = (default_data_dir() / "models").resolve()
+    if not folder.resolve().is_relative_to(store_models):
+        raise ModelError(f"The model in {folder} is an old joblib bundle (a pickle, which can run code); only "
+                         f"bundles in {store_models} are converted. Retrain it, or move it there and load it once.")
+    meta = _read_meta(folder)
+    try:
+        estimators = joblib.load(folder / LEGACY_MODEL_FILE)
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle: report it as a model problem
+        raise ModelError(f"The old model file {folder / LEGACY_MODEL_FILE} could not be read ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); retrain the model.") from None
+    if not isinstance(estimators, dict):
+        raise ModelError(f"{folder / LEGACY_MODEL_FILE} does not hold the studio's classifiers; retrain the model.")
+    estimators = _without_constants(estimators, n_features=len(meta["columns"]))
+    _slim(estimators)
+    _write_estimators(folder, estimators)
+    (folder / LEGACY_MODEL_FILE).unlink()
+    return folder / MODEL_FILE
+
+
+def _without_constants(obj, *, n_features: int):
+    """``_Constant`` (pickles of older bundles) replaced by the equivalent ``DummyClassifier``."""
+    from sklearn.dummy import DummyClassifier
+
+    if isinstance(obj, dict):
+        return {k: _without_constants(v, n_features=n_features) for k, v in obj.items()}
+    if isinstance(obj, _Constant):
+        return DummyClassifier(strategy="prior").fit(np.zeros((1, n_features)), np.asarray(obj.classes_)[:1])
+    return obj
 
 
 # ----------------------------------------------------------------------- training

@@ -8,15 +8,26 @@ Weights come from a local folder first (``weights/demucs`` or ``$STUDIO_WEIGHTS_
   description ``htdemucs.yaml`` (the yaml is optional: the ones packaged with demucs are used
   when it is missing).
 
-A file named with its published checksum is verified against it; any other file is read
-with ``torch.load(weights_only=True)`` allowing only the Demucs model classes, so a weight file
-from elsewhere cannot run code. Without local weights, the usual download runs when the
-download server can be reached; offline, a ``SeparationError`` says which files to fetch and
-where to put them.
+Every weight file is read with ``torch.load(weights_only=True)`` allowing only the Demucs model
+classes and ``fractions.Fraction`` (HTDemucs keeps its training segment as one): unpickling a
+weight file cannot run code, whatever its name. Published packages also hold ``training_args``,
+which ``demucs.states.serialize_model`` stores as plain containers (``OmegaConf.to_container``),
+so no omegaconf class is needed; it is dropped before the model is built.
+
+Checksums, on top of that: a file whose name claims a published signature (``955717e8.th``,
+``955717e8-<anything>.th``) must have the checksum Demucs publishes for it (the one in its
+download URL, from the ``remote/files.txt`` packaged with demucs), not the one in its own name;
+any other ``<name>-<checksum>.th`` must match the checksum in its name (damage, not trust).
+
+Without local weights, the published files are downloaded into the weights folder when the
+download server can be reached (each checked against its published checksum, then loaded as
+above); offline, a ``SeparationError`` says which files to fetch and where to put them.
 """
 
 from __future__ import annotations
 
+import fractions
+import hashlib
 import logging
 import os
 import pickle
@@ -105,35 +116,63 @@ def _weight_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def published_checksums() -> dict[str, str]:
+    """Signature -> the sha256 prefix Demucs publishes for it (the checksum in its download URL)."""
+    from demucs.pretrained import _parse_remote_files
+
+    remote = _parse_remote_files(_remote_root() / "files.txt")
+    return {sig: url.rsplit("/", 1)[-1].rsplit(".", 1)[0].rsplit("-", 1)[-1] for sig, url in remote.items()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_checksum(path: Path) -> None:
+    """A published signature must have its published checksum; ``name-checksum.th`` its own."""
+    sig, _, named = path.stem.rpartition("-") if "-" in path.stem else (path.stem, "", "")
+    published = published_checksums().get(sig)
+    actual = _sha256(path)
+    if published is not None and not actual.startswith(published):
+        raise SeparationError(
+            f"{path} is named as the published Demucs weights {sig}, but its checksum ({actual[:8]}) does not match "
+            f"the published one ({published}). Delete it and download {sig}-{published}.th again."
+        )
+    if published is None and named and not actual.startswith(named):
+        raise SeparationError(f"{path} is damaged: its checksum ({actual[:len(named)]}) does not match the one in its "
+                              f"name ({named}). Download or save it again.")
+
+
 def _load_file(path: Path):
-    """One Demucs model from a .th package.
+    """One Demucs model from a .th package, after :func:`_check_checksum`.
 
-    A file named with its published checksum (``955717e8-8726e21a.th``) is verified against it
-    and then loaded as Demucs does. Any other file is loaded with ``torch.load(weights_only=True)``
-    and only the Demucs model classes allowed: a weight file from elsewhere cannot run code.
+    Read with ``torch.load(weights_only=True)`` allowing only the Demucs model classes and
+    ``Fraction``: a weight file cannot run code. Only klass/args/kwargs/state are kept.
     """
-    import fractions
-
     import torch
     from demucs.demucs import Demucs
     from demucs.hdemucs import HDemucs
     from demucs.htdemucs import HTDemucs
-    from demucs.repo import check_checksum
     from demucs.states import load_model
 
-    if "-" in path.stem:
-        check_checksum(path, path.stem.rsplit("-", 1)[1])
-        return load_model(path)
-    with torch.serialization.safe_globals([HTDemucs, HDemucs, Demucs, fractions.Fraction]):
+    _check_checksum(path)
+    classes = (HTDemucs, HDemucs, Demucs)
+    with torch.serialization.safe_globals([*classes, fractions.Fraction]):
         package = torch.load(path, map_location="cpu", weights_only=True)
-    return load_model(package)
+    keys = ("klass", "args", "kwargs", "state")
+    if not isinstance(package, dict) or any(k not in package for k in keys) or package["klass"] not in classes:
+        raise SeparationError(f"{path} is not a Demucs model package (klass, args, kwargs, state). Download it again.")
+    return load_model({k: package[k] for k in keys})
 
 
 def _load_local(name: str, folder: Path):
     """The model from local files, or None when the folder holds none of its files."""
     import yaml
     from demucs.apply import BagOfModels
-    from demucs.repo import ModelLoadingError
 
     files = _weight_files(folder)
     try:
@@ -154,8 +193,6 @@ def _load_local(name: str, folder: Path):
             model = BagOfModels([_load_file(files[s]) for s in sigs], spec.get("weights"), spec.get("segment"))
     except SeparationError:
         raise
-    except ModelLoadingError as exc:
-        raise SeparationError(_missing_message(name, folder, f"its weights in {folder} do not load ({exc})")) from None
     except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError, AttributeError, ImportError,
             pickle.UnpicklingError) as exc:
         raise SeparationError(
@@ -164,6 +201,24 @@ def _load_local(name: str, folder: Path):
         ) from None
     model.eval()
     return model
+
+
+def _download(name: str, folder: Path) -> None:
+    """The published weight files of ``name`` into ``folder``, each checked against its published
+    checksum while it is written (``torch.hub.download_url_to_file(hash_prefix=...)``)."""
+    import torch
+
+    files = published_files(name)
+    if not files:
+        raise SeparationError(_missing_message(name, folder, "Demucs publishes no weight files under that name"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for fname, url in files:
+            if not (folder / fname).is_file():
+                torch.hub.download_url_to_file(url, str(folder / fname), hash_prefix=Path(fname).stem.rsplit("-", 1)[-1],
+                                               progress=False)
+    except Exception as exc:  # noqa: BLE001 - any download failure becomes advice for the user
+        raise SeparationError(_missing_message(name, folder, f"the download failed ({exc})")) from None
 
 
 def load_demucs(name: str, *, weights_dir: Path, allow_download: bool = True):
@@ -176,14 +231,11 @@ def load_demucs(name: str, *, weights_dir: Path, allow_download: bool = True):
     if not allow_download or os.environ.get(ENV_OFFLINE) == "1" or not _can_download():
         reason = f"there are no weights for it in {folder} and this machine cannot reach the download server"
         raise SeparationError(_missing_message(name, folder, reason))
-    from demucs.pretrained import get_model
-
     log.info("Downloading Demucs %s (first use)", name)
-    try:
-        model = get_model(name)
-    except Exception as exc:  # noqa: BLE001 - any download/parse failure becomes advice for the user
-        raise SeparationError(_missing_message(name, folder, f"the download failed ({exc})")) from None
-    model.eval()
+    _download(name, folder)
+    model = _load_local(name, folder)
+    if model is None:
+        raise SeparationError(_missing_message(name, folder, "the download did not give its weight files"))
     return model
 
 

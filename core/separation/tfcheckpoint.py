@@ -12,6 +12,10 @@ Only the tiny part of the protobuf wire format these two messages use is decoded
 (varints, length-delimited fields and fixed 32-bit fields), so neither ``protobuf`` nor
 ``tensorflow`` is needed. Table blocks may be stored raw or Snappy-compressed; both are read.
 
+Nothing here unpickles or evaluates anything: the index is decoded field by field and the
+tensors are raw numbers (``model.meta``, the graph, is never read). An index over
+:data:`MAX_INDEX_BYTES`, or a block that claims to decode to more, is refused unread.
+
 Every failure (missing file, truncated or damaged index or data, a tensor whose bytes do not
 match its checksum) raises :class:`core.errors.SeparationError` with a message a musician can
 act on.
@@ -19,6 +23,7 @@ act on.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +39,9 @@ _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48  # two block handles padded to 40 bytes, then the 8-byte magic
 _BLOCK_TRAILER_BYTES = 5  # 1 byte compression type, 4 bytes masked CRC-32C
 _NO_COMPRESSION, _SNAPPY_COMPRESSION = 0, 1
+#: A checkpoint index lists tensor names and offsets (the Spleeter one is 5 KB): a bigger
+#: index file, or a table block that decodes to more, is refused before it is read/decoded.
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 #: TensorFlow ``DataType`` enum values -> numpy little-endian dtypes (numeric types only).
 _TF_DTYPES: dict[int, np.dtype] = {
@@ -322,8 +330,10 @@ def _unmask(masked: int) -> int:
 def _snappy_decompress(buf: bytes) -> bytes:
     """Decompress one raw Snappy block (the format LevelDB tables use)."""
     length, pos = _varint(buf, 0)
+    if length > MAX_INDEX_BYTES:
+        raise ValueError(f"a snappy block claims {length} bytes, more than an index ever holds")
     out = bytearray()
-    while pos < len(buf):
+    while pos < len(buf) and len(out) <= length:
         tag = buf[pos]
         pos += 1
         kind = tag & 3
@@ -354,8 +364,11 @@ def _snappy_decompress(buf: bytes) -> bytes:
         if offset == 0 or offset > len(out):
             raise ValueError("snappy copy points before the start")
         start = len(out) - offset
-        for i in range(n):  # copies may overlap their own output
-            out.append(out[start + i])
+        if n <= offset:
+            out += out[start : start + n]
+        else:
+            for i in range(n):  # copies may overlap their own output
+                out.append(out[start + i])
     if len(out) != length:
         raise ValueError(f"snappy block decodes to {len(out)} bytes, expected {length}")
     return bytes(out)
@@ -417,6 +430,8 @@ def _read_index(prefix: Path) -> tuple[int, dict[str, TensorInfo]]:
             f"The separation model index {path} is missing. "
             "Download the weights (`make weights`) or point to the folder that holds model.index."
         )
+    if path.stat().st_size > MAX_INDEX_BYTES:
+        raise _damaged(path, f"{path.stat().st_size} bytes, far more than a checkpoint index holds")
     data = path.read_bytes()
     if len(data) < _FOOTER_BYTES:
         raise _damaged(path, f"only {len(data)} bytes, too short to be a checkpoint index")
@@ -507,7 +522,7 @@ def read_checkpoint(prefix: str | Path, *, verify_checksums: bool = True) -> dic
                     "Download the weights again (`make weights`)."
                 )
             sizes[info.shard] = path.stat().st_size
-        expected = int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+        expected = math.prod(info.shape) * np.dtype(info.dtype).itemsize  # exact: no int64 wrap-around
         if expected != info.size_bytes:
             raise _damaged(
                 _index_path(prefix),
