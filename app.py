@@ -5,7 +5,12 @@ the first request after a server start (see pages/ui/entry.py). URL paths are th
 /segments, /stems, /render, /listen, /loop, /models; Analyze is "/".
 """
 
+import logging
+
 import streamlit as st
+
+from core.errors import StudioError
+from pages.ui.text import UNEXPECTED, message
 
 st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:", layout="wide")
 
@@ -18,4 +23,10 @@ pages = [
     st.Page("pages/loop.py", title="Loop", icon=":material/autorenew:"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except StudioError as exc:  # what a user can cause and no page caught: its message
+    st.error(message(exc))
+except Exception:  # a bug on a page: a plain message, never a traceback or server paths; details in the log
+    logging.getLogger("studio.pages").exception("A page failed")
+    st.error(UNEXPECTED)

@@ -28,7 +28,7 @@ from core.workflow.edits import edits_key
 from core.workflow.listen import TARGET_LUFS, blind_order, render_key_of
 from pages.ui.entry import through_navigation
 from pages.ui.listening import matched, vote_buttons, votes_section
-from pages.ui.media import stored_render
+from pages.ui.media import plain, stored_render
 from pages.ui.players import multi_player
 from pages.ui.tracks import pick_track
 from pages.ui.widgets import get_store, require_stored_track, with_progress
@@ -61,7 +61,7 @@ analysis = with_progress(f"Finding the segments of {track.name}", lambda progres
     track, progress=progress, store=store), error=f"{track.name} could not be analysed: ")
 segments, warning = reference_segments(analysis, store.edits(content_hash, edits_key()).current())
 if warning:  # the listener's own form from the Segments page wins over the machine's
-    st.warning(warning)
+    st.warning(plain(warning))
 
 linked, titles = store.renders_of(content_hash), {r["render_key"]: r["title"] for r in store.list_renders(limit=200)}
 labels = render_labels(linked, titles)
@@ -77,7 +77,7 @@ if not linked:
 versions = [original_version(track)]
 for key in chosen:
     if (result := stored_render(key)) is None:
-        st.warning(f"'{render_name(key, labels, titles)}' could not be read back from the store.")
+        st.warning(f"'{plain(render_name(key, labels, titles))}' could not be read back from the store.")
     else:
         versions.append(render_version(key, result, label=labels.get(key) or titles.get(key, key)))
 versions, measured = matched(versions)

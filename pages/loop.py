@@ -12,6 +12,7 @@ from core.workflow.loop import TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_
 from core.workflow.loop_report import loop_report, unique_titles
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download_buttons
+from pages.ui.text import message, plain
 from pages.ui.tracks import upload_tracks
 from pages.ui.widgets import cached_model, get_store, page_progress, track_or_message
 
@@ -69,7 +70,7 @@ for h in [h for h in chosen if run_now or h not in missing]:
         results.append(cached_loop(names[h], track, store=store, model=model, variations=variations,
                                    progress=progress))
     except StudioError as exc:
-        st.error(f"{names[h]}: {exc}")
+        st.error(f"{plain(names[h])}: {message(exc)}")
     finally:
         bar.empty()
 if not results:

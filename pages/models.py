@@ -12,6 +12,7 @@ from core.generate.catalog import load_catalog
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV
+from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model
 
 through_navigation()
@@ -31,7 +32,7 @@ for n in chosen:
     try:
         models.append(cached_model(n))
     except StudioError as exc:
-        st.error(f"{n}: {exc}")
+        st.error(f"{plain(n)}: {message(exc)}")
 if not models:
     st.stop()
 

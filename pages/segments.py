@@ -12,6 +12,7 @@ from pages.ui.editor import history_bar, segment_files, segments_editor, split_a
 from pages.ui.entry import through_navigation
 from pages.ui.media import pick_render, render_card
 from pages.ui.players import waveform_player
+from pages.ui.text import message, plain, status_line
 from pages.ui.tracks import pick_track, upload_track
 from pages.ui.widgets import cached_model, get_store, remembered, require_stored_track, with_progress
 
@@ -28,7 +29,7 @@ st.caption("Correct the form the machine heard: each segment's descriptor, tempo
            "it; undo, redo, or go back to the machine's version at any time.")
 store, catalog, state = get_store(), load_catalog(), st.session_state
 if flash := state.pop("segments_flash", None):
-    st.success(flash)
+    st.success(plain(flash))
 upload_track("Upload a track", store=store, key="segments_upload", pick_key="segments_pick")
 content_hash = pick_track(store, key="segments_pick", follow_url=True,
                           empty="Upload a track (or analyse one on the Analyze page) to edit its segments.")
@@ -46,7 +47,7 @@ machine = remembered("segments_machine", (content_hash, edits_key(), MODEL),  # 
 history = store.edits(content_hash, edits_key())
 view = open_edits(history, machine, duration_s=track.duration_s, catalog=catalog)
 if view.error:
-    st.error(view.error)
+    st.error(plain(view.error))
 segments, nonce = view.segments, state.setdefault("segments_nonce", 0)
 
 
@@ -64,7 +65,7 @@ def saved(after, *, note: str = "") -> None:
 
 
 waveform_player(track, segments_frame(segments))
-if (step := history_bar(history, status=view.status)) is not None:
+if (step := history_bar(history, status=status_line(view.status, history))) is not None:
     show_new_version(step or None)
 
 st.subheader("Segments")
@@ -74,7 +75,7 @@ if rows is not None:
     try:
         saved(segments_from_table(rows, segments, catalog=catalog))
     except EditError as exc:
-        st.error(f"Not saved: {exc} The last saved version is kept.")
+        st.error(f"Not saved: {message(exc)} The last saved version is kept.")
         if st.button("Discard this change", key="segments_discard"):
             show_new_version()
 st.caption(bands_caption(segments, catalog=catalog))
@@ -85,7 +86,7 @@ if asked is not None:
     try:
         saved(asked[0], note=asked[1])
     except EditError as exc:
-        st.error(str(exc))
+        st.error(message(exc))
 
 st.subheader("Render the edited form")
 r1, r2 = st.columns([1, 3])
@@ -93,7 +94,7 @@ seed = int(r1.number_input("Seed", 0, 10_000_000, 0, 1, key="segments_seed"))
 try:
     timeline = timeline_from_segments(segments, catalog=catalog)
 except EditError as exc:
-    st.error(str(exc))
+    st.error(message(exc))
     st.stop()
 r2.caption(f"{len(timeline.regions)} regions, {timeline.duration_s:.1f} s, every boundary on a beat of the region "
            "before it; a band left empty is chosen by the seed.")

@@ -19,6 +19,7 @@ from core.separation import (
 )
 from pages.ui.entry import through_navigation
 from pages.ui.media import preview_ogg
+from pages.ui.text import message, plain
 from pages.ui.tracks import pick_track, upload_track
 from pages.ui.widgets import get_store, page_progress, require_stored_track
 
@@ -46,7 +47,7 @@ def model_label(name: str) -> str:
 c1, c2 = st.columns([2, 1])
 model = c1.selectbox("Model", MODELS, index=MODELS.index(DEFAULT_MODEL), format_func=model_label, key="stems_model")
 if availability[model]:
-    c1.warning(f"{model}: {availability[model]}. See the README, section Source separation.")
+    c1.warning(f"{model}: {message(availability[model])}. See the README, section Source separation.")
 upload_track("Upload a track", store=store, key="stems_upload", pick_key="stems_pick", where=c2)
 content_hash = pick_track(store, key="stems_pick", empty="Upload a track (or analyse one on the Analyze page) to "
                                                         "separate it.")
@@ -57,7 +58,7 @@ key = separation_key(track.content_hash, options, weights_dir=default_weights_di
 stems = store.get_separation(key)
 if stems is None:
     per_minute = SECONDS_PER_MINUTE.get(model, DEMUCS_SECONDS_PER_MINUTE)
-    st.write(f"**{track.name}**: {track.duration_s:.1f} s. Separating takes about {per_minute} s per minute of "
+    st.write(f"**{plain(track.name)}**: {track.duration_s:.1f} s. Separating takes about {per_minute} s per minute of "
              f"audio on two cores (here about {track.duration_s / 60.0 * per_minute:.0f} s).")
     if not st.button("Separate", type="primary", key="stems_go"):
         st.stop()
@@ -65,13 +66,13 @@ if stems is None:
     try:
         stems = separate(track, options=options, store=store, progress=progress)
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(message(exc))
         st.stop()
     finally:
         bar.empty()
 
 for note in stems.notes:
-    st.caption(note)
+    st.caption(plain(note))
 st.plotly_chart(stems_figure(track.samples, stems.stems, sample_rate=stems.sample_rate), key=f"stemsfig-{key}")
 st.subheader("Listen")
 cols = st.columns(len(stems.names) + 1)

@@ -197,3 +197,130 @@ def test_stems_page_demucs_without_weights_says_how_to_get_them(clip, monkeypatc
     at.run()
     assert not at.exception
     assert any("955717e8-8726e21a.th" in e.value for e in at.error)
+
+
+# ------------------------------------------- user strings as text, no tracebacks (issue 16 items 6 and 8)
+HOSTILE = "![x](http://127.0.0.1:9/x.png) [link](http://evil) **bold** <b>b</b>"
+MARKDOWN_LEFT = ("![x](", "[link](", "**bold**", "<b>")
+
+
+def page_texts(at) -> list[str]:
+    """Every Markdown-rendered text of the page: messages, markdown, captions, tab labels."""
+    elements = [*at.error, *at.warning, *at.info, *at.success, *at.markdown, *at.caption]
+    return [e.value for e in elements] + [t.label for t in at.tabs]
+
+
+def assert_plain(texts, raw: str) -> None:
+    from pages.ui.text import plain
+
+    assert any(plain(raw) in t for t in texts), texts
+    for t in texts:
+        assert not any(m in t for m in MARKDOWN_LEFT), t
+
+
+def test_upload_names_are_shown_as_text_not_markdown(clip):
+    at = fresh_app()
+    at.file_uploader(key="uploader").set_value((f"{HOSTILE}.wav", b"%PDF-1.5 fake", "audio/wav"))
+    at.run()
+    assert not at.exception
+    assert_plain([e.value for e in at.error], HOSTILE)
+    from core.store.store import Store
+
+    store = Store()
+    track = store.add_track(clip, name=HOSTILE, suffix=".wav")
+    again = fresh_app()
+    again.multiselect(key="library_pick").set_value([track.content_hash])
+    again.run()
+    assert not again.exception
+    assert_plain(page_texts(again), track.name)  # the tab label
+
+
+def test_plain_escapes_markdown_and_keeps_words():
+    from pages.ui.text import hide_paths, plain
+
+    assert plain("song 1") == "song 1" and plain("955717e8-8726e21a.th") == "955717e8-8726e21a.th"
+    escaped = plain(HOSTILE + "\nline two :red[x] $x$ `c` # h")
+    assert "\n" not in escaped and "](" not in escaped.replace("\\](", "") and "\\*\\*bold\\*\\*" in escaped
+    assert "\\:red\\[x\\]" in escaped and "\\$x\\$" in escaped and "\\`c\\`" in escaped
+    assert plain("- item").startswith("\\-") and plain("1. item").startswith("1\\.")
+    assert hide_paths("'/srv/data/audio/ab/abc.wav' is damaged") == "'abc.wav' is damaged"
+    assert hide_paths("10/20 and C/D") == "10/20 and C/D"
+
+
+def segments_page() -> AppTest:
+    at = fresh_app()
+    at.switch_page("pages/segments.py")
+    at.run()
+    return at
+
+
+def test_segments_notes_are_shown_as_text(abac_piece, monkeypatch):
+    from core.store.store import Store
+    from core.workflow.edits import EditedSegment, edits_key, segments_to_json
+
+    audio, sr, _ = abac_piece
+    store = Store()
+    track = store.add_track(wav_bytes(audio[: 12 * sr], sr), name="plain", suffix=".wav")
+    note = f"Uploaded {HOSTILE}.json"  # the note the Segments page stores for an upload: the raw name
+    form = [EditedSegment(start_s=0.0, end_s=12.0, descriptor="cinematic_ambient_dreamy", tempo_bpm=96.0, tonic="D")]
+    # the machine's version without a model (the page imports both names on every run)
+    monkeypatch.setattr("pages.ui.widgets.cached_model", lambda name: None)
+    monkeypatch.setattr("core.workflow.edits.machine_segments", lambda track, **kwargs: form)
+    store.edits(track.content_hash, edits_key()).push(segments_to_json(form), note=note)
+    at = segments_page()
+    assert not at.exception
+    assert_plain(page_texts(at), note)
+    at.file_uploader(key="segments_json_upload").set_value((f"{HOSTILE}.json", b"[{", "application/json"))
+    at.run()
+    assert not at.exception
+    assert_plain([e.value for e in at.error], HOSTILE)
+
+
+def test_a_track_with_extreme_samples_gets_a_message_not_a_traceback(abac_piece, tmp_path):
+    """A track stored before the loader refused extreme samples (about 1e30, finite)."""
+    import os
+
+    from core.store.store import Store
+
+    audio, sr, _ = abac_piece
+    store = Store()
+    clip = audio[30 * sr: 40 * sr]  # content of its own: the page's caches hold tracks by content
+    store.add_track(wav_bytes(clip, sr), name="extreme", suffix=".wav")
+    stored = next(p for p in (store.root / "audio").rglob("*") if p.is_file())
+    stored.write_bytes(wav_bytes(clip.astype("float32") * 1e30, sr, subtype="FLOAT"))
+    at = segments_page()
+    assert not at.exception
+    texts = page_texts(at)
+    assert at.error and not any("Traceback" in t for t in texts)
+    for t in texts:
+        assert str(store.root) not in t and str(ROOT) not in t and os.sep + "tmp" + os.sep not in t, t
+
+
+def test_an_unexpected_failure_is_a_plain_message_and_logged(abac_piece, monkeypatch, caplog):
+    from core.store.store import Store
+    from pages.ui.text import UNEXPECTED
+
+    def boom(track, **kwargs):
+        raise RuntimeError("/srv/studio/secret/internal.py: index out of range")
+
+    monkeypatch.setattr("pages.ui.widgets.cached_model", lambda name: None)
+    monkeypatch.setattr("core.workflow.edits.machine_segments", boom)
+    audio, sr, _ = abac_piece
+    Store().add_track(wav_bytes(audio[40 * sr: 50 * sr], sr), name="boom", suffix=".wav")
+    at = segments_page()
+    assert not at.exception
+    texts = page_texts(at)
+    assert any(UNEXPECTED in e.value for e in at.error) and not any("/srv/" in t for t in texts)
+    assert "internal.py" in caplog.text  # the details are in the server's log
+
+
+def test_an_unexpected_failure_outside_a_progress_bar_is_caught_by_the_app(monkeypatch):
+    from pages.ui.text import UNEXPECTED
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("/srv/studio/secret: kaput")
+
+    monkeypatch.setattr("core.describe.models.list_models", boom)
+    at = fresh_app()  # the Analyze page lists the models first
+    assert not at.exception
+    assert [e.value for e in at.error] == [UNEXPECTED]

@@ -16,6 +16,7 @@ from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
 from core.workflow.overview import headline
 from pages.ui.media import CSV, JSON, download_buttons
 from pages.ui.players import waveform_player
+from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model, page_progress, track_or_message, with_progress
 
 
@@ -38,7 +39,7 @@ def analysis_options() -> AnalysisOptions:
             k_min=None if auto_k else k_lo, k_max=None if auto_k else k_hi, boundary_method=boundary,
             min_segment_s=min_seg))
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(message(exc))
         st.stop()
 
 
@@ -49,15 +50,15 @@ def _predictions(track, analysis, *, store, options, model_name: str, vocal_mode
         description = describe(track, model=cached_model(model_name), options=options, remove_vocals=vocal_mode,
                                store=store, progress=progress)
     except SeparationError as exc:
-        st.error(f"Removing the vocals failed: {exc}")
+        st.error(f"Removing the vocals failed: {message(exc)}")
         return
     except StudioError as exc:
-        st.error(f"Model {model_name}: {exc}")
+        st.error(f"Model {plain(model_name)}: {message(exc)}")
         return
     finally:
         bar.empty()
     if description.vocals.note:
-        (st.caption if description.vocals.checked else st.warning)(description.vocals.note)
+        (st.caption if description.vocals.checked else st.warning)(plain(description.vocals.note))
     st.plotly_chart(prediction_lanes_figure(description.windows, duration_s=analysis.duration_s), key=f"lanes-{key}")
     st.subheader("Segments: the majority of their windows")
     st.dataframe(description.majority, hide_index=True, key=f"majority-{key}")
@@ -99,7 +100,7 @@ def show_track(content_hash: str, *, store, options, model_name: str | None, voc
     if analysis is None:
         return
     for w in analysis.warnings:
-        st.warning(w)
+        st.warning(plain(w))
     for column, (label, value) in zip(st.columns(5), headline(analysis)):
         column.metric(label, value)
     waveform_player(track, analysis.segments)

@@ -9,6 +9,7 @@ from core.errors import StudioError
 from core.plots import vote_figure
 from core.workflow.audition import Version, with_matched_gains
 from core.workflow.listen import SAME, loudness_lufs, peak_dbfs, vote_summary
+from pages.ui.text import message
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -23,7 +24,7 @@ def matched(versions: list[Version]) -> tuple[list[Version], dict]:
     try:
         measured = {v.id: levels(v.key, v.samples, v.sample_rate) for v in versions}
     except StudioError as exc:
-        st.error(f"The loudness of a version could not be measured: {exc}")
+        st.error(f"The loudness of a version could not be measured: {message(exc)}")
         st.stop()
     return with_matched_gains(versions, measured), measured
 
@@ -46,7 +47,7 @@ def votes_section(store, track_hash: str, *, names: dict, heading: str) -> None:
     try:
         summary = vote_summary(votes)
     except StudioError as exc:
-        st.warning(f"The stored votes of this track could not be summarised: {exc}")
+        st.warning(f"The stored votes of this track could not be summarised: {message(exc)}")
         return
     st.subheader(heading)
     left, right = st.columns([1, 1])

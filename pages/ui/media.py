@@ -9,6 +9,7 @@ import streamlit as st
 from core.audio.load import to_ogg_bytes
 from core.plots import render_figure
 from core.workflow.variations import render_caption, render_stem
+from pages.ui.text import message, plain  # noqa: F401 - also for pages.ui.editor (its lines are counted)
 from pages.ui.widgets import get_store
 
 CSV, JSON = "text/csv", "application/json"

@@ -9,13 +9,14 @@ import streamlit as st
 from core.audio.load import AUDIO_TYPES
 from core.errors import StudioError
 from core.store.store import Store
+from pages.ui.text import message, plain
 
 
 def _keep(upload, store: Store) -> str | None:
     try:
         return store.keep(upload.getvalue(), name=Path(upload.name).stem, suffix=Path(upload.name).suffix)
     except StudioError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {message(exc)}")
         return None
 
 

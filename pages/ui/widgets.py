@@ -3,11 +3,16 @@ progress bars. Uploads and the track picker are in :mod:`pages.ui.tracks`."""
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from core.describe.models import load_model
 from core.errors import StudioError
 from core.store.store import Store, default_data_dir
+from pages.ui.text import UNEXPECTED, message, plain
+
+LOG = logging.getLogger("studio.pages")
 
 
 def get_store() -> Store:
@@ -43,10 +48,14 @@ def track_or_message(content_hash: str, *, prefix: str = "", hint: str = "upload
     try:
         track = stored_track(content_hash)
     except StudioError as exc:
-        st.error(f"{prefix}This track could not be read back from the store: {exc}")
+        st.error(f"{plain(prefix)}This track could not be read back from the store: {message(exc)}")
+        return None
+    except Exception:  # not the user's doing: a plain message here, the details in the server log
+        LOG.exception("stored track %s could not be read", content_hash)
+        st.error(f"{plain(prefix)}{UNEXPECTED}")
         return None
     if track is None:
-        st.error(f"{prefix}This track's audio is no longer in the store; {hint}.")
+        st.error(f"{plain(prefix)}This track's audio is no longer in the store; {hint}.")
     return track
 
 
@@ -60,27 +69,32 @@ def require_stored_track(content_hash: str, *, hint: str = "upload it again"):
 
 def page_progress(label: str):
     """A Streamlit progress bar and a ``progress(fraction, message)`` callback feeding it."""
+    label = plain(label)  # progress texts are Markdown; a label names a track
     bar = st.progress(0.0, text=label)
 
-    def progress(fraction: float, message: str = "") -> None:
-        bar.progress(float(min(max(fraction, 0.0), 1.0)), text=f"{label}: {message}" if message else label)
+    def progress(fraction: float, note: str = "") -> None:
+        bar.progress(float(min(max(fraction, 0.0), 1.0)), text=f"{label}: {plain(note)}" if note else label)
 
     return bar, progress
 
 
 def with_progress(label: str, compute, *, error: str = "", stop: bool = True):
-    """``compute(progress)`` under a progress bar. A StudioError is shown (after ``error``) and
-    ends the run (``stop``) or gives None."""
+    """``compute(progress)`` under a progress bar. A StudioError's message is shown (after
+    ``error``, both as plain text); any other exception shows :data:`UNEXPECTED` and goes to the
+    server log. Either ends the run (``stop``) or gives None."""
     bar, progress = page_progress(label)
     try:
         return compute(progress)
     except StudioError as exc:
-        st.error(f"{error}{exc}")
-        if stop:
-            st.stop()
-        return None
+        st.error(f"{plain(error)}{message(exc)}")
+    except Exception:  # a bug, not the user's doing: never its traceback or paths on the page
+        LOG.exception("%s failed", label)
+        st.error(f"{plain(error)}{UNEXPECTED}")
     finally:
         bar.empty()
+    if stop:
+        st.stop()
+    return None
 
 
 def remembered(name: str, key, compute, *, limit: int = 64):
