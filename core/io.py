@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 from core.errors import StoreError
@@ -17,6 +19,41 @@ def _current_umask() -> int:
 
 #: Read once at import (os.umask is process-wide: reading it later could race other threads).
 _UMASK = _current_umask()
+
+
+#: A temporary file of :func:`atomic_write` older than this (seconds) was left by a killed writer.
+STALE_TEMP_S = 3600.0
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` has the shape of :func:`atomic_write`'s temporary files (``.NAME.XXXX.tmp``)."""
+    return name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3
+
+
+def sweep_stale_temps(root: Path, *, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete :func:`atomic_write` temporaries under ``root`` last written over ``older_than_s`` ago.
+
+    A process killed mid-write (kill -9, power loss) leaves its temporary file behind. Younger
+    ones are kept: they may belong to a write still running in another process. Returns the
+    paths removed; files that vanish or cannot be removed meanwhile are skipped.
+    """
+    cutoff = time.time() - older_than_s
+    removed: list[Path] = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_temp_name(name):
+                continue
+            path = Path(folder) / name
+            try:
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:
+                continue  # another process swept or renamed it first
+            except OSError as exc:
+                raise StoreError(f"Cannot remove the leftover file {path}: {exc.strerror or exc}.") from None
+    return removed
 
 
 def atomic_write(path: Path, data: bytes) -> None:

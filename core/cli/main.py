@@ -26,7 +26,7 @@ import pandas as pd
 
 from core.analysis.analyze import AnalysisOptions, analyze
 from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
-from core.audio.load import AUDIO_TYPES, load_track, to_wav_bytes
+from core.audio.load import AUDIO_TYPES, load_track, read_audio_file, to_wav_bytes
 from core.bounds import MAX_DURATION_S
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
 from core.describe.describe import Description, describe
@@ -137,19 +137,21 @@ def _output_names(paths) -> list[tuple[Path, str]]:
 
 
 def _read_input(path: Path) -> bytes:
-    if not path.is_file():
-        raise StudioError(f"'{path}' does not exist or is not a file.")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise StudioError(f"'{path}' could not be read: {exc.strerror or exc}.") from None
+    """The file's bytes: only a regular file, within the file-size cap (else an AudioError)."""
+    return read_audio_file(path)
+
+
+def _suffix(path: Path) -> str:
+    """The extension to store the track under: the file's own when it is an audio type, else
+    none (the content decides)."""
+    return path.suffix if path.suffix.lower() in AUDIO_SUFFIXES else ""
 
 
 def _track(path: Path, store):
     """The track at ``path``: kept in the store when there is one."""
     data = _read_input(path)
     if store is not None:
-        return store.add_track(data, name=path.stem, suffix=path.suffix)
+        return store.add_track(data, name=path.stem, suffix=_suffix(path))
     return load_track(data, name=path.stem, max_duration_s=max_duration_s())
 
 
@@ -253,7 +255,7 @@ def cmd_loop(args) -> int:
     singles, multis = [], []
 
     def one(path: Path, name: str) -> None:
-        track = store.add_track(_read_input(path), name=path.stem, suffix=path.suffix)
+        track = store.add_track(_read_input(path), name=path.stem, suffix=_suffix(path))
         with terminal_bar(shown(path.name), enabled=not args.quiet) as bar:
             result = cached_loop(name, track, store=store, model=model, variations=args.variations, seed=args.seed,
                                  remove_vocals=args.remove_vocals, progress=bar)

@@ -10,7 +10,8 @@ Layout of ``STUDIO_DATA_DIR`` (default ``~/.local/share/music-studio``)::
     descriptions/HASH_KEY.bin    descriptions (predictions), keyed by their complete key
     loops/KEY.json               JSON results (put_json / get_json)
 
-Files are written to a temporary name and renamed into place (atomic on POSIX); database
+Files are written to a temporary name and renamed into place (atomic on POSIX; temporaries a
+killed writer left are swept when a store opens); database
 writes run in transactions. The store persists and looks up; it computes nothing: the
 stages take it (``analyze(track, store=store)``, ``render(timeline, store=store)``,
 ``separate(track, store=store)``), so a second look at the same content is a lookup.
@@ -21,6 +22,9 @@ stages take it (``analyze(track, store=store)``, ``render(timeline, store=store)
 
 from __future__ import annotations
 
+import os
+
+from core.io import sweep_stale_temps
 from core.store.artifacts import ArtifactStore
 from core.store.db import ENV_DATA_DIR, ENV_MAX_DURATION, SCHEMA_VERSION, default_data_dir, max_duration_s
 from core.store.history import EditHistory, HistoryStore
@@ -31,4 +35,12 @@ __all__ = ["ENV_DATA_DIR", "ENV_MAX_DURATION", "SCHEMA_VERSION", "EditHistory", 
 
 
 class Store(TrackStore, ArtifactStore, HistoryStore):
-    """Tracks, results and histories by content hash, in ``root`` (see module docstring)."""
+    """Tracks, results and histories by content hash, in ``root`` (see module docstring).
+
+    Opening a store sweeps the temporary files a killed write left (older than an hour:
+    ``core.io.sweep_stale_temps``).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        super().__init__(root)
+        sweep_stale_temps(self.root)

@@ -6,7 +6,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from core.audio.load import Track, content_hash, load_track, to_wav_bytes
+from core.audio.load import AUDIO_TYPES, Track, content_hash, load_track, to_wav_bytes
+from core.errors import OptionError
 from core.io import atomic_write
 from core.store.db import Database, max_duration_s
 
@@ -19,15 +20,28 @@ class TrackStore(Database):
     def add_track(self, data: bytes, *, name: str, suffix: str = "") -> Track:
         """Decode uploaded bytes (or fetch them if this content is known) and keep them.
 
-        The same content uploaded twice is decoded from the stored file with no new write.
+        The same content uploaded twice is decoded from the stored file with no new write. A
+        stored copy that no longer holds the uploaded bytes (damaged on disk) is replaced by them. ``suffix`` is the file's extension (``".wav"`` or ``"wav"``, one of
+        ``AUDIO_TYPES``); empty takes it from the decoded format.
+
+        Raises
+        ------
+        OptionError
+            ``suffix`` is not an audio file extension.
+        AudioError
+            The upload itself cannot be used.
         """
+        ext = _extension(suffix)
         digest = content_hash(data)
-        known = self.get_track(digest, name=name)
-        if known is not None:
-            return known
+        found = self._track_file(digest)
+        if found is not None and _same_bytes(found[1], data):
+            track = load_track(data, name=name or found[0], max_duration_s=float("inf"))
+            return replace(track, content_hash=digest)
         track = load_track(data, name=name, max_duration_s=max_duration_s())
-        ext = (suffix or "." + track.format.lower()).lower()
-        self._keep(track, data, Path("audio") / digest[:2] / f"{digest}{ext}")
+        rel = Path("audio") / digest[:2] / f"{digest}.{ext or track.format.lower()}"
+        self._keep(track, data, rel)
+        if found is not None and found[1] != self.root / rel:
+            found[1].unlink(missing_ok=True)  # the damaged copy, under another extension
         return track
 
     def has_track(self, digest: str) -> bool:
@@ -35,11 +49,19 @@ class TrackStore(Database):
             return db.execute("SELECT 1 FROM tracks WHERE content_hash=?", (digest,)).fetchone() is not None
 
     def keep(self, data: bytes, *, name: str, suffix: str = "") -> str:
-        """Store an upload and return its content hash; known content is not decoded again."""
+        """Store an upload and return its content hash; known content is not decoded again.
+
+        A stored copy that no longer holds these bytes (damaged on disk) is replaced by them."""
+        _extension(suffix)
         digest = content_hash(data)
-        if not self.has_track(digest):
+        if not self.has_track(digest) or not self._intact(digest, data):
             self.add_track(data, name=name, suffix=suffix)
         return digest
+
+    def _intact(self, digest: str, data: bytes) -> bool:
+        """Whether the stored file of ``digest`` still holds exactly ``data``."""
+        found = self._track_file(digest)
+        return found is not None and _same_bytes(found[1], data)
 
     def keep_track(self, track: Track) -> None:
         """Keep a decoded (or in-memory) track, as 32-bit float WAV, unless its content is known."""
@@ -81,3 +103,30 @@ class TrackStore(Database):
         with self._db() as db:
             rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM tracks ORDER BY added_at DESC").fetchall()
         return [dict(zip(_COLUMNS, r)) for r in rows]
+
+
+def _extension(suffix: str) -> str:
+    """``suffix`` as a bare lower-case audio extension (``""`` when empty), or an OptionError."""
+    ext = str(suffix).strip().lower()
+    ext = ext[1:] if ext.startswith(".") else ext
+    if (ext or str(suffix).strip()) and ext not in AUDIO_TYPES:
+        shown = suffix if len(suffix) <= 40 else suffix[:40] + "..."
+        raise OptionError(
+            f"{shown!r} is not an audio file extension: use one of {', '.join(AUDIO_TYPES)} (with or without a dot)."
+        )
+    return ext
+
+
+def _same_bytes(path: Path, data: bytes, *, block: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (compared in blocks: no second copy)."""
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        view = memoryview(data)
+        with open(path, "rb") as fh:
+            for start in range(0, len(data), block):
+                if fh.read(block) != view[start : start + block]:
+                    return False
+    except OSError:
+        return False  # unreadable: the upload replaces it
+    return True
