@@ -22,7 +22,7 @@ from core.store.cache import fetch_or_compute
 from core.version import __version__
 
 #: Bump when an algorithm change alters results, so cached analyses are recomputed.
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 7
 #: Windows quieter than this (mean frame RMS, dBFS) are flagged silent.
 SILENT_WINDOW_DB = -60.0
 
