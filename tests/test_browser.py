@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -104,9 +106,24 @@ def _assert_no_traceback(page) -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
+@dataclass
+class _Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def died(self) -> str:
+        """Why the server process is gone ("" while it runs): a signal (SIGSEGV) or an exit code."""
+        code = self.proc.poll()
+        if code is None:
+            return ""
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        return f"the server {how}; its log ends: {self.log.read_text(errors='replace')[-1500:]}"
+
+
 @contextlib.contextmanager
-def _serve(tmp_path_factory, *, data_dir: Path | None = None):
-    """``streamlit run app.py`` on a free port over ``data_dir`` (default: a fresh one); yields the URL."""
+def _start(tmp_path_factory, *, data_dir: Path | None = None):
+    """``streamlit run app.py`` on a free port over ``data_dir`` (default: a fresh one); yields a _Server."""
     port = _free_port()
     data_dir = data_dir if data_dir is not None else tmp_path_factory.mktemp("studio-data")
     env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
@@ -122,7 +139,7 @@ def _serve(tmp_path_factory, *, data_dir: Path | None = None):
             if not _wait_healthy(url, proc):
                 print(log.read_text(errors="replace"))
                 pytest.fail(f"streamlit did not become healthy on {url}")
-            yield url
+            yield _Server(url, proc, log)
         finally:
             proc.terminate()
             try:
@@ -130,6 +147,13 @@ def _serve(tmp_path_factory, *, data_dir: Path | None = None):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def _serve(tmp_path_factory, *, data_dir: Path | None = None):
+    """Like ``_start``; yields the URL."""
+    with _start(tmp_path_factory, data_dir=data_dir) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
@@ -356,5 +380,93 @@ def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory, path
             assert "common" not in nav.lower() and "app" not in nav.lower().split()
             assert page.locator("[role=dialog]").count() == 0  # no "Page not found" detour
             _assert_no_traceback(page)
+        finally:
+            context.close()
+
+
+#: A hi-res master's rate: libvorbis segfaulted encoding previews from about 256 kHz up (issue 16).
+HI_RES_HZ = 384_000
+
+
+def _hi_res_wav(path: Path, *, seconds: float = 6.0) -> Path:
+    """A short 384 kHz WAV: a chord with a pulse every half second, so it has beats and form."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(int(seconds * HI_RES_HZ)) / HI_RES_HZ
+    tone = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63)) / 3
+    pulse = 0.5 + 0.5 * (np.mod(t, 0.5) < 0.08)
+    sf.write(path, (0.4 * tone * pulse).astype(np.float32), HI_RES_HZ, subtype="PCM_24")
+    return path
+
+
+def _alive_page(browser, served: _Server, path: str):
+    """A new browser context and its page, opened at ``path`` of the server."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{served.url}/{path}")
+    return context, page
+
+
+def _wait_or_report(served: _Server, locator, *, timeout_ms: int) -> None:
+    """Wait for ``locator``, checking each second that the server lives (a dead server is
+    reported at once, with how it died, not after the whole timeout)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        assert not served.died(), served.died()
+        try:
+            locator.wait_for(timeout=1000)
+            return
+        except sync_api.TimeoutError:
+            pass
+    raise AssertionError(served.died() or f"the server runs, but {locator} did not appear in {timeout_ms} ms")
+
+
+def _assert_server_alive(served: _Server, page) -> None:
+    assert not served.died(), served.died()
+    body = page.locator("body").inner_text()
+    assert "Connection error" not in body, body[-2000:]
+    _assert_no_traceback(page)
+
+
+@pytest.mark.browser
+def test_a_384_khz_upload_survives_a_restart_on_segments_and_stems(browser, tmp_path_factory):
+    """Issue 16, item 1: a 384 kHz WAV killed the server (SIGSEGV in libvorbis encoding its
+    preview) on Analyze, and the stored track killed a restarted server on /segments and /stems.
+    Upload it, restart on the same data, open both pages: the server lives and plays previews."""
+    wav = _hi_res_wav(tmp_path_factory.mktemp("hires") / "master_384k.wav")
+    data_dir = tmp_path_factory.mktemp("studio-data-hires")
+    with _start(tmp_path_factory, data_dir=data_dir) as served:
+        context, page = _alive_page(browser, served, "")
+        try:
+            page.locator(UPLOAD_INPUT).set_input_files(str(wav))
+            _wait_or_report(served, page.get_by_role("button", name="Windows CSV"), timeout_ms=ANALYSIS_TIMEOUT_MS)
+            _assert_server_alive(served, page)
+        finally:
+            context.close()
+    with _start(tmp_path_factory, data_dir=data_dir) as served:  # the restart, over the stored track
+        context, page = _alive_page(browser, served, "segments")
+        try:
+            page.get_by_role("heading", name="Segments").first.wait_for(timeout=60_000)
+            _wait_or_report(served, page.get_by_role("heading", name="Render the edited form"),
+                            timeout_ms=ANALYSIS_TIMEOUT_MS)
+            frame = _player_frame(page)
+            frame.wait_for_function("() => { const a = document.getElementById('audio');"
+                                    " return a && a.src.length > 1000; }", timeout=20_000)
+            _assert_server_alive(served, page)
+        finally:
+            context.close()
+        context, page = _alive_page(browser, served, "stems")
+        try:
+            page.get_by_role("heading", name="Stems").first.wait_for(timeout=60_000)
+            separate, done = page.get_by_role("button", name="Separate"), page.get_by_role("button", name="vocals.wav")
+            _wait_or_report(served, separate.or_(done).first, timeout_ms=ANALYSIS_TIMEOUT_MS)
+            if separate.count():
+                separate.click()
+            _wait_or_report(served, done, timeout_ms=ANALYSIS_TIMEOUT_MS)
+            page.locator("audio").nth(2).wait_for(state="attached")  # the mixture and both stems
+            assert page.locator("audio").count() == 3
+            _assert_server_alive(served, page)
         finally:
             context.close()

@@ -19,7 +19,12 @@ from core.errors import StoreError
 
 ENV_DATA_DIR = "STUDIO_DATA_DIR"
 ENV_MAX_DURATION = "STUDIO_MAX_DURATION_S"
+ENV_DB_TIMEOUT = "STUDIO_DB_TIMEOUT_S"
 DB_NAME = "studio.sqlite3"
+
+#: How long a writer waits for another writer's transaction (another tab, process or batch
+#: job) before it gives up with a "busy" message; ``STUDIO_DB_TIMEOUT_S`` raises it.
+DEFAULT_DB_TIMEOUT_S = 30.0
 
 #: Version 1: the tables as they were before the schema had a version.
 SCHEMA_V1 = (
@@ -70,13 +75,26 @@ def default_data_dir() -> Path:
     return Path(base) / "music-studio"
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
 def max_duration_s() -> float:
     """The long-file limit: ``STUDIO_MAX_DURATION_S`` or 20 minutes."""
-    raw = os.environ.get(ENV_MAX_DURATION)
-    try:
-        return float(raw) if raw else DEFAULT_MAX_DURATION_S
-    except ValueError:
-        return DEFAULT_MAX_DURATION_S
+    return _env_float(ENV_MAX_DURATION, DEFAULT_MAX_DURATION_S)
+
+
+def busy_timeout_s() -> float:
+    """How long a write waits for another writer: ``STUDIO_DB_TIMEOUT_S`` or 30 s."""
+    return max(0.0, _env_float(ENV_DB_TIMEOUT, DEFAULT_DB_TIMEOUT_S))
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
 class Database:
@@ -92,22 +110,36 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.root / DB_NAME, timeout=30)
+            # The busy timeout: a writer waits for another writer's transaction instead of failing.
+            conn = sqlite3.connect(self.root / DB_NAME, timeout=busy_timeout_s())
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"The studio database in {self.root} cannot be opened: {exc}") from None
+            raise self._error(exc, "cannot be opened") from None
         return conn
 
+    def _error(self, exc: sqlite3.Error, what: str) -> StoreError:
+        if _is_busy(exc):
+            return StoreError(
+                f"The studio database in {self.root} is busy: another tab, process or job kept it locked for "
+                f"more than {busy_timeout_s():g} s, so nothing was saved. Try again; if a long job runs, set "
+                f"{ENV_DB_TIMEOUT} to wait longer.")
+        return StoreError(f"The studio database in {self.root} {what}: {exc}")
+
     @contextmanager
-    def _db(self):
-        """A connection in one transaction: committed on success, rolled back on error."""
+    def _db(self, *, immediate: bool = False):
+        """A connection in one transaction: committed on success, rolled back on error.
+
+        ``immediate=True`` takes the write lock first (BEGIN IMMEDIATE): for a write that
+        depends on what it reads, so no other writer can change the rows in between."""
         conn = self._connect()
         try:
             with conn:
+                if immediate:
+                    conn.execute("BEGIN IMMEDIATE")
                 yield conn
         except sqlite3.Error as exc:
-            raise StoreError(f"The studio database in {self.root} could not be updated: {exc}") from None
+            raise self._error(exc, "could not be updated") from None
         finally:
             conn.close()
 
@@ -133,7 +165,7 @@ class Database:
                 conn.commit()
         except sqlite3.Error as exc:
             conn.rollback()
-            raise StoreError(f"The studio database in {self.root} cannot be used: {exc}") from None
+            raise self._error(exc, "cannot be used") from None
         finally:
             conn.close()
 

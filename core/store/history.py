@@ -14,7 +14,7 @@ class HistoryStore(Database):
     # ------------------------------------------------- versions of one track
     def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
         """Record that a stored render is a version of a track (kind: single, multi, edit, cover)."""
-        with self._db() as db:
+        with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
             db.execute("INSERT OR REPLACE INTO track_renders VALUES (?,?,?,?,?)",
                        (track_hash, render_key, kind, label, time.time()))
 
@@ -36,7 +36,7 @@ class HistoryStore(Database):
         ``preferred`` (one of the two, or "same")."""
         if preferred not in (version_a, version_b, "same"):
             raise StoreError("A vote must prefer one of the two versions, or 'same'.")
-        with self._db() as db:
+        with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
             db.execute("INSERT INTO votes VALUES (?,?,?,?,?,?)",
                        (track_hash, session, version_a, version_b, preferred, time.time()))
 
@@ -65,46 +65,58 @@ class EditHistory:
     def _key(self) -> tuple[str, str]:
         return self.track_hash, self.options_key
 
+    def _cursor_in(self, db) -> int:
+        row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
+        return int(row[0]) if row else 0
+
+    def _count_in(self, db) -> int:
+        row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edit_states WHERE track_hash=? AND options_key=?",
+                         self._key()).fetchone()
+        return int(row[0])
+
+    def _current_in(self, db) -> str | None:
+        seq = self._cursor_in(db)
+        if seq == 0:
+            return None
+        row = db.execute("SELECT segments_json FROM edit_states WHERE track_hash=? AND options_key=? AND seq=?",
+                         (*self._key(), seq)).fetchone()
+        return row[0] if row and row[0] != _MACHINE else None
+
     def cursor(self) -> int:
         with self._store._db() as db:
-            row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
-        return int(row[0]) if row else 0
+            return self._cursor_in(db)
 
     def count(self) -> int:
         with self._store._db() as db:
-            row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edit_states WHERE track_hash=? AND options_key=?",
-                             self._key()).fetchone()
-        return int(row[0])
+            return self._count_in(db)
 
     def current(self) -> str | None:
         """The segments JSON at the cursor, or None for the machine's version."""
-        seq = self.cursor()
-        if seq == 0:
-            return None
         with self._store._db() as db:
-            row = db.execute("SELECT segments_json FROM edit_states WHERE track_hash=? AND options_key=? AND seq=?",
-                             (*self._key(), seq)).fetchone()
-        return row[0] if row and row[0] != _MACHINE else None
+            return self._current_in(db)
+
+    def _push_in(self, db, segments_json: str, note: str) -> int:
+        seq = self._cursor_in(db) + 1
+        db.execute("DELETE FROM edit_states WHERE track_hash=? AND options_key=? AND seq>=?", (*self._key(), seq))
+        db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)", (*self._key(), seq, segments_json, note, time.time()))
+        db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
+        return seq
 
     def push(self, segments_json: str, *, note: str = "") -> int:
         """A new state after the cursor (what was undone past it is dropped); returns its number.
 
-        The cursor is read and the state written in one write transaction (BEGIN IMMEDIATE), so
-        two tabs or processes editing at once each keep their edit, one after the other."""
-        with self._store._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT seq FROM edit_cursors WHERE track_hash=? AND options_key=?", self._key()).fetchone()
-            seq = (int(row[0]) if row else 0) + 1
-            db.execute("DELETE FROM edit_states WHERE track_hash=? AND options_key=? AND seq>=?", (*self._key(), seq))
-            db.execute("INSERT INTO edit_states VALUES (?,?,?,?,?,?)",
-                       (*self._key(), seq, segments_json, note, time.time()))
-            db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
-        return seq
+        Every method that reads the cursor and then writes does both in one write transaction
+        (BEGIN IMMEDIATE), so two tabs or processes editing at once each keep their edit, one
+        after the other, and two undos at once are two steps back."""
+        with self._store._db(immediate=True) as db:
+            return self._push_in(db, segments_json, note)
 
-    def _move(self, seq: int) -> str | None:
-        with self._store._db() as db:
+    def _step(self, delta: int) -> str | None:
+        """Move the cursor ``delta`` states (within 0..count) and return the state there."""
+        with self._store._db(immediate=True) as db:
+            seq = min(self._count_in(db), max(0, self._cursor_in(db) + delta))
             db.execute("INSERT OR REPLACE INTO edit_cursors VALUES (?,?,?)", (*self._key(), seq))
-        return self.current()
+            return self._current_in(db)
 
     def can_undo(self) -> bool:
         return self.cursor() > 0
@@ -113,16 +125,17 @@ class EditHistory:
         return self.cursor() < self.count()
 
     def undo(self) -> str | None:
-        return self._move(max(0, self.cursor() - 1))
+        return self._step(-1)
 
     def redo(self) -> str | None:
-        return self._move(min(self.count(), self.cursor() + 1))
+        return self._step(+1)
 
     def reset(self) -> None:
         """Back to the machine's version, as a new state: undo brings the edits back, and no
         later edit can drop them."""
-        if self.current() is not None:
-            self.push(_MACHINE, note="reset to the analysis")
+        with self._store._db(immediate=True) as db:
+            if self._current_in(db) is not None:
+                self._push_in(db, _MACHINE, "reset to the analysis")
 
     def notes(self) -> list[str]:
         with self._store._db() as db:
