@@ -399,7 +399,7 @@ try:
     Timeline.from_json(text)
 except TimelineError as exc:
     print(json.dumps({"seconds": time.perf_counter() - started, "message": str(exc),
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mb": int(next(ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))) / 1024}))  # VmHWM, not ru_maxrss: that keeps the forking parent's peak
 """
 
 
