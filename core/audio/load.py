@@ -189,18 +189,18 @@ def decoded_bytes(*, frames: int, channels: int, sample_rate: int) -> int:
     return int(frames) * int(channels) * 4 + int(frames / sample_rate * ANALYSIS_SR) * 4
 
 
-def safe_track_name(raw: str | None) -> str:
+def safe_track_name(raw: str | None, *, max_bytes: int = MAX_NAME_BYTES) -> str:
     """``raw`` made safe as a single folder or file name (see :class:`Track`'s ``name``).
 
     Control characters and path separators become ``_``; leading and trailing dots and spaces go
-    (so never ``.``, ``..`` or a hidden name); at most ``MAX_NAME_BYTES`` bytes of UTF-8;
+    (so never ``.``, ``..`` or a hidden name); at most ``max_bytes`` bytes of UTF-8;
     ``"track"`` when nothing is left.
     """
     text = "".join(
         "_" if ch in "/\\" or unicodedata.category(ch).startswith("C") else ch for ch in str(raw or "")
     )
     text = text.strip(" ._")
-    text = text.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", errors="ignore").strip(" .")
+    text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore").strip(" .")
     return text or "track"
 
 

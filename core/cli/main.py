@@ -26,7 +26,7 @@ import pandas as pd
 
 from core.analysis.analyze import AnalysisOptions, analyze
 from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
-from core.audio.load import AUDIO_TYPES, load_track, read_audio_file, to_wav_bytes
+from core.audio.load import AUDIO_TYPES, load_track, read_audio_file, safe_track_name, to_wav_bytes
 from core.bounds import MAX_DURATION_S
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
 from core.describe.describe import Description, describe
@@ -95,13 +95,9 @@ def shown(text) -> str:
 
 
 def safe_folder_name(stem: str) -> str:
-    """A file stem made safe as one folder name: no path separators, control characters or
-    leading/trailing dots and spaces (never ``.``, ``..`` or hidden), at most
-    ``MAX_FOLDER_BYTES`` bytes, ``"track"`` when nothing is left."""
-    text = "".join("_" if ch in "/\\" else ch for ch in shown(unicodedata.normalize("NFC", str(stem))))
-    text = text.replace("?", "_").strip(" .")
-    text = text.encode("utf-8")[:MAX_FOLDER_BYTES].decode("utf-8", errors="ignore").strip(" .")
-    return text or "track"
+    """A file stem made safe as one folder name (:func:`core.audio.load.safe_track_name`, NFC,
+    at most ``MAX_FOLDER_BYTES`` bytes)."""
+    return safe_track_name(unicodedata.normalize("NFC", str(stem)), max_bytes=MAX_FOLDER_BYTES)
 
 
 def unique_folder_names(stems) -> list[str]:
