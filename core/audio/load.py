@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.errors import AudioError, OptionError
+from core.bounds import positive_setting
+from core.errors import AudioError
 
 #: Sample rate of the mono copy every analysis works on, in Hz.
 ANALYSIS_SR = 22050
@@ -162,16 +163,7 @@ def _wav_declared_frames(data: bytes) -> tuple[int, int] | None:
 
 def _setting_mb(env: str, default_mb: float) -> int:
     """A size limit in bytes from ``env`` (in MB) or ``default_mb``."""
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return int(default_mb * MB)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or not np.isfinite(value):
-        raise OptionError(f"The setting {env}={raw!r} is not a size: give a number of megabytes, e.g. {env}=4096.")
-    return int(value * MB)
+    return int(positive_setting(env, default_mb, example="4096") * MB)
 
 
 def max_decoded_bytes() -> int:

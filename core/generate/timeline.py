@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis.key import PITCH_CLASSES
-from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM
-from core.errors import OptionError, StudioError
+from core.bounds import MAX_DURATION_S, MIN_REGION_S, TEMPO_RANGE_BPM, positive_setting
+from core.errors import StudioError
 from core.generate.catalog import CatalogError, load_catalog
 from core.paths import ASSETS
 from core.span import Span
@@ -106,16 +106,7 @@ class TimelineError(StudioError):
 def max_json_bytes() -> int:
     """The text budget of a timeline or segments file in bytes: :data:`MAX_JSON_MB`, or the
     number of MB in the environment variable :data:`ENV_MAX_JSON_MB`."""
-    raw = os.environ.get(ENV_MAX_JSON_MB, "").strip()
-    if not raw:
-        return int(MAX_JSON_MB * 1_000_000)
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = -1.0
-    if not (math.isfinite(mb) and mb > 0):
-        raise OptionError(f"The setting {ENV_MAX_JSON_MB} must be a size in MB such as 10 (got {shown(raw)}).")
-    return int(mb * 1_000_000)
+    return int(positive_setting(ENV_MAX_JSON_MB, MAX_JSON_MB, example="10") * 1_000_000)
 
 
 def json_upload_mb() -> int:
