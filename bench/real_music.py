@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -41,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 import mir_eval  # noqa: E402
 
 from bench.baselines import krumhansl_key, librosa_tempo  # noqa: E402
-from core.analysis.analyze import SILENT_WINDOW_DB, AnalysisOptions, _keys, _Measures  # noqa: E402
+from core.analysis.analyze import SILENT_WINDOW_DB, AnalysisOptions, _keys, _Measures, log_chroma, track_chroma  # noqa: E402
+from core.analysis.key import MODES, PITCH_CLASSES, PROFILES_PATH, get_profile, load_profiles  # noqa: E402
 from core.analysis.tempo import estimate_tempo  # noqa: E402
 from core.audio.frames import compute_frames  # noqa: E402
 from core.audio.grid import window_mean_var  # noqa: E402
@@ -51,6 +53,13 @@ DATASET = (ROOT / ".." / "shared" / "datasets" / "gtzan-dev").resolve()
 PARTS = ("all", "train", "valid", "none")
 TOLERANCE = 0.04
 FACTORS = (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)
+#: Bumped when what a cached clip holds changes (2: the key's harmonic chroma instead of the CQT chroma).
+CACHE_VERSION = 2
+#: Learned key profiles: how much of the prior profile (z-scored) is added to the mean of the
+#: train part's rotated, z-scored track chroma (0 = the data alone).
+PRIOR_PROFILE = "albrecht_shanahan"
+PRIOR_WEIGHT = 0.5
+TONIC_MARGIN = 1.1
 
 
 def _read_labels(dataset: Path) -> list[dict]:
@@ -60,7 +69,7 @@ def _read_labels(dataset: Path) -> list[dict]:
 
 def _frames_for(row: dict, dataset: Path, cache: Path | None) -> dict:
     """The clip's frames (the arrays tempo and key read) and the baselines' answers, cached."""
-    path = cache / f"{row['clip']}.npz" if cache else None
+    path = cache / f"{row['clip']}.v{CACHE_VERSION}.npz" if cache else None
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
@@ -80,10 +89,10 @@ def _frames_for(row: dict, dataset: Path, cache: Path | None) -> dict:
     meta = {"duration_s": track.duration_s, "hop_length": frames.hop_length, "t_frames_s": t_frames,
             "t_base_tempo_s": t_base_tempo, "t_base_key_s": t_base_key, "base_tempo_bpm": base_tempo,
             "base_key": f"{tonic} {mode}".strip()}
-    d = {"onset_env": frames.onset_env, "rms": frames.rms, "chroma_cqt": frames.chroma_cqt, "meta": meta}
+    d = {"onset_env": frames.onset_env, "rms": frames.rms, "chroma_key": frames.chroma_key, "meta": meta}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, onset_env=frames.onset_env, rms=frames.rms, chroma_cqt=frames.chroma_cqt,
+        np.savez_compressed(path, onset_env=frames.onset_env, rms=frames.rms, chroma_key=frames.chroma_key,
                             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
     return d
 
@@ -100,7 +109,7 @@ def project_estimates(d: dict, opts: AnalysisOptions) -> dict:
     tempo = estimate_tempo(d["onset_env"], sr=ANALYSIS_SR, hop_length=hop, f0=f0, f1=f1,
                            silent_frames=silent_frames)
     t_tempo = time.perf_counter() - t0
-    frames = SimpleNamespace(chroma_cqt=d["chroma_cqt"])
+    frames = SimpleNamespace(chroma_key=d["chroma_key"])
     m = _Measures(frames, f0, f1, silent_frames, silent, tempo)
     t0 = time.perf_counter()
     _, track_key = _keys(m, opts)
@@ -153,9 +162,51 @@ def _times(clips: list[dict]) -> dict:
     return {"audio_minutes": round(minutes, 2), **{k: round(v / minutes, 3) for k, v in per_min.items()}}
 
 
-def run(dataset: Path, *, cache: Path | None, limit: int | None, progress=print) -> dict:
+def _z(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float) - np.mean(x)
+    return x / max(float(np.linalg.norm(x)), 1e-12)
+
+
+def learn_profile(dataset: Path, *, cache: Path | None, part: str = "train") -> dict:
+    """Key profiles from one part of the dev set: per mode, the mean of the clips' track chroma
+    (z-scored, rotated so the annotated tonic is index 0), plus PRIOR_WEIGHT x the prior profile,
+    shifted to be non-negative (correlation does not see the shift)."""
+    prior = get_profile(PRIOR_PROFILE)
+    sums, counts = np.zeros((2, 12)), np.zeros(2)
+    for row in _read_labels(dataset):
+        if row["sturm_split"] != part or not row["key"].strip():
+            continue
+        tonic, mode = row["key"].split()
+        d = _frames_for(row, dataset, cache)
+        silent = 20 * np.log10(np.maximum(d["rms"], 1e-6)) < SILENT_WINDOW_DB
+        chroma = _z(track_chroma(log_chroma(d["chroma_key"]), silent))
+        m = MODES.index(mode)
+        sums[m] += np.roll(chroma, -PITCH_CLASSES.index(tonic))
+        counts[m] += 1
+    prof = sums / np.maximum(counts[:, None], 1) + PRIOR_WEIGHT * np.stack([_z(prior.major), _z(prior.minor)])
+    prof -= prof.min()
+    # the tonic stays the heaviest degree (fifth-heavy power chords would otherwise make a lone
+    # held note read as the fifth of another key)
+    prof[:, 0] = np.maximum(prof[:, 0], TONIC_MARGIN * prof[:, 1:].max(axis=1))
+    return {"source": f"learned by bench/real_music.py --learn-profile on gtzan-dev's {part} part "
+                      f"({int(counts[0])} major, {int(counts[1])} minor clips; harmonic chroma from C3 up) "
+                      f"plus {PRIOR_WEIGHT} x {PRIOR_PROFILE}, tonic at least {TONIC_MARGIN} x any other degree",
+            "major": [round(float(v), 4) for v in prof[0]], "minor": [round(float(v), 4) for v in prof[1]]}
+
+
+def write_profile(name: str, entry: dict, path: Path = PROFILES_PATH) -> None:
+    raw = json.loads(path.read_text())
+    raw["profiles"][name] = entry
+    text = json.dumps(raw, indent=2)
+    text = re.sub(r"\[\s+([-0-9.,\s]+?)\s+\]", lambda m: "[" + re.sub(r"\s+", " ", m.group(1)) + "]", text)
+    path.write_text(text + "\n")
+    load_profiles.cache_clear()
+
+
+def run(dataset: Path, *, cache: Path | None, limit: int | None, profile: str | None = None,
+        progress=print) -> dict:
     rows = _read_labels(dataset)[:limit]
-    opts = AnalysisOptions()
+    opts = AnalysisOptions(key_profile=profile) if profile else AnalysisOptions()
     clips = []
     for i, row in enumerate(rows):
         d = _frames_for(row, dataset, cache)
@@ -203,12 +254,18 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="folder keeping per-clip frames between runs")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("bench_real_music.json"))
+    ap.add_argument("--profile", default=None, help="key profile to measure (default: the analysis default)")
+    ap.add_argument("--learn-profile", metavar="NAME", default=None,
+                    help="learn key profiles from the train part and write them as NAME in assets/key_profiles.json")
     args = ap.parse_args(argv)
     if not (args.dataset / "labels.csv").exists():
         print(f"The dataset folder {args.dataset} is absent (no labels.csv there): nothing to measure. "
               "Put gtzan-dev in ../shared/datasets/ or pass --dataset.", file=sys.stderr)
         return 2
-    report = run(args.dataset, cache=args.cache, limit=args.limit)
+    if args.learn_profile:
+        write_profile(args.learn_profile, learn_profile(args.dataset, cache=args.cache))
+        print(f"Wrote key profile '{args.learn_profile}' to {PROFILES_PATH}")
+    report = run(args.dataset, cache=args.cache, limit=args.limit, profile=args.profile)
     args.out.write_text(json.dumps(report, indent=1))
     print(table(report))
     print(f"Written {args.out}")

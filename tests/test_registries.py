@@ -61,7 +61,7 @@ def test_a_registered_label_method_is_used_by_segment(monkeypatch):
 
 
 def test_the_shipped_methods_and_unknown_names():
-    assert list(BOUNDARY_METHODS) == ["novelty", "labels"] and list(LABEL_METHODS) == ["kmeans", "uniform"]
+    assert list(BOUNDARY_METHODS) == ["novelty", "labels", "structural", "fusion"] and list(LABEL_METHODS) == ["kmeans", "uniform"]
     cqt, mfcc, beats, duration_s = _two_part_features()
     seg = segment(cqt, mfcc, beats, frame_s=FRAME_S, duration_s=duration_s)
     cut = int(np.argmin(np.abs(seg.boundaries_s - duration_s / 2)))  # the two halves: two section types
@@ -71,7 +71,7 @@ def test_the_shipped_methods_and_unknown_names():
                       options=SegmentOptions(label_method="uniform"))
     assert set(uniform.labels) == {"A"} and uniform.k == 1
     np.testing.assert_array_equal(uniform.boundaries_s, seg.boundaries_s)  # the same novelty cuts
-    with pytest.raises(OptionError, match="novelty, labels"):
+    with pytest.raises(OptionError, match="novelty, labels, structural, fusion"):
         SegmentOptions(boundary_method="magic")
     with pytest.raises(OptionError, match="kmeans, uniform"):
         SegmentOptions(label_method="magic")
@@ -192,3 +192,15 @@ def test_every_registry_names_its_choices_when_a_name_is_unknown():
         with pytest.raises(OptionError, match=f"Unknown {what} 'nope'. Choose one of: "):
             make()
     assert "mlp" in ESTIMATORS
+
+
+@pytest.mark.parametrize("method", ["structural", "fusion"])
+def test_structural_feature_boundaries_find_the_change(method):
+    # Serra et al.'s structural features (and their fusion with the Laplacian novelty) cut the
+    # two-part track in the middle (within 2 s), with no more cuts than the Laplacian novelty.
+    cqt, mfcc, beats, duration_s = _two_part_features()
+    seg = segment(cqt, mfcc, beats, frame_s=FRAME_S, duration_s=duration_s,
+                  options=SegmentOptions(boundary_method=method))
+    inner = seg.boundaries_s[1:-1]
+    assert np.min(np.abs(inner - duration_s / 2)) < 2.0
+    assert len(inner) <= len(segment(cqt, mfcc, beats, frame_s=FRAME_S, duration_s=duration_s).boundaries_s) - 2

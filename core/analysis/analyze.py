@@ -22,7 +22,7 @@ from core.store.cache import fetch_or_compute
 from core.version import __version__
 
 #: Bump when an algorithm change alters results, so cached analyses are recomputed.
-ANALYSIS_VERSION = 7
+ANALYSIS_VERSION = 8
 #: Windows quieter than this (mean frame RMS, dBFS) are flagged silent.
 SILENT_WINDOW_DB = -60.0
 
@@ -106,6 +106,7 @@ class Analysis:
     novelty_times_s: np.ndarray
     warnings: tuple[str, ...] = ()
     versions: dict[str, str] = field(default_factory=dict)
+    tempo_confidence: float = 0.0  # 0..1 how clearly the pulse stands out (0 where no pulse was found)
 
     @property
     def key(self) -> str:
@@ -118,6 +119,7 @@ class Analysis:
             "content_hash": self.track_hash,
             "duration_s": round(self.duration_s, 3),
             "tempo_bpm": None if not np.isfinite(self.tempo_bpm) else round(self.tempo_bpm, 2),
+            "tempo_confidence": round(float(self.tempo_confidence), 3),
             "tonic": self.tonic,
             "mode": self.mode,
             "key": self.key,
@@ -191,13 +193,22 @@ def window_feature_table(track: Track, *, grid: WindowGrid | None = None) -> pd.
     return pd.concat([head, m.features()], axis=1)
 
 
+def log_chroma(chroma: np.ndarray) -> np.ndarray:
+    """Log-compressed chroma (12, n), what the key profiles are correlated with."""
+    return np.log1p(100.0 * chroma / max(float(chroma.max()), 1e-12))
+
+
+def track_chroma(chroma_log: np.ndarray, silent_frames: np.ndarray) -> np.ndarray:
+    """(12,) the whole track's chroma: the sum over its frames that are not silent."""
+    loud = ~np.asarray(silent_frames, dtype=bool)
+    return chroma_log[:, loud].sum(axis=1) if loud.any() else np.zeros(12)
+
+
 def _keys(m: _Measures, opts: AnalysisOptions) -> tuple[KeyEstimate, KeyEstimate]:
     """Each window's key (weighed with the whole track's; none where the window is silent) and
     the track's key, from the log-compressed CQT chroma (measured best, see README "Key estimation")."""
-    chroma_cqt = m.frames.chroma_cqt
-    chroma_log = np.log1p(100.0 * chroma_cqt / max(float(chroma_cqt.max()), 1e-12))
-    loud = ~m.silent_frames
-    global_chroma = chroma_log[:, loud].sum(axis=1) if loud.any() else np.zeros(12)
+    chroma_log = log_chroma(m.frames.chroma_key)
+    global_chroma = track_chroma(chroma_log, m.silent_frames)
     chroma_win, _ = window_mean_var(chroma_log, m.f0, m.f1)
     keys = estimate_keys(chroma_win, profile=opts.key_profile, context=global_chroma,
                          context_weight=opts.key_context)
@@ -297,6 +308,7 @@ def analyze(track: Track, *, options: AnalysisOptions | None = None, progress=No
         windows=windows,
         segments=segments,
         tempo_bpm=float(m.tempo.tempo_bpm),
+        tempo_confidence=float(m.tempo.confidence),
         tonic=track_key.tonic_names()[0],
         mode=track_key.mode_names()[0],
         key_confidence=float(track_key.confidence[0]),
@@ -340,6 +352,7 @@ def analysis_to_bytes(analysis: Analysis) -> bytes:
         "duration_s": analysis.duration_s,
         "options": asdict(analysis.options),
         "tempo_bpm": analysis.tempo_bpm,
+        "tempo_confidence": analysis.tempo_confidence,
         "tonic": analysis.tonic,
         "mode": analysis.mode,
         "key_confidence": analysis.key_confidence,
@@ -385,6 +398,7 @@ def analysis_from_bytes(data: bytes) -> Analysis:
         windows=windows,
         segments=table(meta["segments"]),
         tempo_bpm=float("nan") if meta["tempo_bpm"] is None else meta["tempo_bpm"],
+        tempo_confidence=float(meta.get("tempo_confidence", 0.0)),
         tonic=meta["tonic"],
         mode=meta["mode"],
         key_confidence=meta["key_confidence"],

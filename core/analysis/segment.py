@@ -54,7 +54,8 @@ class SegmentOptions:
     k_min, k_max : int or None
         Range of section types tried by silhouette; None = the duration rule of :func:`k_range`.
     boundary_method : str
-        A name in :data:`BOUNDARY_METHODS`: ``"novelty"`` (default) or ``"labels"``.
+        A name in :data:`BOUNDARY_METHODS`: ``"novelty"`` (default), ``"labels"``, ``"structural"``
+        (Serra et al.'s structural features) or ``"fusion"`` (the mean of both novelty curves).
     label_method : str
         A name in :data:`LABEL_METHODS`: ``"kmeans"`` (default, k by silhouette) or
         ``"uniform"`` (one section type: the boundaries alone make the form).
@@ -253,6 +254,7 @@ class FormFeatures:
     novelty: np.ndarray  # checkerboard novelty of the embedding, 0..1, (n_frames,)
     frame_s: float  # median length of a beat-synchronous frame, in seconds
     options: SegmentOptions
+    features: np.ndarray | None = None  # the recurrence features, (n_dims, n_frames)
 
     @property
     def n_frames(self) -> int:
@@ -278,9 +280,54 @@ def uniform_labels(form: FormFeatures, *, k_lo: int, k_hi: int) -> tuple[int, np
 
 def novelty_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
     """Peaks of the novelty curve at least ``min_segment_s`` apart and ``peak_prominence`` high."""
+    return _peaks(form, form.novelty)
+
+
+def structural_novelty(features: np.ndarray, *, embed_frames: int = 3, kappa: float = 0.04,
+                       sigma_frames: float = 4.0) -> np.ndarray:
+    """Novelty from structural features (Serra, Muller, Grosche & Arcos 2012), 0..1 per frame.
+
+    Time-delay embedding of the features (``embed_frames`` beats), a mutual k-nearest-neighbour
+    recurrence matrix (k = ``kappa`` x frames), turned into a time-lag matrix whose columns are
+    the structural features (which earlier and later material each moment repeats), smoothed
+    along time by a Gaussian of ``sigma_frames``; the novelty is the squared distance between
+    consecutive structural features. Where repetition patterns change, sections change, which
+    is what this catches and frame-to-frame contrast alone does not.
+    """
+    n = features.shape[1]
+    if n < 4:
+        return np.zeros(n)
+    x = librosa.feature.stack_memory(features, n_steps=max(1, embed_frames), delay=1, mode="edge")
+    k = int(np.clip(round(kappa * n), 2, n - 2))
+    R = librosa.segment.recurrence_matrix(x, k=k, sym=True, mode="connectivity").astype(float)
+    lag = librosa.segment.recurrence_to_lag(R, pad=False)
+    P = scipy.ndimage.gaussian_filter(lag, sigma=(0.5, sigma_frames), mode="nearest")
+    nov = np.concatenate([[0.0], np.sum(np.diff(P, axis=1) ** 2, axis=0)])
+    top = float(nov.max())
+    return nov / top if top > 0 else nov
+
+
+def _peaks(form: FormFeatures, curve: np.ndarray) -> list[int]:
     min_len = max(1, int(round(form.options.min_segment_s / form.frame_s)))
-    peaks, _ = scipy.signal.find_peaks(form.novelty, prominence=form.options.peak_prominence, distance=min_len)
+    peaks, _ = scipy.signal.find_peaks(curve, prominence=form.options.peak_prominence, distance=min_len)
     return [int(p) for p in peaks if 0 < p < form.n_frames]
+
+
+def _structural(form: FormFeatures) -> np.ndarray:
+    if form.features is None:
+        raise OptionError("The structural-features boundary method needs the form's features.")
+    sigma = max(1.0, form.options.kernel_s / 3.0 / form.frame_s)
+    return structural_novelty(form.features, sigma_frames=sigma)
+
+
+def structural_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
+    """Peaks of the structural-features novelty (:func:`structural_novelty`)."""
+    return _peaks(form, _structural(form))
+
+
+def fusion_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
+    """Peaks of the mean of the Laplacian checkerboard novelty and the structural-features novelty."""
+    return _peaks(form, 0.5 * (form.novelty + _structural(form)))
 
 
 def label_change_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[int]:
@@ -291,7 +338,8 @@ def label_change_boundaries(form: FormFeatures, *, labels: np.ndarray) -> list[i
 #: Label methods by name (``SegmentOptions.label_method``).
 LABEL_METHODS: dict[str, LabelMethod] = {"kmeans": kmeans_labels, "uniform": uniform_labels}
 #: Boundary methods by name (``SegmentOptions.boundary_method``; the CLI's and the page's choices).
-BOUNDARY_METHODS: dict[str, BoundaryMethod] = {"novelty": novelty_boundaries, "labels": label_change_boundaries}
+BOUNDARY_METHODS: dict[str, BoundaryMethod] = {"novelty": novelty_boundaries, "labels": label_change_boundaries,
+                                               "structural": structural_boundaries, "fusion": fusion_boundaries}
 
 
 def _k_bounds(duration_s: float, options: SegmentOptions) -> tuple[int, int]:
@@ -336,12 +384,13 @@ def segment(
 
     cqt_sync = librosa.util.sync(cqt_db, edges[1:-1], aggregate=np.median, pad=True)[:, :n_sync]
     mfcc_sync = librosa.util.sync(mfcc, edges[1:-1], pad=True)[:, :n_sync]
-    A = _affinity(_recurrence_features(cqt_sync, mfcc_sync, options.mfcc_weight), mfcc_sync)
+    features = _recurrence_features(cqt_sync, mfcc_sync, options.mfcc_weight)
+    A = _affinity(features, mfcc_sync)
     evecs = _embedding(A)
     beat_s = float(np.median(np.diff(times))) if n_sync > 1 else 0.5
     half_width = int(np.clip(round(options.kernel_s / beat_s), 4, 64))
     form = FormFeatures(embedding=evecs, novelty=_novelty(evecs, options.n_eigenvectors, half_width),
-                        frame_s=beat_s, options=options)
+                        frame_s=beat_s, options=options, features=features)
     k_lo, k_hi = _k_bounds(duration_s, options)
     k, labels, scores = LABEL_METHODS[options.label_method](form, k_lo=k_lo, k_hi=k_hi)
     cuts = BOUNDARY_METHODS[options.boundary_method](form, labels=labels)

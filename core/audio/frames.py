@@ -18,6 +18,10 @@ N_FFT = 2048
 CQT_BINS_PER_OCTAVE = 36
 CQT_OCTAVES = 7
 N_MELS = 128
+#: The key's chroma: HPSS median-filter sizes on the CQT (frames, bins) and the lowest octave read
+#: (0 = C1; 2 = from C3 up).
+KEY_HPSS_KERNEL = (31, 15)
+KEY_LOWEST_OCTAVE = 2
 N_MFCC = 20
 
 
@@ -42,6 +46,7 @@ class Frames:
     onset_env: np.ndarray  # (n,) onset strength (spectral flux on log-mel)
     cqt_db: np.ndarray  # (252, n) CQT magnitude in dB (ref = max)
     chroma_cqt: np.ndarray  # (12, n) CQT chroma energy, not normalised per frame
+    chroma_key: np.ndarray  # (12, n) chroma of the CQT's harmonic part from C3 up: what the key reads
 
     @property
     def frame_s(self) -> float:
@@ -98,20 +103,30 @@ def _mel_series(mel: np.ndarray, *, sr: int) -> dict[str, np.ndarray]:
     }
 
 
+def _key_chroma(cqt: np.ndarray) -> np.ndarray:
+    """Chroma for the key: the CQT's harmonic part (median-filter HPSS on the CQT itself, so drums
+    and onsets smear no pitch class) from C3 up (below it the bass' overtones and the kick blur the
+    tonic). Measured on real clips: MIREX 0.52 -> 0.61 with the same profile (README, Key estimation)."""
+    harmonic = librosa.decompose.hpss(cqt, kernel_size=KEY_HPSS_KERNEL, margin=1.0)[0]
+    lowest = KEY_LOWEST_OCTAVE * CQT_BINS_PER_OCTAVE
+    return librosa.feature.chroma_cqt(C=harmonic[lowest:], fmin=librosa.note_to_hz(f"C{1 + KEY_LOWEST_OCTAVE}"),
+                                      bins_per_octave=CQT_BINS_PER_OCTAVE, norm=None)
+
+
 def _cqt_series(y: np.ndarray, *, sr: int, tuning: float, n: int) -> dict[str, np.ndarray]:
-    """The CQT in dB (ref = its max) and its chroma energy (not normalised per frame)."""
+    """The CQT in dB (ref = its max), its chroma energy (not normalised per frame) and the key's chroma."""
     cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP_LENGTH, n_bins=CQT_BINS_PER_OCTAVE * CQT_OCTAVES,
                              bins_per_octave=CQT_BINS_PER_OCTAVE, tuning=tuning))[:, :n]
     chroma_cqt = librosa.feature.chroma_cqt(C=cqt, sr=sr, bins_per_octave=CQT_BINS_PER_OCTAVE, norm=None)
     cqt_db = librosa.amplitude_to_db(cqt, ref=np.max(cqt) if cqt.max() > 0 else 1.0)
-    return {"cqt_db": cqt_db, "chroma_cqt": chroma_cqt}
+    return {"cqt_db": cqt_db, "chroma_cqt": chroma_cqt, "chroma_key": _key_chroma(cqt)}
 
 
 def compute_frames(y: np.ndarray, *, sr: int, with_cqt: bool = True, progress=None) -> Frames:
     """All frame-level matrices of a mono signal ``y`` at ``sr`` Hz.
 
     ``with_cqt=False`` skips the constant-Q transform (key and form need it; the window
-    features do not): ``cqt_db`` and ``chroma_cqt`` are then empty (zero rows).
+    features do not): ``cqt_db``, ``chroma_cqt`` and ``chroma_key`` are then empty (zero rows).
     """
     step = progress or (lambda f, m: None)
     min_len = 2 * sr  # the CQT's lowest octaves need a couple of seconds of signal
@@ -130,6 +145,7 @@ def compute_frames(y: np.ndarray, *, sr: int, with_cqt: bool = True, progress=No
         step(0.5, "Constant-Q transform")
         series.update(_cqt_series(y, sr=sr, tuning=tuning, n=n))
     else:
-        series.update(cqt_db=np.zeros((0, n), dtype=np.float32), chroma_cqt=np.zeros((0, n), dtype=np.float32))
+        empty = np.zeros((0, n), dtype=np.float32)
+        series.update(cqt_db=empty, chroma_cqt=empty, chroma_key=empty)
     step(1.0, "Frames ready")
     return Frames(sr=sr, hop_length=HOP_LENGTH, n_frames=n, **{k: _fit(v, n) for k, v in series.items()})
