@@ -32,7 +32,7 @@ def main() -> None:
         parts = []
         for roles, gain_db, rv in ((("drums",), 9.0, None), (tuple(r for r in arr.roles if r != "drums"), 0.0, d.reverb)):
             pm = pretty_midi.PrettyMIDI(); pm.instruments = [arr.roles[r] for r in roles if r in arr.roles]
-            a = _group_audio(pm, rv, 44100, arr.drum_kit)[: 40 * 44100]
+            a = _group_audio(pm, 44100, arr.drum_kit)[: 40 * 44100]
             parts.append(a * 10 ** (gain_db / 20))
         n = min(len(p) for p in parts)
         y, _, _ = master(sum(p[:n] for p in parts), 44100)

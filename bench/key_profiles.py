@@ -69,7 +69,7 @@ def corpora():
         d = catalog.get(names[int(rng.integers(len(names)))])
         tonic = PITCH_CLASSES[int(rng.integers(12))]
         arr = compose(d, duration_s=30, tempo_bpm=float(rng.uniform(*d.tempo_bpm)), tonic=tonic, seed=i)
-        audio, _, _ = master(_region_audio(arr, d.reverb, 44100)[: 30 * 44100], 44100)
+        audio, _, _ = master(_region_audio(arr, d, 44100)[: 30 * 44100], 44100)
         renders.append((*_frames(audio, 44100), tonic))
     # modulations: two regions of one descriptor, the second in another key: 20 s + 20 s, or a
     # 45 s piece with a 15 s bridge (where a strong pull towards the track's key costs most);

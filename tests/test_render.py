@@ -173,8 +173,8 @@ def test_the_drum_kit_travels_with_the_arrangement_to_the_synthesiser():
     arr = compose(d, duration_s=8, tempo_bpm=110, tonic="A", seed=1, band=band)
     assert arr.drum_kit == d.bands[band]["drums"] != 0
     assert not hasattr(arr.roles["drums"], "drum_kit")
-    dry = [job for job in _jobs(arr, d.reverb, 22050) if job[1] is None]
-    assert dry and dry[0][3] == arr.drum_kit
+    drums = [job for role, job in _jobs(arr, 22050) if role == "drums"]
+    assert drums and drums[0][2] == arr.drum_kit
     pm = pretty_midi.PrettyMIDI()
     pm.instruments = [arr.roles["drums"]]
     assert not np.allclose(render_midi(pm, sr=22050, drum_kit=arr.drum_kit), render_midi(pm, sr=22050, drum_kit=0))
@@ -455,3 +455,83 @@ def test_parts_stay_in_their_instruments_range():
         low, high = ranges[inst.program]
         assert all(low <= n.pitch <= high for n in inst.notes), (inst.name, inst.program)
     assert min(n.pitch for n in arr.roles["bass"].notes) >= 36  # the cello's low C
+
+
+# ------------------------------------------------------------------ MIDI, levels, mix
+def test_the_exported_midi_carries_the_drum_kit(tmp_path):
+    d = CAT.get("electronic_synthwave_driving")
+    band = next(b for b in sorted(d.bands) if d.bands[b]["drums"])
+    r = render(single_region(d.name, duration_s=6, tempo_bpm=110, tonic="A", band=band), seed=1)
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(r.midi_bytes()))
+    drums = [i for i in midi.instruments if i.is_drum]
+    assert drums and all(i.program == d.bands[band]["drums"] != 0 for i in drums)
+
+
+def test_levels_belong_to_the_soundfont_by_content(tmp_path, monkeypatch):
+    from core.generate import levels
+    from core.generate.synth import default_soundfont
+
+    default = levels.levels_key()
+    assert levels.load_levels()["soundfont_hash"] == default  # the committed table is the default's
+    other = tmp_path / "other.sf2"
+    other.write_bytes(default_soundfont().read_bytes() + b"\0")  # another file: another key
+    monkeypatch.setenv("STUDIO_SOUNDFONT", str(other))
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(levels, "measure_levels", lambda soundfont=None: {
+        "version": levels.TABLE_VERSION, "soundfont_hash": levels.file_fingerprint(soundfont),
+        "programs": {"0": {"mid": -3.0}}, "kits": {}})
+    assert levels.levels_key() != default
+    assert levels.program_level_db(0, "mid") == -3.0  # measured for this soundfont, not the default's
+    assert levels.levels_cache_path(levels.levels_key()).is_file()
+
+
+def test_levels_are_measured_with_each_roles_phrase():
+    from core.generate import levels
+
+    # a soft, short comped chord is quieter than the same program's sustained loud triad would be,
+    # and a pad's five held voices are louder than one lead line on the same program
+    assert levels.phrase_level_db(89, "pad") > levels.phrase_level_db(89, "lead") + 2
+    table = levels.load_levels()
+    assert set(table["programs"]["0"]) == {"low", "mid", "high"} and "harmony" in table["roles"]["0"]
+
+
+def test_the_mix_is_stereo_and_reproducible(pop_render):
+    mid, side = pop_render.audio.sum(axis=1) / 2, (pop_render.audio[:, 0] - pop_render.audio[:, 1]) / 2
+    assert np.sum(side**2) / np.sum(mid**2) >= 0.12  # measured 0.24 at 45 s (was <= 0.04 before the mix)
+    again = render(pop_render.timeline, seed=4)
+    assert np.array_equal(pop_render.audio, again.audio)
+    mono = pop_render.audio.mean(axis=1)
+    assert np.abs(mono).max() > 0.1
+
+
+def test_sidechain_ducks_after_each_kick():
+    from core.generate.mix import duck_envelope
+
+    g = duck_envelope(44100, [0.25, 0.75], sr=44100, depth_db=6.0, release_ms=100)
+    assert g[0] == 1.0 and abs(20 * np.log10(g[int(0.256 * 44100)]) + 6) < 0.3
+    assert g[int(0.7 * 44100)] > 0.98
+
+
+def test_malformed_mix_rules_name_the_field(tmp_path):
+    from core.errors import StudioError
+    from core.generate.mix import MIX_RULES_PATH, load_mix_rules
+
+    raw = json.loads(MIX_RULES_PATH.read_text())
+    raw["roles"]["pad"]["width"] = 3
+    bad = tmp_path / "mix_rules.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(StudioError, match="roles/pad/width"):
+        load_mix_rules(str(bad))
+    raw = json.loads(MIX_RULES_PATH.read_text())
+    raw["genres"]["rock"]["eq"][0]["type"] = "wah"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(StudioError, match="genres/rock/eq/0/type"):
+        load_mix_rules(str(bad))
+    del raw["genres"]["rock"]["compressor"]
+    raw["genres"]["rock"]["eq"][0]["type"] = "peak"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(StudioError, match="genres/rock/compressor"):
+        load_mix_rules(str(bad))
+    bad.write_text("{nope")
+    with pytest.raises(StudioError, match="not valid JSON"):
+        load_mix_rules(str(bad))

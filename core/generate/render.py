@@ -1,9 +1,10 @@
 """``render(timeline, seed=...) -> Render``: compose, synthesise, mix and master a timeline.
 
-Per region: the composer writes the arrangement; tinysoundfont renders two groups with the
-General MIDI soundfont (rhythm section dry: drums and bass; the rest through the
-descriptor's reverb); regions are laid on the timeline, each one's release ringing into the
-next. The master chain (pedalboard) is a high-pass, a mud cut, an EQ tilt from the
+Per region: the composer writes the arrangement; tinysoundfont renders each role on its own
+with the General MIDI soundfont; ``core.generate.mix`` places the roles (pan, stereo width,
+a send to the descriptor's reverb) and runs the genre's bus (EQ, compression, saturation,
+sidechain ducking for dance genres; ``assets/mix_rules.json``); regions are laid on the
+timeline, each one's release ringing into the next. The master chain (pedalboard) is a high-pass, a mud cut, an EQ tilt from the
 descriptor's brightness (high and low shelves), a gentle bus compressor, loudness
 normalisation to -14 LUFS (pyloudnorm) and a brickwall limiter at -1 dBFS sample peak, so
 nothing clips.
@@ -25,27 +26,23 @@ from core.generate.catalog import CATALOG_PATH, load_catalog
 from core.generate.compose import RANGES_PATH, Arrangement, ComposeOptions, Section, compose
 from core.generate.grooves import GROOVES_PATH
 from core.generate.levels import LEVELS_PATH
+from core.generate.mix import KICKS, MIX_RULES_PATH, mix_region
 from core.generate.synth import default_soundfont, render_midi
 from core.generate.timeline import Timeline
 from core.store.cache import fetch_or_compute
 from core.version import __version__
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
-RENDER_VERSION = 5
+RENDER_VERSION = 6
 SAMPLE_RATE = 44100
 TARGET_LUFS = -14.0
 CEILING_DB = -1.0
 TAIL_S = 1.5  # release allowed to ring into the next region
-REVERBS = {  # room_size, damping, wet, width
-    "room": (0.25, 0.6, 0.12, 0.8),
-    "plate": (0.5, 0.45, 0.18, 1.0),
-    "hall": (0.82, 0.5, 0.28, 1.0),
-}
-DRY_ROLES = ("drums", "bass")
 #: Gain per region of a multi-region render by the mood's dynamics (base velocity 62/80/98).
 REGION_GAIN_DB = {62: -4.0, 80: 0.0, 98: 2.0}
-#: Timelines at least this long are synthesised on two worker processes.
-PARALLEL_MIN_S = 20.0
+#: Timelines at least this long are synthesised on two worker processes (shorter ones are
+#: faster serial: shipping six role stems back from the workers costs more than it saves).
+PARALLEL_MIN_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -126,8 +123,9 @@ def options_dict(options: ComposeOptions | None) -> dict:
 
 def data_fingerprint() -> str:
     """Content hash of the data a render depends on: catalog, grooves, instrument levels and
-    ranges, soundfont."""
-    return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, RANGES_PATH, default_soundfont())
+    ranges, mix rules, soundfont (and the soundfont the levels were measured on)."""
+    return fingerprint(CATALOG_PATH, GROOVES_PATH, LEVELS_PATH, RANGES_PATH, MIX_RULES_PATH,
+                       default_soundfont())
 
 
 #: The libraries whose versions change a render's audio (part of its key and its versions).
@@ -165,67 +163,71 @@ def _render_stored(timeline: Timeline, seed, options, sample_rate: int, parallel
         progress=progress)
 
 
-def _group(arr: Arrangement, roles) -> pretty_midi.PrettyMIDI:
+def _role_midi(arr: Arrangement, role: str) -> pretty_midi.PrettyMIDI:
     pm = pretty_midi.PrettyMIDI(initial_tempo=arr.tempo_bpm)
-    pm.instruments = [inst for role, inst in arr.roles.items() if role in roles and inst.notes]
+    pm.instruments = [arr.roles[role]]
     return pm
 
 
-def _group_audio(pm: pretty_midi.PrettyMIDI, reverb: str | None, sr: int, drum_kit: int = 0) -> np.ndarray:
-    """One instrument group of one region: synthesised (its drums on ``drum_kit``), then
-    reverberated if ``reverb``."""
-    import pedalboard as pb
-
-    audio = render_midi(pm, sr=sr, tail_s=TAIL_S, drum_kit=drum_kit)
-    if reverb:
-        room, damping, wet_level, width = REVERBS[reverb]
-        board = pb.Pedalboard([pb.Reverb(room_size=room, damping=damping, wet_level=wet_level, dry_level=0.85,
-                                         width=width)])
-        audio = board(np.ascontiguousarray(audio.T), sr).T
-    return audio
+def _group_audio(pm: pretty_midi.PrettyMIDI, sr: int, drum_kit: int = 0) -> np.ndarray:
+    """One role of one region, synthesised dry (its drums on ``drum_kit``)."""
+    return render_midi(pm, sr=sr, tail_s=TAIL_S, drum_kit=drum_kit)
 
 
-def _jobs(arr: Arrangement, reverb: str, sr: int) -> list[tuple]:
-    """The synthesis jobs of one arrangement, ``(midi, reverb, sample rate, drum kit)``: the dry
-    rhythm section and the reverberated rest."""
-    wet_roles = tuple(r for r in arr.roles if r not in DRY_ROLES)
-    jobs = []
-    for roles, rv in ((DRY_ROLES, None), (wet_roles, reverb)):
-        pm = _group(arr, roles)
-        if pm.instruments:
-            jobs.append((pm, rv, sr, arr.drum_kit))
-    return jobs
+def _jobs(arr: Arrangement, sr: int) -> list[tuple]:
+    """The synthesis jobs of one arrangement, ``(role, (midi, sample rate, drum kit))``: one per
+    role that plays, so the mix can place each on its own."""
+    return [(role, (_role_midi(arr, role), sr, arr.drum_kit)) for role, inst in arr.roles.items() if inst.notes]
 
 
 def _run_jobs(jobs: list[tuple], *, parallel: bool) -> list[np.ndarray]:
-    """Synthesise groups, on two worker processes when the work is worth it (the GIL is held
-    by the synthesiser, so threads would not help)."""
+    """Synthesise the role stems, on two worker processes when the work is worth it (the GIL
+    is held by the synthesiser, so threads would not help)."""
     if not parallel or len(jobs) < 2:
-        return [_group_audio(*job) for job in jobs]
+        return [_group_audio(*job) for _, job in jobs]
     from joblib import Parallel, delayed
 
-    # heaviest first (the reverberated groups hold most voices), one job per dispatch
-    order = sorted(range(len(jobs)), key=lambda i: -sum(len(x.notes) * (2 if jobs[i][1] else 1)
-                                                         for x in jobs[i][0].instruments))
+    # heaviest first (the parts with most notes), one job per dispatch
+    order = sorted(range(len(jobs)), key=lambda i: -sum(len(x.notes) for x in jobs[i][1][0].instruments))
     done = Parallel(n_jobs=min(2, len(jobs)), backend="loky", batch_size=1, pre_dispatch="all")(
-        delayed(_group_audio)(*jobs[i]) for i in order)
+        delayed(_group_audio)(*jobs[i][1]) for i in order)
     out: list = [None] * len(jobs)
     for i, audio in zip(order, done):
         out[i] = audio
     return out
 
 
-def _region_audio(arr: Arrangement, reverb: str, sr: int) -> np.ndarray:
-    """Stereo audio of one arrangement: dry rhythm section + reverberated rest, with a tail."""
-    return _place(arr, _run_jobs(_jobs(arr, reverb, sr), parallel=False), sr)
-
-
-def _place(arr: Arrangement, parts: list[np.ndarray], sr: int) -> np.ndarray:
+def _region_audio(arr: Arrangement, d, sr: int, stems: list[np.ndarray] | None = None,
+                  jobs: list[tuple] | None = None) -> np.ndarray:
+    """Stereo audio of one arrangement: its role stems (synthesised here unless given), laid on
+    the region with a tail, mixed by ``core.generate.mix`` (pan, width, reverb send, genre bus)."""
+    jobs = _jobs(arr, sr) if jobs is None else jobs
+    stems = _run_jobs(jobs, parallel=False) if stems is None else stems
     n = int(round((arr.duration_s + TAIL_S) * sr))
-    out = np.zeros((n, 2), dtype=np.float32)
-    for audio in parts:
+    placed = {}
+    for (role, _), audio in zip(jobs, stems):
+        out = np.zeros((n, 2), dtype=np.float32)
         m = min(n, audio.shape[0])
-        out[:m] += audio[:m]
+        out[:m] = audio[:m]
+        placed[role] = out
+    if not placed:
+        return np.zeros((n, 2), dtype=np.float32)
+    drums = arr.roles.get("drums")
+    kicks = [note.start for note in drums.notes if note.pitch in KICKS] if drums is not None else []
+    return mix_region(placed, genre=d.genre, reverb=d.reverb, kick_times_s=kicks, sr=sr)
+
+
+def _region_midi(arr: Arrangement, region_id: str, start_s: float) -> list[pretty_midi.Instrument]:
+    """The region's instruments moved to its start; the drum channel's program is the kit
+    (bank 128 in the soundfont; a GS/GM2 kit select for a DAW)."""
+    out = []
+    for inst in arr.midi.instruments:
+        program = arr.drum_kit if inst.is_drum else inst.program
+        copy = pretty_midi.Instrument(program=program, is_drum=inst.is_drum, name=f"{region_id}:{inst.name}")
+        copy.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start + start_s, n.end + start_s) for n in inst.notes]
+        copy.control_changes = [pretty_midi.ControlChange(c.number, c.value, c.time + start_s)
+                                for c in inst.control_changes]
+        out.append(copy)
     return out
 
 
@@ -277,7 +279,7 @@ def render(
     seed : int; the same seed gives the same audio, different seeds different music
     options : intro/ending lengths and climax position (apply to a single-region timeline's
         region, and to the first/last regions of a multi-region one)
-    parallel : synthesise on two worker processes (None: when the timeline is 20 s or longer;
+    parallel : synthesise on two worker processes (None: when the timeline is 90 s or longer;
         False inside batch jobs that already run one render per process)
     progress : callable(fraction, message), optional
     store, title : with a store, fetched when stored (:func:`render_key`), else rendered and stored as ``title``
@@ -306,13 +308,14 @@ def render(
                       band=region.band, seed=seed + 7919 * i, options=options, position=position)
         arrangements.append((region, d, arr))
     report(0.3, "Synthesising")
-    jobs = [_jobs(arr, d.reverb, sample_rate) for _, d, arr in arrangements]
+    jobs = [_jobs(arr, sample_rate) for _, d, arr in arrangements]
     flat = [job for region_jobs in jobs for job in region_jobs]
     if parallel is None:
         parallel = timeline.duration_s >= PARALLEL_MIN_S
     parts = iter(_run_jobs(flat, parallel=parallel))
+    report(0.8, "Mixing")
     for (region, d, arr), region_jobs in zip(arrangements, jobs):
-        audio = _place(arr, [next(parts) for _ in region_jobs], sample_rate)
+        audio = _region_audio(arr, d, sample_rate, [next(parts) for _ in region_jobs], region_jobs)
         if len(regions) > 1:  # soft regions stay softer than loud ones after the master
             audio *= np.float32(10 ** (REGION_GAIN_DB.get(d.velocity, 0.0) / 20))
         start = int(round(region.start_s * sample_rate))
@@ -320,13 +323,7 @@ def render(
         audio[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]
         end = min(start + audio.shape[0], mix.shape[0])
         mix[start:end] += audio[: end - start]
-        for inst in arr.midi.instruments:
-            copy = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum, name=f"{region.id}:{inst.name}")
-            copy.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start + region.start_s, n.end + region.start_s)
-                          for n in inst.notes]
-            copy.control_changes = [pretty_midi.ControlChange(c.number, c.value, c.time + region.start_s)
-                                    for c in inst.control_changes]
-            midi.instruments.append(copy)
+        midi.instruments += _region_midi(arr, region.id, region.start_s)
         brightness.append((region.duration_s, d.brightness))
         done.append(RegionRender(region.id, d.name, arr.band, region.tempo_bpm, region.tonic, d.mode, region.start_s,
                                  region.end_s, tuple(arr.sections)))
