@@ -53,8 +53,8 @@ DATASET = (ROOT / ".." / "shared" / "datasets" / "gtzan-dev").resolve()
 PARTS = ("all", "train", "valid", "none")
 TOLERANCE = 0.04
 FACTORS = (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)
-#: Bumped when what a cached clip holds changes (2: the key's harmonic chroma instead of the CQT chroma).
-CACHE_VERSION = 2
+#: Bumped when what a cached clip holds changes (2: the key's harmonic chroma instead of the CQT chroma; 3: pooled before the HPSS; 4: bass weighted 0.25).
+CACHE_VERSION = 4
 #: Learned key profiles: how much of the prior profile (z-scored) is added to the mean of the
 #: train part's rotated, z-scored track chroma (0 = the data alone).
 PRIOR_PROFILE = "albrecht_shanahan"
