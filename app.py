@@ -3,6 +3,9 @@
 The pages are the files in pages/; each opens through this navigation, also when its URL is
 the first request after a server start (see pages/ui/entry.py). URL paths are the file names:
 /segments, /stems, /render, /listen, /loop, /models; Analyze is "/".
+The page icon is an image in assets/ (served by the app): a ``:material/...:`` page icon makes the
+browser fetch the favicon from Google's font server, which fails offline, and emoji need an emoji
+font the machine may lack. The navigation has no icons, for the same reason.
 """
 
 import logging
@@ -10,18 +13,19 @@ import logging
 import streamlit as st
 
 from core.errors import StudioError
+from core.paths import ASSETS
 from pages.ui.text import UNEXPECTED, message
 
-st.set_page_config(page_title="Music Studio", page_icon=":material/graphic_eq:", layout="wide")
+st.set_page_config(page_title="Music Studio", page_icon=str(ASSETS / "studio_icon.png"), layout="wide")
 
 pages = [
-    st.Page("pages/analyze.py", title="Analyze", icon=":material/graphic_eq:", default=True),
-    st.Page("pages/segments.py", title="Segments", icon=":material/edit_note:"),
-    st.Page("pages/stems.py", title="Stems", icon=":material/call_split:"),
-    st.Page("pages/render.py", title="Render", icon=":material/music_note:"),
-    st.Page("pages/listen.py", title="Listen", icon=":material/headphones:"),
-    st.Page("pages/loop.py", title="Loop", icon=":material/autorenew:"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("pages/analyze.py", title="Analyze", default=True),
+    st.Page("pages/segments.py", title="Segments"),
+    st.Page("pages/stems.py", title="Stems"),
+    st.Page("pages/render.py", title="Render"),
+    st.Page("pages/listen.py", title="Listen"),
+    st.Page("pages/loop.py", title="Loop"),
+    st.Page("pages/models.py", title="Models"),
 ]
 try:
     st.navigation(pages).run()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from core.analysis.analyze import Analysis
 from core.analysis.key import PITCH_CLASSES
+from core.errors import StudioError
+from core.paths import ASSETS
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
            "#ff9da6", "#bab0ac"]
@@ -18,6 +24,122 @@ PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#e
 
 def label_colors(labels) -> dict[str, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(dict.fromkeys(labels))}
+
+
+# ------------------------------------------------------------------- readable labels and numbers
+#: Average glyph width per point of font size (sans-serif; bold is wider): label widths for placement.
+CHAR_EM, BOLD_CHAR_EM = 0.62, 0.70
+ELLIPSIS = "\u2026"
+LEVELS = {"valence": 3, "momentum": 5}
+
+
+@lru_cache(maxsize=1)
+def label_words() -> dict[str, tuple[str, ...]]:
+    """Words for valence (0-2) and momentum (0-4), from ``assets/label_words.json`` (checked)."""
+    path = ASSETS / "label_words.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"{path.name} cannot be read ({exc}); restore it from the repository.") from None
+    for target, count in LEVELS.items():
+        words = raw.get(target) if isinstance(raw, dict) else None
+        if not (isinstance(words, list) and len(words) == count and all(isinstance(w, str) and w for w in words)):
+            raise StudioError(f"{path.name}: '{target}' needs {count} words, one per level 0-{count - 1}.")
+    return {target: tuple(raw[target]) for target in LEVELS}
+
+
+def level_word(target: str, value) -> str:
+    """``value`` of ``target`` as a word ("bright" for valence 2); other targets and values unchanged."""
+    words = label_words().get(target)
+    try:
+        level = int(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+    return words[level] if words and 0 <= level < len(words) and float(value) == level else str(value)
+
+
+def describe_levels(*, valence: int, momentum: int) -> tuple[str, str]:
+    """("bright · driving"-style words, "valence 2 of 0-2 · momentum 3 of 0-4") for a descriptor."""
+    words = f"*{level_word('valence', valence)}* · *{level_word('momentum', momentum)}*"
+    return words, f"valence {valence} of 0-2 (dark to bright) · momentum {momentum} of 0-4 (still to intense)"
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as m:ss (75.4 -> "1:15"); negative or missing times as "0:00"."""
+    total = int(round(max(float(seconds), 0.0))) if np.isfinite(seconds) else 0
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def clock_axis(duration_s: float, *, ticks: int = 8) -> dict:
+    """An x axis over ``[0, duration_s]`` with m:ss tick labels at a round step (5 s to 10 min)."""
+    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+    step = next((st for st in steps if duration_s / st <= ticks), steps[-1])
+    values = np.arange(0.0, max(duration_s, 0.0) + 1e-9, step)
+    return dict(title="time (m:ss)", range=[0, duration_s], tickmode="array", tickvals=values.tolist(),
+                ticktext=[clock(v) for v in values])
+
+
+@dataclass(frozen=True)
+class PlacedLabel:
+    """A label placed on a time axis: ``text`` as drawn (shortened with an ellipsis, or empty,
+    where the row has no room; ``full`` goes in its hover text), its left edge and width in
+    seconds and its ``row`` (0 first)."""
+
+    text: str
+    full: str
+    x_s: float
+    width_s: float
+    row: int
+
+
+def place_labels(starts_s, texts, *, duration_s: float, width_px: float, font_px: float = 11.0,
+                 bold: bool = False, rows: int = 3, pad_px: float = 4.0) -> list[PlacedLabel]:
+    """Left-aligned labels at ``starts_s`` (seconds, ascending) on an axis ``width_px`` wide
+    (take the narrowest the chart is drawn at) that never overlap: each goes in the first of
+    ``rows`` rows with room; where none has, the row whose last label started first makes room by
+    shortening that label (to an ellipsis, or nothing: its full text stays in the hover)."""
+    char_px = font_px * (BOLD_CHAR_EM if bold else CHAR_EM)
+    px_per_s = width_px / max(float(duration_s), 1e-9)
+    placed: list[list] = []  # [text, full, x_px, row]
+    last: list[int | None] = [None] * max(1, rows)  # per row: index into placed of its last label
+    for start_s, full in zip(starts_s, texts):
+        full, x_px = str(full), float(start_s) * px_per_s + pad_px
+        ends = [-np.inf if i is None else placed[i][2] + len(placed[i][0]) * char_px for i in last]
+        free = [r for r, end in enumerate(ends) if end + pad_px <= x_px]
+        if free:
+            row = free[0]
+        else:  # shorten the row's last label that started first: it keeps the most characters
+            row = min(range(len(last)), key=lambda r: placed[last[r]][2])
+            prev = placed[last[row]]
+            prev[0] = _shorten(prev[1], max(0.0, x_px - pad_px - prev[2]), char_px)
+        text = _shorten(full, max(0.0, width_px - x_px), char_px)
+        last[row] = len(placed)
+        placed.append([text, full, x_px, row])
+    return [PlacedLabel(text=t, full=f, x_s=x / px_per_s, width_s=len(t) * char_px / px_per_s, row=r)
+            for t, f, x, r in placed]
+
+
+def _shorten(text: str, room_px: float, char_px: float) -> str:
+    """``text`` cut to ``room_px`` with an ellipsis ("" when not even that fits)."""
+    fits = int(room_px // char_px)
+    if fits >= len(text):
+        return text
+    return "" if fits < 1 else text[: fits - 1].rstrip() + ELLIPSIS
+
+
+def label_annotations(fig: go.Figure, placed: list[PlacedLabel], *, y: float, yanchor: str, direction: int,
+                      font_px: float = 11.0, colors: Mapping[str, str] | None = None, bold: bool = False,
+                      row_px: float = 14.0, yref: str = "paper") -> None:
+    """Draw ``placed`` labels as annotations: row 0 at ``y``, each next row ``row_px`` further in
+    ``direction`` (-1 down, +1 up); the full text on hover."""
+    for lab in placed:
+        if not lab.text:
+            continue
+        text = f"<b>{lab.text}</b>" if bold else lab.text
+        fig.add_annotation(x=lab.x_s, y=y, yref=yref, xanchor="left", yanchor=yanchor, showarrow=False, text=text,
+                           yshift=direction * lab.row * row_px, hovertext=lab.full, borderpad=0,
+                           font=dict(size=font_px, color=(colors or {}).get(lab.full, "#222")),
+                           bgcolor="rgba(255,255,255,0.65)")
 
 
 def min_max_envelope(samples: np.ndarray, *, columns: int, peak: float | None = None):
@@ -52,15 +174,16 @@ def chroma_figure(analysis: Analysis, *, max_columns: int = 1500) -> go.Figure:
         go.Heatmap(z=chroma, x=times, y=list(PITCH_CLASSES), colorscale="Magma", zmin=0, zmax=1,
                    showscale=False, hovertemplate="%{x:.1f} s<br>%{y}: %{z:.2f}<extra></extra>")
     )
-    colors = label_colors(analysis.segments["label"])
-    for seg in analysis.segments.itertuples():
-        if seg.start_s > 0:
-            fig.add_vline(x=seg.start_s, line=dict(color="white", width=2, dash="dash"))
-        fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=1.0, yref="paper", yanchor="bottom",
-                           text=f"<b>{seg.label}</b>", showarrow=False, font=dict(color=colors[seg.label], size=15))
-    fig.update_layout(title=dict(text="CQT chroma and form", y=0.97), xaxis_title="time (s)",
-                      yaxis_title="pitch class", height=360, margin=dict(l=60, r=20, t=70, b=40),
-                      xaxis=dict(range=[0, analysis.duration_s]))
+    segs = analysis.segments
+    for start_s in segs["start_s"]:
+        if start_s > 0:
+            fig.add_vline(x=start_s, line=dict(color="white", width=2, dash="dash"))
+    placed = place_labels(segs["start_s"], segs["label"].astype(str), duration_s=analysis.duration_s, width_px=800,
+                          font_px=15, bold=True, rows=2)
+    label_annotations(fig, placed, y=1.0, yanchor="bottom", direction=1, font_px=15, bold=True, row_px=18,
+                      colors=label_colors(segs["label"].astype(str)))
+    fig.update_layout(title=dict(text="CQT chroma and form", y=0.97), yaxis_title="pitch class", height=380,
+                      margin=dict(l=60, r=20, t=90, b=40), xaxis=clock_axis(analysis.duration_s))
     return fig
 
 
@@ -88,8 +211,9 @@ def tempo_key_figure(analysis: Analysis) -> go.Figure:
     fig.update_yaxes(title_text="BPM", row=1, col=1)
     fig.update_yaxes(title_text="tonic", categoryorder="array", categoryarray=list(PITCH_CLASSES), type="category",
                      row=2, col=1)
-    fig.update_xaxes(title_text="time (s)", row=2, col=1)
-    fig.update_xaxes(range=[0, analysis.duration_s])
+    ticks = {k: v for k, v in clock_axis(analysis.duration_s).items() if k != "title"}
+    fig.update_xaxes(**ticks)
+    fig.update_xaxes(title_text="time (m:ss)", row=2, col=1)
     colors = label_colors(analysis.segments["label"])
     for seg in analysis.segments.itertuples():
         for row in (1, 2):
@@ -99,8 +223,9 @@ def tempo_key_figure(analysis: Analysis) -> go.Figure:
     return fig
 
 
-def render_figure(result) -> go.Figure:
-    """A render's loudness envelope with its regions and sections (intro, build, climax...)."""
+def render_figure(result, *, width_px: float = 300) -> go.Figure:
+    """A render's loudness envelope with its regions and sections (intro, build, climax...);
+    section names in rows that never overlap on a plot ``width_px`` wide or wider."""
     y = result.audio.mean(axis=1)
     hop = max(1, int(result.sample_rate * 0.05))
     n = y.size // hop
@@ -108,20 +233,24 @@ def render_figure(result) -> go.Figure:
     db = 20 * np.log10(np.maximum(env, 1e-5))
     t = (np.arange(db.size) + 0.5) * hop / result.sample_rate
     fig = go.Figure(go.Scatter(x=t, y=db, mode="lines", line=dict(color="#4a4e69", width=1), name="level (dBFS)",
-                               hovertemplate="%{x:.1f} s: %{y:.1f} dBFS<extra></extra>"))
+                               customdata=[clock(v) for v in t], hovertemplate="%{customdata}: %{y:.1f} dBFS"
+                               "<extra></extra>"))
     section_colors = {"intro": "#72b7b2", "build": "#4c78a8", "climax": "#e45756", "breakdown": "#b279a2",
                       "ending": "#54a24b"}
+    starts, names = [], []
     for region in result.regions:
         for sec in region.sections:
             fig.add_vrect(x0=region.start_s + sec.start_s, x1=region.start_s + sec.end_s,
                           fillcolor=section_colors.get(sec.name, "#bab0ac"), opacity=0.08 + 0.17 * sec.intensity,
-                          line_width=0, annotation_text=sec.name, annotation_position="top left",
-                          annotation_font_size=10)
+                          line_width=0)
+            starts.append(region.start_s + sec.start_s)
+            names.append(sec.name)
         if region.start_s > 0:
             fig.add_vline(x=region.start_s, line=dict(color="black", width=2))
-    fig.update_layout(height=220, margin=dict(l=50, r=20, t=30, b=35), xaxis_title="time (s)",
-                      yaxis_title="dBFS", showlegend=False, yaxis=dict(range=[-60, 0]),
-                      xaxis=dict(range=[0, result.duration_s]))
+    placed = place_labels(starts, names, duration_s=result.duration_s, width_px=width_px, font_px=10)
+    label_annotations(fig, placed, y=1.0, yanchor="top", direction=-1, font_px=10, row_px=13)
+    fig.update_layout(height=230, margin=dict(l=50, r=20, t=30, b=35), yaxis_title="dBFS", showlegend=False,
+                      yaxis=dict(range=[-60, 0]), xaxis=clock_axis(result.duration_s))
     return fig
 
 
@@ -145,7 +274,8 @@ def stems_figure(mixture: np.ndarray, stems, *, sample_rate: int, columns: int =
                                  showlegend=False, name=name, hovertemplate="%{x:.1f} s<extra>" + name + "</extra>"),
                       row=i, col=1)
         fig.update_yaxes(range=[-1.05, 1.05], showticklabels=False, row=i, col=1)
-    fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
+    fig.update_xaxes(**{k: v for k, v in clock_axis(mixture.shape[0] / float(sample_rate)).items() if k != "title"})
+    fig.update_xaxes(title_text="time (m:ss)", row=len(rows), col=1)
     fig.update_layout(height=110 * len(rows) + 40, margin=dict(l=20, r=20, t=30, b=35))
     return fig
 
@@ -154,8 +284,26 @@ def stems_figure(mixture: np.ndarray, stems, *, sample_rate: int, columns: int =
 LANE_TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 
 
+#: One palette per lane (plotly's qualitative sets): a colour means one label in one lane only.
+LANE_PALETTES = (qualitative.T10, qualitative.Set2, qualitative.Dark2, qualitative.Set1, qualitative.Pastel,
+                 qualitative.Safe)
+LANE_PX, LEGEND_ROW_PX, LANE_GAP_PX, LANES_TOP_PX, LANES_WIDTH_PX = 30, 26, 6, 50, 900
+
+
+def _legend_rows(labels, *, width_px: float = LANES_WIDTH_PX, font_px: float = 10.0) -> int:
+    """Rows a horizontal legend of ``labels`` takes (symbol and gap about 40 px an entry)."""
+    widths = [len(str(lab)) * font_px * CHAR_EM + 40 for lab in labels]
+    rows, used = 1, 0.0
+    for w in widths:
+        if used and used + w > width_px:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
+
+
 def prediction_lanes_figure(windows, *, duration_s: float) -> go.Figure:
-    """One lane per target over time: each window's label as a coloured cell (hover: probability).
+    """One lane per target over time: each window's label as a coloured cell, and above each lane
+    its own legend (its own colours); valence and momentum as words; hover: label, m:ss, probability.
 
     Cells are one hop wide around each window's centre, so the lanes line up with the chroma
     and the segments.
@@ -163,24 +311,34 @@ def prediction_lanes_figure(windows, *, duration_s: float) -> go.Figure:
     w = windows
     centers = ((w["start_s"] + w["end_s"]) / 2).to_numpy()
     hop = float(np.median(np.diff(w["start_s"]))) if len(w) > 1 else float(w["end_s"].iloc[0])
-    fig = go.Figure()
-    colours: dict[str, str] = {}
-    for row, target in enumerate(LANE_TARGETS):
-        labels = w[target].astype(str)
-        for label in dict.fromkeys(labels):
-            colour = "#d0d0d0" if label == "unknown" else colours.setdefault(
-                f"{target}:{label}", PALETTE[len([k for k in colours if k.startswith(target)]) % len(PALETTE)])
+    clocks = np.array([clock(c) for c in centers])
+    lanes = [(t, w[t].astype(str).map(lambda v, t=t: level_word(t, v))) for t in LANE_TARGETS]
+    heights = [_legend_rows(dict.fromkeys(labels)) * LEGEND_ROW_PX + LANE_PX + LANE_GAP_PX for _, labels in lanes]
+    total = float(sum(heights))
+    fig, top = go.Figure(), 0.0
+    for i, ((target, labels), height) in enumerate(zip(lanes, heights), start=1):
+        axis, legend = f"y{i}" if i > 1 else "y", f"legend{i}" if i > 1 else "legend"
+        raw = w[target].astype(str).to_numpy()
+        for j, label in enumerate(dict.fromkeys(labels)):
+            palette = LANE_PALETTES[(i - 1) % len(LANE_PALETTES)]
             sel = (labels == label).to_numpy()
+            shown = label if label == raw[sel][0] else f"{label} ({raw[sel][0]})"
             fig.add_trace(go.Bar(
                 x=np.full(sel.sum(), hop), base=centers[sel] - hop / 2, y=[target] * int(sel.sum()), orientation="h",
-                marker=dict(color=colour, line=dict(width=0)), name=f"{target}: {label}", legendgroup=target,
-                customdata=np.stack([centers[sel], w[f"{target}_prob"].to_numpy()[sel]], axis=1),
-                hovertemplate=f"{target}: {label}<br>%{{customdata[0]:.0f}} s, p=%{{customdata[1]:.2f}}<extra></extra>",
-            ))
-    fig.update_layout(barmode="overlay", bargap=0.15, height=330, title="Predictions per window",
-                      xaxis=dict(title="time (s)", range=[0, duration_s]), margin=dict(l=60, r=20, t=50, b=40),
-                      yaxis=dict(categoryorder="array", categoryarray=list(LANE_TARGETS)[::-1]),
-                      legend=dict(font=dict(size=10)))
+                marker=dict(color="#d0d0d0" if label == "unknown" else palette[j % len(palette)], line=dict(width=0)),
+                name=label, legend=legend, yaxis=axis, customdata=np.stack([clocks[sel], w[f"{target}_prob"].to_numpy()[
+                    sel].round(2).astype(str)], axis=1),
+                hovertemplate=f"{target}: {shown}<br>%{{customdata[0]}}, p=%{{customdata[1]}}<extra></extra>"))
+        lane_top = top + height - LANE_PX - LANE_GAP_PX
+        fig.update_layout({f"yaxis{i if i > 1 else ''}": dict(
+            domain=[1 - (lane_top + LANE_PX) / total, 1 - lane_top / total], anchor="x", fixedrange=True),
+            legend: dict(orientation="h", x=0, xanchor="left", y=1 - top / total, yanchor="top",
+                         font=dict(size=10), title=dict(text=f"{target}:", font=dict(size=10)),
+                         bgcolor="rgba(0,0,0,0)")})
+        top += height
+    fig.update_layout(barmode="overlay", bargap=0.15, height=int(total) + LANES_TOP_PX + 40,
+                      title="Predictions per window", xaxis={**clock_axis(duration_s), "anchor": f"y{len(lanes)}"},
+                      margin=dict(l=80, r=20, t=LANES_TOP_PX, b=40))
     return fig
 
 
@@ -296,7 +454,7 @@ def vote_figure(summary: pd.DataFrame, *, names: Mapping[str, str] | None = None
 
 
 def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, columns: int = 1500,
-                   reference_name: str = "reference", render_name: str = "render") -> go.Figure:
+                   reference_name: str = "reference", render_name: str = "render", width_px: float = 840) -> go.Figure:
     """The reference waveform with its multi-region render overlaid, and the region boundaries.
 
     The Amper study's figure: does the render follow the form of the reference? Each
@@ -314,6 +472,9 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
         the bottom.
     columns : int
         Envelope resolution (points per waveform).
+    width_px : float
+        The narrowest plot width the figure is drawn at: region and segment names are placed in rows
+        so they never overlap at that width or wider (:func:`place_labels`).
     """
     fig = go.Figure()
     for name, samples, rate, colour, opacity in (
@@ -331,17 +492,20 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
     for region in render.regions:
         if region.start_s > 0:
             fig.add_vline(x=region.start_s, line=dict(color="black", width=2, dash="dash"))
-        fig.add_annotation(x=(region.start_s + region.end_s) / 2, y=1.0, yref="paper", yanchor="bottom",
-                           text=region.descriptor.replace("_", " "), showarrow=False, font=dict(size=11))
+    placed = place_labels([r.start_s for r in render.regions], [r.descriptor.replace("_", " ") for r in render.regions],
+                          duration_s=duration_s, width_px=width_px)
+    label_annotations(fig, placed, y=1.0, yanchor="top", direction=-1)
     if segments is not None and len(segments):
-        colours = label_colors(segments["label"])
+        colours = label_colors(segments["label"].astype(str))
         for seg in segments.itertuples():
-            fig.add_annotation(x=(seg.start_s + seg.end_s) / 2, y=-1.08, showarrow=False, yanchor="top",
-                               text=f"<b>{seg.label}</b>", font=dict(color=colours[seg.label], size=13))
             if seg.start_s > 0:
-                fig.add_vline(x=seg.start_s, line=dict(color=colours[seg.label], width=1, dash="dot"))
+                fig.add_vline(x=seg.start_s, line=dict(color=colours[str(seg.label)], width=1, dash="dot"))
+        placed = place_labels(segments["start_s"], segments["label"].astype(str), duration_s=duration_s,
+                              width_px=width_px, font_px=13, bold=True, rows=2)
+        label_annotations(fig, placed, y=0.0, yanchor="bottom", direction=1, font_px=13, bold=True, row_px=16,
+                          colors=colours)
     fig.update_layout(title=dict(text="Reference and render overlaid, with the region boundaries", y=0.97),
-                      height=330, margin=dict(l=40, r=20, t=80, b=40), xaxis=dict(title="time (s)",
-                      range=[0, duration_s]), yaxis=dict(range=[-1.25, 1.1], showticklabels=False),
-                      legend=dict(orientation="h", y=1.18, x=1, xanchor="right"))
+                      height=360, margin=dict(l=40, r=20, t=70, b=40), xaxis=clock_axis(duration_s),
+                      yaxis=dict(range=[-1.5, 1.5], showticklabels=False),
+                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return fig

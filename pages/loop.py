@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from core import StudioError
@@ -9,7 +11,7 @@ from core.describe.models import list_models
 from core.describe.study import amper_study
 from core.plots import loop_summary_figure, loop_titles_figure
 from core.workflow.loop import TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_key
-from core.workflow.loop_report import loop_report, unique_titles
+from core.workflow.loop_report import loop_done, loop_report, loop_todo, unique_titles
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download_buttons
 from pages.ui.text import message, plain
@@ -55,12 +57,12 @@ if not chosen:
 model = cached_model(model_name)
 missing = [h for h in chosen if store.get_json(
     "loops", loop_key(h, model=model, variations=variations, seed=0, remove_vocals="auto")) is None]
-run_now = False
+run_now, status = False, st.empty()  # what a run will do, then what it did
 if missing:
-    st.write(f"{len(missing)} of the chosen tracks have no loop with these settings yet. Each takes about "
-             f"{variations * 5} renders plus their analysis (roughly a minute per minute of music, 2 cores).")
-    run_now = st.button("Run the loop", type="primary", key="loop_run")
-results = []
+    with status.container():
+        st.write(loop_todo(len(missing), variations=variations))
+        run_now = st.button("Run the loop", type="primary", key="loop_run")
+results, ran, started = [], [], time.monotonic()
 for h in [h for h in chosen if run_now or h not in missing]:
     track = track_or_message(h, prefix=f"{names[h]}: ")
     if track is None:
@@ -69,10 +71,13 @@ for h in [h for h in chosen if run_now or h not in missing]:
     try:
         results.append(cached_loop(names[h], track, store=store, model=model, variations=variations,
                                    progress=progress))
+        ran += [results[-1]] if h in missing else []
     except StudioError as exc:
         st.error(f"{plain(names[h])}: {message(exc)}")
     finally:
         bar.empty()
+if ran:
+    status.success(loop_done(ran, elapsed_s=time.monotonic() - started))
 if not results:
     st.stop()
 

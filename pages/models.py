@@ -11,7 +11,7 @@ from core.describe.study import accuracy_table, descriptors_of_genres, distance_
 from core.generate.catalog import load_catalog
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
 from pages.ui.entry import through_navigation
-from pages.ui.media import CSV
+from pages.ui.media import CSV, download
 from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model
 
@@ -66,5 +66,5 @@ if model.extras:
     subset = descriptors_of_genres(model, genres=chosen_genres)
     if subset:
         st.plotly_chart(distance_figure(model, names=subset), key="distance_chart")
-        st.download_button("Distance matrix CSV", distance_table(model, names=subset).to_csv(),
-                           f"{model.name}_descriptor_distances.csv", CSV, key="distance_csv")
+        download("Distance matrix CSV", distance_table(model, names=subset).to_csv(),
+                 f"{model.name}_descriptor_distances.csv", CSV, key="distance_csv")

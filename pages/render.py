@@ -18,47 +18,35 @@ from core.store.store import max_duration_s
 from core.workflow.variations import variation_timelines
 from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
+from pages.ui.render_form import pick_descriptor
 from pages.ui.text import message, plain
 from pages.ui.widgets import get_store, page_progress
 
 through_navigation()
 
 EACH_BAND = "(a different band per variation)"
+KEEP = {"persist_state": "session"}  # the form keeps its values when the page is left and re-entered
 
 st.title("Render")
 st.caption("Generate music in the style of a descriptor: pick genre, subgenre and mood, shape the form, "
            "and audition variations side by side. Every render is kept, with its WAV, MIDI and timeline.")
 store = get_store()
 catalog = load_catalog()
-tree = catalog.tree()
+# A timeline file sets the descriptors, tempi, keys and length: the fields it overrides are disabled.
+by_file = {"disabled": st.session_state.get("timeline_upload") is not None}
 
 left, right = st.columns([1, 1])
 with left:
     st.subheader("Descriptor")
-    how = st.radio("Choose by", ["Browse", "Search"], horizontal=True, key="pick_mode", label_visibility="collapsed")
-    if how == "Browse":
-        genre = st.selectbox("Genre", sorted(tree), key="genre")
-        subgenre = st.selectbox("Subgenre", sorted(tree[genre]), key="subgenre")
-        mood = st.selectbox("Mood", tree[genre][subgenre], key="mood")
-        name = f"{genre}_{subgenre}_{mood}"
-    else:
-        query = st.text_input("Search descriptors", "", key="search", placeholder="e.g. synthwave driving")
-        matches = catalog.search(query) if query else catalog.names()
-        if not matches:
-            near = catalog.suggest(query.replace(" ", "_"))
-            st.warning("No descriptor matches." + (f" Near: {', '.join(near)}" if near else ""))
-            st.stop()
-        name = st.selectbox(f"{len(matches)} descriptors", matches, key="search_pick")
-    d = catalog.get(name)
-    st.markdown(f"**{d.name}** · sentiment *{d.sentiment}* · valence {d.valence}/2 · momentum {d.momentum}/4 · "
-                f"{d.mode} · {d.tempo_bpm[0]:.0f}-{d.tempo_bpm[1]:.0f} BPM · groove *{d.groove}*")
+    d = catalog.get(pick_descriptor(catalog, keep=KEEP, disabled=by_file["disabled"]))
 
 with right:
     st.subheader("Shape")
     c1, c2 = st.columns(2)
-    duration_s = c1.number_input("Length (s)", 5.0, MAX_DURATION_S, 30.0, 5.0, key="duration_s")
-    length_file = c2.file_uploader("...or the length of a file", type=list(AUDIO_TYPES), key="length_upload")
-    if length_file is not None:
+    duration_s = c1.number_input("Length (s)", 5.0, MAX_DURATION_S, 30.0, 5.0, key="duration_s", **KEEP, **by_file)
+    length_file = c2.file_uploader("...or the length of a file", type=list(AUDIO_TYPES), key="length_upload",
+                                   **by_file)
+    if length_file is not None and not by_file["disabled"]:
         try:
             duration_s = round(load_track(length_file.getvalue(), name=Path(length_file.name).stem,
                                           max_duration_s=max_duration_s()).duration_s, 2)
@@ -67,20 +55,23 @@ with right:
             c2.error(message(exc))
     c3, c4 = st.columns(2)
     tempo = c3.number_input("Tempo (BPM)", TEMPO_MIN_BPM, TEMPO_MAX_BPM, float(d.default_tempo_bpm), 1.0,
-                            key=f"tempo-{d.name}")
-    tonic = c4.selectbox("Key (tonic)", PITCH_CLASSES, index=2, key="tonic")
-    band = st.selectbox("Band", [EACH_BAND] + sorted(d.bands), key=f"band-{d.name}")
+                            key=f"tempo-{d.name}", **KEEP, **by_file)
+    tonic = c4.selectbox("Key (tonic)", PITCH_CLASSES, index=2, key="tonic", **KEEP, **by_file)
+    band = st.selectbox("Band", [EACH_BAND] + sorted(d.bands), key=f"band-{d.name}", **KEEP, **by_file)
     c5, c6, c7 = st.columns(3)
-    intro_s = c5.number_input("Intro (s)", 0.0, 120.0, min(8.0, duration_s / 4), 1.0, key="intro_s")
-    ending_s = c6.number_input("Ending (s)", 0.0, 120.0, min(4.0, duration_s / 4), 1.0, key="ending_s")
-    climax = c7.slider("Climax at", 0.0, 1.0, 0.7, 0.05, key="climax_at")
+    intro_s = c5.number_input("Intro (s)", 0.0, 120.0, min(8.0, duration_s / 4), 1.0, key="intro_s", **KEEP)
+    ending_s = c6.number_input("Ending (s)", 0.0, 120.0, min(4.0, duration_s / 4), 1.0, key="ending_s", **KEEP)
+    climax = c7.slider("Climax at", 0.0, 1.0, 0.7, 0.05, key="climax_at", **KEEP)
     c8, c9 = st.columns(2)
-    n_var = int(c8.number_input("Variations", 1, 8, 3, 1, key="variations"))
-    seed = int(c9.number_input("Seed", 0, 10_000_000, 0, 1, key="seed"))
+    n_var = int(c8.number_input("Variations", 1, 8, 3, 1, key="variations", **KEEP))
+    seed = int(c9.number_input("Seed", 0, 10_000_000, 0, 1, key="seed", **KEEP))
 
 with st.expander("...or render a timeline file (multi-region)"):
     tl_file = st.file_uploader("Timeline JSON (see docs/timeline.md)", type=["json"], key="timeline_upload",
                                max_upload_size=json_upload_mb())
+    if by_file["disabled"]:
+        st.caption("The timeline file sets the descriptors, tempi, keys and length: those fields are off. "
+                   "Remove the file to use them again.")
 
 if st.button("Generate", type="primary", key="generate"):
     try:

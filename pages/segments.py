@@ -36,7 +36,6 @@ content_hash = pick_track(store, key="segments_pick", follow_url=True,
 track = require_stored_track(content_hash)
 
 
-
 def machine_version(progress) -> tuple:
     return tuple(machine_segments(track, store=store, model=cached_model(MODEL), progress=progress))
 
@@ -69,17 +68,18 @@ if (step := history_bar(history, status=status_line(view.status, history))) is n
     show_new_version(step or None)
 
 st.subheader("Segments")
-rows = segments_editor(segments, catalog=catalog, key=f"segtable-{content_hash[:12]}-{view.cursor}-{nonce}",
-                       widths=COLUMN_WIDTHS)
+revision = f"{content_hash[:12]}-{view.cursor}-{nonce}"  # the track and its segments' version: widgets keyed by it
+notice = st.container()  # a refused edit's message, above the tall table (in view)
+rows = segments_editor(segments, catalog=catalog, key=f"segtable-{revision}", widths=COLUMN_WIDTHS)
 if rows is not None:
     try:
         saved(segments_from_table(rows, segments, catalog=catalog))
     except EditError as exc:
-        st.error(f"Not saved: {message(exc)} The last saved version is kept.")
-        if st.button("Discard this change", key="segments_discard"):
+        notice.error(f"Not saved: {message(exc)} The last saved version is kept.")
+        if notice.button("Discard this change", key="segments_discard"):
             show_new_version()
 st.caption(bands_caption(segments, catalog=catalog))
-asked = split_and_merge(segments, catalog=catalog)
+asked = split_and_merge(segments, catalog=catalog, revision=revision)
 asked = segment_files(segments, name=track.name, duration_s=track.duration_s, catalog=catalog,
                       upload_key=content_hash) or asked
 if asked is not None:

@@ -18,7 +18,7 @@ from core.separation import (
     separation_key,
 )
 from pages.ui.entry import through_navigation
-from pages.ui.media import preview_ogg
+from pages.ui.media import download, preview_ogg
 from pages.ui.text import message, plain
 from pages.ui.tracks import pick_track, upload_track
 from pages.ui.widgets import get_store, page_progress, require_stored_track
@@ -84,5 +84,5 @@ for col, name in zip(cols[1:], stems.names):
     with col:
         st.markdown(f"**{name}**")
         st.audio(preview_ogg(f"{key}-{name}", audio, stems.sample_rate), format="audio/ogg")
-        st.download_button(f"{name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"),
-                           f"{track.name}_{name}.wav", "audio/wav", key=f"dl-{key}-{name}")
+        download(f"{name}.wav", to_wav_bytes(audio, stems.sample_rate, subtype="FLOAT"), f"{track.name}_{name}.wav",
+                 "audio/wav", key=f"dl-{key}-{name}")

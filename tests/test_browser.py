@@ -357,6 +357,9 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
         charts = page.locator("[data-testid=stPlotlyChart]")
         charts.nth(2).wait_for(timeout=60_000)  # plotly draws after the script has finished
         assert charts.count() == 3
+        # what the run did replaces what it would do (issue 17 item 7)
+        page.get_by_text("Ran the loop on 1 track:").wait_for()
+        assert page.get_by_text("no loop with these settings yet").count() == 0
         _assert_no_traceback(page)
     finally:
         context.close()
@@ -470,3 +473,37 @@ def test_a_384_khz_upload_survives_a_restart_on_segments_and_stems(browser, tmp_
             _assert_server_alive(served, page)
         finally:
             context.close()
+
+
+@pytest.mark.browser
+def test_five_downloads_in_a_row_get_five_files(browser, server, wav_30s, tmp_path):
+    """Issue 17 item 2: on Analyze after an analysis, five downloads clicked one after the other
+    each get their file (a download that reruns the page left the next link stale: a 404). The
+    page asks no other server for anything (the favicon is inline, not from a font server)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(
+        (server, "data:", "blob:", "about:")) else None)
+    try:
+        page.goto(server)
+        page.locator(UPLOAD_INPUT).set_input_files(str(wav_30s))
+        page.get_by_role("button", name="Windows CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        names = ["Majority table CSV", "Windows + predictions CSV", "Segments CSV", "Summary JSON", "Windows CSV"]
+        downloads = []
+        for name in names:
+            with page.expect_download(timeout=15_000) as info:
+                page.get_by_role("button", name=name, exact=True).click()
+            downloads.append(info.value)
+        for name, download in zip(names, downloads):
+            assert download.failure() is None, (name, download.failure())
+            target = tmp_path / download.suggested_filename
+            download.save_as(target)
+            assert target.stat().st_size > 20, name
+        assert len({d.suggested_filename for d in downloads}) == 5
+        assert page.locator("link[rel='shortcut icon']").get_attribute("href").startswith(("./media/", server))
+        assert not elsewhere, elsewhere
+        _assert_no_traceback(page)
+    finally:
+        context.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from core.describe.models import TARGETS
@@ -116,3 +118,160 @@ def test_variations_take_the_bands_in_turn_and_titles_are_unique():
                {"content_hash": "cccccccc3", "name": "other"}]
     assert unique_titles(library) == {"aaaaaaaa1": "song (aaaaaa)", "bbbbbbbb2": "song (bbbbbb)",
                                       "cccccccc3": "other"}
+
+
+# ------------------------------------------------------- readable charts (issue 17 item 3)
+def _label_extents(fig, *, width_px: float):
+    """Per label row (y, anchor, shift): each annotation's (left, right) in seconds, from its text
+    and font as :func:`core.plots.place_labels` measures them."""
+    import re
+
+    CHAR_EM, BOLD_CHAR_EM = 0.62, 0.70  # glyph width per point of font size (sans-serif), as core.plots
+
+    x0, x1 = fig.layout.xaxis.range
+    px_per_s = width_px / (x1 - x0)
+    rows: dict = {}
+    for a in fig.layout.annotations:
+        if a.xref not in (None, "x") or a.x is None:
+            continue  # subplot titles and other paper-placed texts
+        text, bold = re.sub(r"</?b>", "", a.text), "<b>" in a.text
+        width_s = len(text) * (a.font.size or 12) * (BOLD_CHAR_EM if bold else CHAR_EM) / px_per_s
+        left = a.x - {"left": 0.0, "right": width_s}.get(a.xanchor, width_s / 2)
+        rows.setdefault((a.y, a.yanchor, a.yshift or 0), []).append((left, left + width_s, text))
+    return rows
+
+
+def _assert_no_overlap(rows) -> None:
+    for row, spans in rows.items():
+        spans = sorted(spans)
+        for (_, end, text), (start, _, nxt) in zip(spans, spans[1:]):
+            assert end <= start + 1e-9, f"{text!r} overlaps {nxt!r} in row {row}"
+
+
+def test_labels_are_placed_in_rows_that_never_overlap():
+    from core.plots import place_labels
+
+    names = [f"electronic_synthwave_driving_{i}" for i in range(12)]
+    starts = [0, 1, 2, 3, 4, 5, 20, 21, 40, 41, 42, 43]
+    placed = place_labels(starts, names, duration_s=90.0, width_px=600, font_px=11, rows=3)
+    assert [p.full for p in placed] == names and {p.row for p in placed} == {0, 1, 2}
+    by_row: dict = {}
+    for p in placed:
+        by_row.setdefault(p.row, []).append((p.x_s, p.x_s + p.width_s, p.text))
+    _assert_no_overlap(by_row)
+    assert placed[-1].text == names[-1]  # the last of a crowd keeps its whole name
+    assert any(p.text.endswith("\u2026") or p.text == "" for p in placed)  # the crowd's others are shortened
+    assert all(p.x_s + p.width_s <= 90.0 for p in placed)  # nothing runs off the right edge
+
+
+def test_overlay_and_render_charts_have_no_colliding_labels():
+    from core.audio.load import track_from_array
+    from core.generate.render import render
+    from core.generate.timeline import multi_region
+    from core.plots import overlay_figure, render_figure
+
+    descriptors = ["electronic_synthwave_driving", "jazz_bossa_relaxed", "cinematic_ambient_dreamy"]
+    regions = [{"start_s": 4.0 * i, "end_s": 4.0 * (i + 1), "descriptor": descriptors[i % 3], "tempo_bpm": 120,
+                "tonic": "A"} for i in range(6)]
+    result = render(multi_region(regions), seed=3)
+    segments = pd.DataFrame({"start_s": [0.0, 3.0, 6.0, 9.0], "end_s": [3.0, 6.0, 9.0, 24.0],
+                             "label": ["verse", "chorus", "bridge", "outro"]})
+    reference = track_from_array(result.audio, result.sample_rate, name="ref")
+    overlay = overlay_figure(reference, result, segments=segments)
+    _assert_no_overlap(_label_extents(overlay, width_px=840))
+    assert {a.hovertext for a in overlay.layout.annotations} >= {"electronic synthwave driving", "verse"}
+    levels = render_figure(result)
+    _assert_no_overlap(_label_extents(levels, width_px=300))
+    assert levels.layout.xaxis.ticktext[1] == "0:05"  # times as m:ss
+
+
+def test_the_player_labels_never_overlap():
+    from core.audio.load import track_from_array
+    from core.workflow.audition import PLAYER_FONT_PX, PLAYER_WIDTH_PX, waveform_config
+
+    track = track_from_array(np.zeros((48_000 * 60, 2), dtype="float32"), 48_000, name="quiet")
+    segments = pd.DataFrame({"start_s": [0.0, 2.0, 4.0, 6.0, 30.0], "end_s": [2.0, 4.0, 6.0, 30.0, 60.0],
+                             "label": ["cinematic_ambient_dreamy", "jazz_bossa_relaxed", "rock_indie_brooding",
+                                       "electronic_synthwave_driving", "A"]})
+    config = waveform_config(track, segments, "")
+    px_per_s, char_px = PLAYER_WIDTH_PX / 60.0, PLAYER_FONT_PX * 0.70
+    rows: dict = {}
+    for s in config["segments"]:
+        left = s["start_s"] + 4 / px_per_s
+        rows.setdefault(s["row"], []).append((left, left + len(s["text"]) * char_px / px_per_s, s["text"]))
+    _assert_no_overlap(rows)
+    assert [s["label"] for s in config["segments"]] == list(segments["label"])  # full names for the hover
+
+
+def test_prediction_lanes_have_one_legend_each_and_words():
+    from core.plots import LANE_TARGETS, prediction_lanes_figure
+
+    n = 45
+    starts = np.arange(n) * 2.0
+    windows = pd.DataFrame({"start_s": starts, "end_s": starts + 10.0})
+    for i, target in enumerate(LANE_TARGETS):
+        windows[target] = [f"{target}{(j + i) % (3 + i)}" for j in range(n)]
+        windows[f"{target}_prob"] = 0.8
+    windows["valence"] = [j % 3 for j in range(n)]
+    windows["momentum"] = [j % 5 for j in range(n)]
+    fig = prediction_lanes_figure(windows, duration_s=100.0)
+    legends = {}
+    for trace in fig.data:
+        legends.setdefault(trace.legend or "legend", []).append(trace)
+    assert len(legends) == len(LANE_TARGETS)  # one legend per lane
+    for traces in legends.values():
+        assert len({t.y[0] for t in traces}) == 1  # a legend holds one lane's labels
+        assert len({t.marker.color for t in traces}) == len(traces)  # and no colour twice
+    names = {t.name for t in fig.data}
+    assert {"dark", "balanced", "bright", "still", "intense"} <= names and "2" not in names
+    assert any("bright (2)" in t.hovertemplate for t in fig.data)  # the number on hover
+    assert any("1:33" in str(t.customdata) for t in fig.data)  # times as m:ss
+    # each legend sits above its own lane and below the lane before it
+    for i in range(1, len(LANE_TARGETS) + 1):
+        suffix = str(i) if i > 1 else ""
+        legend, axis = fig.layout[f"legend{suffix}"], fig.layout[f"yaxis{suffix}"]
+        assert legend.y >= axis.domain[1]
+        if i > 1:
+            assert legend.y <= fig.layout[f"yaxis{i - 1 if i > 2 else ''}"].domain[0]
+
+
+def test_descriptor_levels_are_words_with_the_numbers_on_hover():
+    from core.plots import clock, describe_levels, level_word
+
+    assert level_word("valence", 2) == "bright" and level_word("momentum", "0") == "still"
+    assert level_word("mood", "happy") == "happy" and level_word("valence", "unknown") == "unknown"
+    words, numbers = describe_levels(valence=0, momentum=3)
+    assert "dark" in words and "driving" in words and "2/" not in words
+    assert "valence 0 of 0-2" in numbers and "momentum 3 of 0-4" in numbers
+    assert [clock(t) for t in (0, 59.6, 75.4, 3600)] == ["0:00", "1:00", "1:15", "60:00"]
+
+
+def test_the_loop_page_says_what_a_run_will_do_and_then_what_it_did():
+    from core.generate.timeline import multi_region
+    from core.workflow.loop import LoopRender, LoopResult
+    from core.workflow.loop_report import loop_done, loop_todo
+
+    timeline = multi_region([{"start_s": 0.0, "end_s": 8.0, "descriptor": "rock_indie_driving", "tempo_bpm": 124,
+                              "tonic": "E"}])
+    plan = [LoopRender("riff", kind, v, v, timeline) for v in range(3) for kind in ("single", "multi")]
+    result = LoopResult(plan, [f"k{i}" for i in range(6)], pd.DataFrame(), pd.DataFrame())
+    assert "up to 15 renders" in loop_todo(1, variations=3) and "1 of the chosen track has" in loop_todo(1, variations=3)
+    done = loop_done([result], elapsed_s=65.2)
+    assert done == "Ran the loop on 1 track: 6 renders (3 single-region, 3 multi-region) in 1:05."
+
+
+def test_the_multi_player_labels_never_overlap():
+    from core.workflow.audition import PLAYER_FONT_PX, PLAYER_WIDTH_PX, Version, player_config
+
+    versions = [Version(id="original", key="a", label="original", samples=np.zeros((48_000 * 40, 2), dtype="float32"),
+                        sample_rate=48_000, gain_db=0.0)]
+    segments = pd.DataFrame({"start_s": [0.0, 1.0, 2.0, 20.0], "end_s": [1.0, 2.0, 20.0, 40.0],
+                             "label": ["cinematic_ambient_dreamy", "jazz_bossa_relaxed", "rock_indie_brooding", "B"]})
+    config = player_config(versions, [""], segments=segments)
+    px_per_s, char_px = PLAYER_WIDTH_PX / 40.0, PLAYER_FONT_PX * 0.70
+    rows: dict = {}
+    for s in config["segments"]:
+        left = s["start_s"] + 4 / px_per_s
+        rows.setdefault(s["row"], []).append((left, left + len(s["text"]) * char_px / px_per_s, s["text"]))
+    _assert_no_overlap(rows)
+    assert len(rows) > 1 and [s["label"] for s in config["segments"]] == list(segments["label"])

@@ -324,3 +324,187 @@ def test_an_unexpected_failure_outside_a_progress_bar_is_caught_by_the_app(monke
     at = fresh_app()  # the Analyze page lists the models first
     assert not at.exception
     assert [e.value for e in at.error] == [UNEXPECTED]
+
+
+# ------------------------------------------------------- Segments page: current pickers, refusals in view
+TWO_FORMS = {
+    "first": [(0.0, 4.0), (4.0, 8.0), (8.0, 12.0)],
+    "second": [(0.0, 6.0), (6.0, 12.0)],
+}
+
+
+def _two_tracks(abac_piece, monkeypatch):
+    """Two stored tracks with machine versions of 3 and 2 segments (no model); their hashes."""
+    from core.store.store import Store
+    from core.workflow.edits import EditedSegment
+
+    audio, sr, _ = abac_piece
+    store = Store()
+    # content of their own (52-76 s): the page remembers a track's machine version per process
+    tracks = {name: store.add_track(wav_bytes(audio[(52 + 12 * i) * sr: (64 + 12 * i) * sr], sr), name=name,
+                                    suffix=".wav") for i, name in enumerate(TWO_FORMS)}
+    forms = {tracks[name].content_hash: [EditedSegment(start_s=a, end_s=b, descriptor="cinematic_ambient_dreamy",
+                                                       tempo_bpm=96.0, tonic="D") for a, b in spans]
+             for name, spans in TWO_FORMS.items()}
+    monkeypatch.setattr("pages.ui.widgets.cached_model", lambda name: None)
+    monkeypatch.setattr("core.workflow.edits.machine_segments", lambda track, **kwargs: forms[track.content_hash])
+    return {name: t.content_hash for name, t in tracks.items()}
+
+
+def _picker(at, label: str):
+    return next(s for s in at.selectbox if s.label == label)
+
+
+def _in_order(node):
+    """The page's elements in the order they are drawn."""
+    children = getattr(node, "children", None)
+    if not children:
+        yield node
+        return
+    for key in sorted(children):
+        yield from _in_order(children[key])
+
+
+def test_split_and_merge_pickers_follow_the_track_and_its_edits(abac_piece, monkeypatch):
+    hashes = _two_tracks(abac_piece, monkeypatch)
+    at = segments_page()
+    at.selectbox(key="segments_pick").set_value(hashes["first"])
+    at.run()
+    assert not at.exception
+    split, merge = _picker(at, "Segment"), _picker(at, "Segments")
+    assert len(split.options) == 3 and len(merge.options) == 2
+    first_ids = (split.id, merge.id)
+    split.set_value(2)
+    at.run()
+    at.button(key="split_go").click()
+    at.run()
+    assert not at.exception and not at.error
+    split, merge = _picker(at, "Segment"), _picker(at, "Segments")
+    assert len(split.options) == 4 and split.options[3].startswith("4: 10.00-12.00")
+    # new widgets for the new segments: the browser cannot keep showing the old segments' labels
+    assert (split.id, merge.id) != first_ids and split.value == 0
+    after_split = (split.id, merge.id)
+    at.selectbox(key="segments_pick").set_value(hashes["second"])
+    at.run()
+    split, merge = _picker(at, "Segment"), _picker(at, "Segments")
+    assert len(split.options) == 2 and split.options[1].startswith("2: 6.00-12.00") and len(merge.options) == 1
+    assert (split.id, merge.id) != after_split
+
+
+def test_a_tempo_out_of_range_is_refused_above_the_table_and_not_saved(abac_piece, monkeypatch):
+    import pages.ui.editor
+    from core.bounds import TEMPO_RANGE_BPM
+    from core.generate.catalog import load_catalog
+    from core.store.store import Store
+    from core.workflow.editor import editor_table
+    from core.workflow.edits import edits_key
+
+    hashes = _two_tracks(abac_piece, monkeypatch)
+    # the table must let 250 through (a min/max on the column clamps it to 200 in the browser, silently)
+    tempo = pages.ui.editor._columns(load_catalog(), {k: 50 for k in editor_table([]).columns})["tempo_bpm"]
+    assert tempo.get("type_config", {}).get("max_value") is None and "20-200" in tempo["help"]
+    real = pages.ui.editor.segments_editor
+
+    def typed_250(segments, **kwargs):  # the musician typed 250 in the first row's tempo
+        real(segments, **kwargs)
+        rows = editor_table(segments).to_dict(orient="records")
+        rows[0]["tempo_bpm"] = 250.0
+        return rows
+
+    monkeypatch.setattr(pages.ui.editor, "segments_editor", typed_250)
+    at = segments_page()
+    at.selectbox(key="segments_pick").set_value(hashes["second"])
+    at.run()
+    assert not at.exception
+    lo, hi = TEMPO_RANGE_BPM
+    refusal = [e for e in at.error if "Not saved" in e.value]
+    assert refusal and f"{lo:g}" in refusal[0].value and f"{hi:g}" in refusal[0].value and "250" in refusal[0].value
+    order = [getattr(n, "type", "") for n in _in_order(at.main)]
+    assert order.index("error") < order.index("dataframe")  # in view, above the table
+    assert Store().edits(hashes["second"], edits_key()).count() == 0  # nothing saved
+
+
+def test_random_bytes_get_a_message_without_python_internals():
+    import random
+
+    noise = random.Random(17).randbytes(40_000)
+    at = fresh_app()
+    at.file_uploader(key="uploader").set_value(("noise.wav", noise, "audio/wav"))
+    at.run()
+    assert not at.exception
+    texts = [e.value for e in at.error]
+    assert texts and any("could not be decoded" in t for t in texts), texts
+    assert not any("object at 0x" in t or "BytesIO" in t or "_io" in t for t in texts), texts
+
+
+def test_the_render_form_keeps_its_values_when_the_page_is_left():
+    at = render_page()
+    at.selectbox(key="genre").set_value("electronic")
+    at.number_input(key="duration_s").set_value(12.0)
+    at.number_input(key="seed").set_value(5)
+    at.slider(key="climax_at").set_value(0.5)
+    at.run()
+    at.switch_page("pages/analyze.py")
+    at.run()
+    assert at.title[0].value == "Analyze"
+    at.switch_page("pages/render.py")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="genre").value == "electronic" and at.number_input(key="duration_s").value == 12.0
+    assert at.number_input(key="seed").value == 5 and at.slider(key="climax_at").value == 0.5
+
+
+def test_a_timeline_upload_turns_off_the_fields_it_sets():
+    timeline = (ROOT / "assets" / "examples" / "example_jazz.json").read_bytes()
+    at = render_page()
+    assert not at.number_input(key="duration_s").disabled
+    at.file_uploader(key="timeline_upload").set_value(("jazz.json", timeline, "application/json"))
+    at.run()
+    assert not at.exception
+    for widget in (at.selectbox(key="genre"), at.selectbox(key="mood"), at.number_input(key="duration_s"),
+                   at.selectbox(key="tonic")):
+        assert widget.disabled, widget.key
+    assert not at.number_input(key="variations").disabled and not at.number_input(key="seed").disabled
+    assert any("timeline file sets" in c.value for c in at.caption)
+
+
+# ------------------------------------------------- downloads, file watcher, icons (issue 17 items 2 and 7)
+def test_every_download_button_leaves_the_page_as_it_is():
+    """A download that reruns the page replaces every other download link (the next click gets a
+    stale one): all of them go through pages.ui.media.download, which ignores the click."""
+    import ast
+
+    calls = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "download_button":
+                options = {k.arg: getattr(k.value, "value", None) for k in node.keywords}
+                calls.append((path.name, node.lineno, options.get("on_click")))
+    assert calls and all(on_click == "ignore" for _, _, on_click in calls), calls
+    assert [name for name, _, _ in calls] == ["media.py"]  # one place: pages.ui.media.download
+
+
+def test_streamlit_reads_the_project_config_without_a_file_watcher():
+    """``make run`` starts streamlit in the checkout: its .streamlit/config.toml turns the file
+    watcher off (watching .venv and the data overflowed inotify: thousands of log lines)."""
+    import subprocess
+    import sys
+
+    code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
+            "print(config.get_option('server.fileWatcherType'), config.get_option('server.maxUploadSize'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["none", "700"], out.stderr[-800:]
+
+
+def test_the_page_icons_need_no_font_server():
+    """A ``:material/...:`` page icon makes the browser fetch the favicon from fonts.gstatic.com
+    (it fails offline); the icon is an image in assets/, served by the app."""
+    import ast
+
+    from core.paths import ASSETS
+
+    tree = ast.parse((ROOT / "app.py").read_text())
+    icons = [ast.unparse(k.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for k in node.keywords if k.arg in ("page_icon", "icon")]
+    assert icons == ["str(ASSETS / 'studio_icon.png')"], icons
+    assert (ASSETS / "studio_icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

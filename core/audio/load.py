@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import stat
 import unicodedata
@@ -21,6 +22,8 @@ import soundfile as sf
 
 from core.bounds import positive_setting
 from core.errors import AudioError
+
+log = logging.getLogger(__name__)
 
 #: Sample rate of the mono copy every analysis works on, in Hz.
 ANALYSIS_SR = 22050
@@ -282,6 +285,7 @@ def _open(data: bytes, *, label: str) -> sf.SoundFile:
     try:
         return sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        log.info("libsndfile could not open %r: %s", label, exc)  # the detail, for the server log
         what = _sniff(data)
         if what:
             raise AudioError(
@@ -289,7 +293,7 @@ def _open(data: bytes, *, label: str) -> sf.SoundFile:
                 f"Upload a {', '.join(SUPPORTED_FORMATS[:-1])} or {SUPPORTED_FORMATS[-1]} file."
             ) from None
         raise AudioError(
-            f"'{label}' could not be decoded as audio (damaged file or unsupported format: {exc}). "
+            f"'{label}' could not be decoded as audio (a damaged file or an unsupported format). "
             f"Supported: {', '.join(SUPPORTED_FORMATS)}."
         ) from None
 

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from core.errors import StudioError
-from core.plots import PALETTE, waveform_peaks
+from core.plots import PALETTE, place_labels, waveform_peaks
 from core.workflow.editor import segments_frame
 from core.workflow.edits import segments_from_json
 from core.workflow.listen import ORIGINAL, blind_pairs, matched_gains_db, version_id
 
+#: The players' narrowest canvas (px) and label font (bold, px): label rows are placed for them.
+PLAYER_WIDTH_PX, PLAYER_FONT_PX = 900, 13
 #: The order in which linked renders are offered by default: the study's comparison first.
 KIND_PRIORITY = {"edit": 0, "multi": 1, "cover": 2, "single": 3}
 
@@ -126,9 +128,19 @@ def pairs_to_vote(letters: dict[str, str], votes, *, round_id: str) -> tuple[lis
     return pairs, [p for p in pairs if frozenset(p) not in done]
 
 
-def _regions(segments) -> list[dict]:
+def _regions(segments, *, duration_s: float) -> list[dict]:
+    """The players' regions, each with its label's ``text`` and ``row`` (:func:`placed_regions`)."""
     rows = [] if segments is None else segments[["start_s", "end_s", "label"]].to_dict(orient="records")
-    return [{"start_s": float(s["start_s"]), "end_s": float(s["end_s"]), "label": str(s["label"])} for s in rows]
+    rows = [{"start_s": float(s["start_s"]), "end_s": float(s["end_s"]), "label": str(s["label"])} for s in rows]
+    return placed_regions(rows, duration_s=duration_s)
+
+
+def placed_regions(rows: list[dict], *, duration_s: float) -> list[dict]:
+    """``rows`` (start_s, end_s, label) with the ``text`` and ``row`` a player draws the label at:
+    rows that never overlap on a canvas :data:`PLAYER_WIDTH_PX` wide or wider (the full label on hover)."""
+    placed = place_labels([r["start_s"] for r in rows], [str(r["label"]) for r in rows], duration_s=duration_s,
+                          width_px=PLAYER_WIDTH_PX, font_px=PLAYER_FONT_PX, bold=True)
+    return [{**r, "text": lab.text, "row": lab.row} for r, lab in zip(rows, placed)]
 
 
 def player_config(versions: list[Version], audio_b64: list[str], *, segments=None, blind: bool = False) -> dict:
@@ -137,8 +149,9 @@ def player_config(versions: list[Version], audio_b64: list[str], *, segments=Non
     entries = [{"label": str(v.label), "gain_db": float(v.gain_db), "duration_s": v.duration_s,
                 "peaks": None if blind else waveform_peaks(v.samples, n=900), "audio_b64": b64}
                for v, b64 in zip(versions, audio_b64, strict=True)]
-    regions = _regions(segments)
-    return {"versions": entries, "duration_s": max((e["duration_s"] for e in entries), default=0.0),
+    duration_s = max((e["duration_s"] for e in entries), default=0.0)
+    regions = _regions(segments, duration_s=duration_s)
+    return {"versions": entries, "duration_s": duration_s,
             "segments": regions, "labels": list(dict.fromkeys(s["label"] for s in regions)), "palette": PALETTE,
             "blind": bool(blind)}
 
@@ -150,10 +163,12 @@ def player_height(config: dict) -> int:
 
 
 def waveform_config(track, segments, audio_b64: str) -> dict:
-    """The waveform player's configuration: the track's peaks and its coloured segment regions."""
+    """The waveform player's configuration: the track's peaks and its coloured segment regions,
+    each with its label's ``text`` (shortened where it has no room) and ``row``, so the labels
+    never overlap on a canvas :data:`PLAYER_WIDTH_PX` wide or wider (the full label on hover)."""
+    rows = segments[["start_s", "end_s", "label"]].to_dict(orient="records")
     return {"audio_url": "data:audio/ogg;base64," + audio_b64, "duration_s": track.duration_s,
-            "peaks": waveform_peaks(track.samples),
-            "segments": segments[["start_s", "end_s", "label"]].to_dict(orient="records"),
+            "peaks": waveform_peaks(track.samples), "segments": placed_regions(rows, duration_s=track.duration_s),
             "labels": list(dict.fromkeys(segments["label"])), "palette": PALETTE}
 
 

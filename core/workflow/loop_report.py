@@ -46,3 +46,27 @@ def unique_titles(library) -> dict[str, str]:
     counts = Counter(t["name"] for t in library)
     return {t["content_hash"]: t["name"] if counts[t["name"]] == 1 else f"{t['name']} ({t['content_hash'][:6]})"
             for t in library}
+
+
+#: Renders per variation at most: the top two tempi times the top two tonics (single-region), and one
+#: multi-region render (:func:`core.workflow.loop.plan_loop` with its defaults).
+MOST_PER_VARIATION = 5
+
+
+def loop_todo(missing: int, *, variations: int) -> str:
+    """What a run will do: ``missing`` tracks have no stored loop with these settings."""
+    tracks = "track has" if missing == 1 else "tracks have"
+    return (f"{missing} of the chosen {tracks} no loop with these settings yet. Each takes up to "
+            f"{variations * MOST_PER_VARIATION} renders ({MOST_PER_VARIATION} per variation: fewer when the track "
+            "keeps one tempo or one key) plus its analysis.")
+
+
+def loop_done(results, *, elapsed_s: float) -> str:
+    """What a run did: ``results`` (``LoopResult`` objects of the tracks it ran) in ``elapsed_s``."""
+    results = list(results)
+    kinds = Counter(p.kind for r in results for p in r.plan)
+    total = sum(kinds.values())
+    minutes, seconds = divmod(int(round(elapsed_s)), 60)
+    tracks = "track" if len(results) == 1 else "tracks"
+    return (f"Ran the loop on {len(results)} {tracks}: {total} render{'s' if total != 1 else ''} "
+            f"({kinds['single']} single-region, {kinds['multi']} multi-region) in {minutes}:{seconds:02d}.")

@@ -14,7 +14,7 @@ from core.describe.describe import describe
 from core.errors import SeparationError
 from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
 from core.workflow.overview import headline
-from pages.ui.media import CSV, JSON, download_buttons
+from pages.ui.media import CSV, JSON, download, download_buttons
 from pages.ui.players import waveform_player
 from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model, page_progress, track_or_message, with_progress
@@ -75,17 +75,17 @@ def _tables(track, analysis) -> None:
     with left:
         st.subheader("Segments")
         st.dataframe(analysis.segments, hide_index=True, key=f"segtable-{key}")
-        st.download_button("Segments CSV", analysis.segments.to_csv(index=False), f"{track.name}_segments.csv",
-                           CSV, key=f"dlseg-{key}")
-        st.download_button("Summary JSON", json.dumps(analysis.summary(), indent=2), f"{track.name}_summary.json",
-                           JSON, key=f"dlsum-{key}")
+        download("Segments CSV", analysis.segments.to_csv(index=False), f"{track.name}_segments.csv", CSV,
+                 key=f"dlseg-{key}")
+        download("Summary JSON", json.dumps(analysis.summary(), indent=2), f"{track.name}_summary.json", JSON,
+                 key=f"dlsum-{key}")
     with right:
         st.subheader("Windows")
         show_features = st.toggle("Show the feature columns (amper21, gtzan)", False, key=f"feat-{key}")
         table = analysis.windows if show_features else analysis.windows[list(BASE_COLUMNS)]
         st.dataframe(table, hide_index=True, height=300, key=f"wintable-{key}")
-        st.download_button("Windows CSV", analysis.windows.to_csv(index=False, float_format="%.6g"),
-                           f"{track.name}_windows.csv", CSV, key=f"dlwin-{key}")
+        download("Windows CSV", analysis.windows.to_csv(index=False, float_format="%.6g"), f"{track.name}_windows.csv",
+                 CSV, key=f"dlwin-{key}")
 
 
 def show_track(content_hash: str, *, store, options, model_name: str | None, vocal_mode: str) -> None:

@@ -44,8 +44,8 @@ def _columns(catalog, widths: dict) -> dict:
                                              help="The section type the analysis found"),
         "descriptor": select("Descriptor", options=catalog.names(), required=True, width=widths["descriptor"],
                              help="Type to search the catalog"),
-        "tempo_bpm": number("Tempo (BPM)", min_value=lo, max_value=hi, step=0.1, format="%.1f",
-                            width=widths["tempo_bpm"]),
+        # no min/max: the table would clamp 250 to 200 silently; the edit is refused with the range instead
+        "tempo_bpm": number("Tempo (BPM)", step=0.1, format="%.1f", width=widths["tempo_bpm"], help=f"{lo:g}-{hi:g} BPM"),
         "tonic": select("Tonic", options=list(PITCH_CLASSES), required=True, width=widths["tonic"]),
         "band": select("Band", options=band_options(catalog), width=widths["band"],
                        help=f"One of the descriptor's bands, or {BY_SEED}: the render's seed chooses"),
@@ -59,26 +59,26 @@ def segments_editor(segments, *, catalog, key: str, widths: dict) -> list[dict] 
     return edited.to_dict(orient="records") if st.session_state.get(key, {}).get("edited_rows") else None
 
 
-def _split(segments, catalog):
+def _split(segments, catalog, revision):
     st.markdown("**Split a segment**")
-    which = st.selectbox("Segment", range(len(segments)), key="split_pick",
+    which = st.selectbox("Segment", range(len(segments)), key=f"split_pick-{revision}",
                          format_func=lambda i: segment_label(segments, i))
     seg = segments[min(which, len(segments) - 1)]
     at_s = st.number_input("at (s)", min_value=float(seg.start_s), max_value=float(seg.end_s),
                            value=round((seg.start_s + seg.end_s) / 2, 2), step=0.5,
-                           key=f"split_at-{seg.start_s}-{seg.end_s}")
+                           key=f"split_at-{revision}-{seg.start_s}-{seg.end_s}")
     if st.button("Split", key="split_go", icon=":material/content_cut:"):
         note = f"Split segment {which + 1} at {at_s:g} s"
         return split_segment(segments, index=which, at_s=at_s, catalog=catalog), note
     return None
 
 
-def _merge(segments, catalog):
+def _merge(segments, catalog, revision):
     st.markdown("**Merge two neighbours**")
     if len(segments) < 2:
         st.caption("There is one segment: nothing to merge.")
         return None
-    pair = st.selectbox("Segments", range(len(segments) - 1), key="merge_pick",
+    pair = st.selectbox("Segments", range(len(segments) - 1), key=f"merge_pick-{revision}",
                         format_func=lambda i: pair_label(segments, i))
     keep = st.radio("Keep the descriptor, tempo, tonic and band of", ["first", "second"], horizontal=True,
                     key="merge_keep")
@@ -88,14 +88,14 @@ def _merge(segments, catalog):
     return None
 
 
-def split_and_merge(segments, *, catalog):
-    """The split and merge panels side by side: the edit asked for, as (segments, note), or None
-    (a refused split or merge gets its message in its panel)."""
+def split_and_merge(segments, *, catalog, revision: str):
+    """The split and merge panels side by side: the edit asked for, as (segments, note), or None (a refused
+    one gets its message in its panel). ``revision``: the track and its segments' version (new pickers each)."""
     asked = None
     for column, panel in zip(st.columns(2), (_split, _merge)):
         with column.container(border=True):
             try:
-                asked = panel(segments, catalog) or asked
+                asked = panel(segments, catalog, revision) or asked
             except EditError as exc:
                 st.error(message(exc))
     return asked

@@ -48,12 +48,18 @@ def render_media(render_key: str) -> dict | None:
             "figure": render_figure(result), "stem": render_stem(result)}
 
 
+def download(label: str, data, name: str, mime: str, *, key: str, where=st) -> None:
+    """One download button that does not rerun the page when clicked (``on_click="ignore"``): a
+    rerun would replace every download link on the page, and the next click would get a stale one."""
+    where.download_button(label, data, name, mime, key=key, on_click="ignore")
+
+
 def download_buttons(files, *, spec=None) -> list:
-    """A row of download buttons; ``files``: (label, data, file name, mime type, key) each;
-    ``spec``: the row's column widths (one column per file by default). Returns the columns."""
+    """A row of download buttons (:func:`download`); ``files``: (label, data, file name, mime type,
+    key) each; ``spec``: the row's column widths (one column per file by default). Returns the columns."""
     columns = st.columns(spec or len(files))
     for column, (label, data, name, mime, key) in zip(columns, files):
-        column.download_button(label, data, name, mime, key=key)
+        download(label, data, name, mime, key=key, where=column)
     return columns
 
 

@@ -20,6 +20,8 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$:@&=^\"'])")
 _LEADING = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))")
 #: An absolute POSIX path (its last part is kept): a message must not show the server's folders.
 _PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+#: A Python object's repr (``<_io.BytesIO object at 0x7f...>``) that a library put in its message.
+_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 #: What a page says when something fails that is not the user's doing.
 UNEXPECTED = ("Something went wrong on the studio's side, not with your file or settings. The details are in the "
@@ -40,8 +42,9 @@ def plain(text) -> str:
 
 
 def hide_paths(text) -> str:
-    """``text`` with every absolute path cut to its last part (``/srv/a/b.wav`` -> ``b.wav``)."""
-    return _PATH.sub(r"\1", str(text))
+    """``text`` with every absolute path cut to its last part (``/srv/a/b.wav`` -> ``b.wav``) and
+    every Python object's repr (``<_io.BytesIO object at 0x...>``) said as "the file"."""
+    return _REPR.sub("the file", _PATH.sub(r"\1", str(text)))
 
 
 def message(exc: BaseException) -> str:
