@@ -3,8 +3,9 @@
 Targets and their hierarchy: genre and sentiment are predicted first (one-vs-rest binary
 classifiers); subgenre is predicted given the genre, mood given the subgenre, valence and
 momentum given the sentiment (one classifier per parent value). Estimators: ``knn``,
-``mlp`` (max_iter 800, as the study needed) and ``hgb`` (histogram gradient boosting, the
-stronger one); features are scaled inside each pipeline. They sit in a registry,
+``mlp`` (max_iter 800, as the study needed), ``hgb`` (histogram gradient boosting, the
+stronger one), ``svm`` (RBF kernel, Platt-calibrated probabilities), ``rf`` (random forest; with the SVM the
+UT deck's shallow learners) and ``logreg`` (a linear baseline); features are scaled inside each pipeline. They sit in a registry,
 :data:`ESTIMATORS` (name -> :class:`Estimator`): a new kind of classifier is one function that
 builds its unfitted scikit-learn pipeline and one line in the registry.
 
@@ -14,9 +15,10 @@ training (a window split leaks: neighbouring windows overlap by 80 %).
 A model is a directory: ``model.skops`` (the fitted estimators), ``meta.json`` (label sets,
 the feature columns it expects, training configuration, metrics, library versions) and
 ``extras.npz`` (plain arrays). ``model.skops`` is read with ``skops.io.load`` and an explicit
-list of trusted types (:data:`TRUSTED_TYPES`, never ``trusted=True``): loading it builds only
-scikit-learn, numpy and scipy objects, it cannot run code; gradient-boosting trees (the one
-type skops does not trust by default) are checked node by node before use. Models are only
+list of trusted types (:data:`TRUSTED_TYPES` and :data:`TRUSTED_FOREST_SVM_TYPES`, never
+``trusted=True``): loading it builds only scikit-learn, numpy and scipy objects, it cannot run
+code; gradient-boosting and random-forest trees (types skops does not trust by default) are
+checked node by node before use. Models are only
 loaded from the project's own model directories (assets/models and the store's models folder).
 
 Bundles saved before this format hold ``model.joblib`` (a pickle: loading one runs code). A
@@ -59,6 +61,11 @@ LEGACY_MODEL_FILE = "model.joblib"  # pickles of older bundles, converted by mig
 #: Types a bundle may hold beyond those skops trusts by default (scikit-learn estimators, numpy,
 #: scipy): gradient-boosting trees, whose node indices _check_trees verifies before any use.
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+#: And those of the random forest and the SVM: forest trees (``Tree``, checked node by node the
+#: same way) and the SVM's probability calibration (``_CalibratedClassifier`` holding
+#: ``_SigmoidCalibration``: two numbers per label; neither runs code when loaded).
+TRUSTED_FOREST_SVM_TYPES = ("sklearn.tree._tree.Tree", "sklearn.calibration._CalibratedClassifier",
+                            "sklearn.calibration._SigmoidCalibration")
 META_KEYS = ("name", "kind", "columns", "feature_sets", "labels", "descriptors", "threshold", "metrics", "config",
              "versions")
 
@@ -72,7 +79,7 @@ def model_dirs() -> list[Path]:
     return [ASSET_MODELS, default_data_dir() / "models"]
 
 
-def knn_pipeline(*, seed: int, n_rows: int):
+def knn_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 1):
     """k-NN on scaled features; PCA and brute force keep the stored neighbours small enough to ship."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import KNeighborsClassifier
@@ -83,7 +90,7 @@ def knn_pipeline(*, seed: int, n_rows: int):
                          KNeighborsClassifier(n_neighbors=min(15, n_rows), weights="distance", algorithm="brute"))
 
 
-def mlp_pipeline(*, seed: int, n_rows: int):
+def mlp_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 1):
     """One hidden layer of 256 units on scaled features.
 
     256 hidden units with stronger L2 (alpha 1e-2) beat 64 / 1e-3 and 128 on held-out renders
@@ -97,7 +104,7 @@ def mlp_pipeline(*, seed: int, n_rows: int):
                                                          early_stopping=n_rows >= 500, random_state=seed))
 
 
-def hgb_pipeline(*, seed: int, n_rows: int):
+def hgb_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 1):
     """Histogram gradient boosting (150 iterations) on scaled features."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
@@ -107,12 +114,50 @@ def hgb_pipeline(*, seed: int, n_rows: int):
                                                                           random_state=seed))
 
 
+def svm_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 3):
+    """An RBF support-vector machine on scaled features with calibrated probabilities: Platt
+    (sigmoid) scaling fitted on out-of-fold decision values (``CalibratedClassifierCV``,
+    ``ensemble=False``: one SVM on every row; ``SVC(probability=True)`` is deprecated)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if min_class_rows < 2:
+        raise ModelError("The SVM calibrates its probabilities on held-out windows, so every label needs at least "
+                         "2 windows; one has only 1. Add examples of it or choose another estimator.")
+    svm = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed))
+    return CalibratedClassifierCV(svm, method="sigmoid", cv=min(3, min_class_rows), ensemble=False)
+
+
+def rf_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 1):
+    """A random forest of 100 trees; leaves of at least ``max(2, n_rows // 2000)`` windows keep a
+    bundle of the full corpus small."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), RandomForestClassifier(
+        n_estimators=100, min_samples_leaf=max(2, n_rows // 2000), max_features="sqrt", n_jobs=1, random_state=seed))
+
+
+def logreg_pipeline(*, seed: int, n_rows: int, min_class_rows: int = 1):
+    """Multinomial logistic regression on scaled features, strongly regularised (C 0.1): the
+    fast linear baseline (on gtzan-dev's artist-disjoint folds it matched the MLP, README)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, random_state=seed))
+
+
 @dataclass(frozen=True)
 class Estimator:
     """A kind of classifier the hierarchy can be trained with.
 
-    build : ``build(*, seed, n_rows)`` -> an unfitted scikit-learn classifier (with
-        ``predict_proba``), ``n_rows`` being the number of training windows.
+    build : ``build(*, seed, n_rows, min_class_rows)`` -> an unfitted scikit-learn classifier
+        (with ``predict_proba``), ``n_rows`` being the number of training windows and
+        ``min_class_rows`` those of the rarest label.
     one_vs_rest : wrap it in ``OneVsRestClassifier`` for the top-level targets (genre, sentiment).
     """
 
@@ -125,6 +170,9 @@ ESTIMATORS: dict[str, Estimator] = {
     "knn": Estimator(knn_pipeline, one_vs_rest=False),  # k-NN votes are the same either way
     "mlp": Estimator(mlp_pipeline),
     "hgb": Estimator(hgb_pipeline),
+    "svm": Estimator(svm_pipeline, one_vs_rest=False),  # libsvm's pairwise coupling gives the probabilities
+    "rf": Estimator(rf_pipeline, one_vs_rest=False),  # forests are multi-class by nature
+    "logreg": Estimator(logreg_pipeline, one_vs_rest=False),  # softmax over the labels
 }
 
 
@@ -151,7 +199,7 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
     if np.unique(y).size == 1:
         return DummyClassifier(strategy="prior").fit(x, y)
     spec = _estimator(kind)
-    est = spec.build(seed=seed, n_rows=len(y))
+    est = spec.build(seed=seed, n_rows=len(y), min_class_rows=int(np.unique(y, return_counts=True)[1].min()))
     if one_vs_rest and spec.one_vs_rest:
         est = OneVsRestClassifier(est)
     est.fit(x, y)
@@ -159,6 +207,21 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
         mlp.coefs_ = [w.astype(np.float32) for w in mlp.coefs_]
         mlp.intercepts_ = [b.astype(np.float32) for b in mlp.intercepts_]
     return est
+
+
+def fit_estimator(kind: str, x: np.ndarray, y: np.ndarray, *, seed: int):
+    """One flat classifier of labels ``y`` (the comparison's and the top-level targets' way:
+    one-vs-rest where the estimator wants it)."""
+    return _fit(kind, x, np.asarray(y).astype(str), seed, one_vs_rest=True)
+
+
+def estimator_bytes(est) -> int:
+    """How many bytes ``est`` takes in a bundle (compressed skops, as :meth:`DescriptorModel.save`
+    writes it)."""
+    import skops.io as sio
+
+    _slim(est)
+    return len(sio.dumps(est, compression=zipfile.ZIP_DEFLATED, compresslevel=9))
 
 
 def _mlps(est) -> list:
@@ -375,9 +438,13 @@ def _check_trees(obj, folder: Path) -> None:
         for v in obj.values():
             _check_trees(v, folder)
         return
-    for part in list(getattr(obj, "estimators_", None) or []) + [step for _, step in getattr(obj, "steps", [])]:
+    calibrated = [c.estimator for c in getattr(obj, "calibrated_classifiers_", None) or []]
+    for part in list(getattr(obj, "estimators_", None) or []) + [step for _, step in getattr(obj, "steps", [])] + \
+            calibrated:
         _check_trees(part, folder)
     n_features = getattr(obj, "n_features_in_", 0)
+    if getattr(obj, "tree_", None) is not None:
+        _check_forest_tree(obj.tree_, n_features, folder)
     for tree in [t for trees in getattr(obj, "_predictors", None) or [] for t in trees]:
         nodes = tree.nodes
         idx = np.arange(len(nodes))
@@ -390,6 +457,21 @@ def _check_trees(obj, folder: Path) -> None:
             raise ModelError(f"The model in {folder} is damaged (a decision tree points outside itself); retrain it.")
 
 
+def _check_forest_tree(tree, n_features: int, folder: Path) -> None:
+    """A random-forest tree's children after their parents and inside the tree, its split
+    features inside the feature vector (leaves have both children -1)."""
+    left, right, feature = tree.children_left, tree.children_right, tree.feature
+    idx = np.arange(tree.node_count)
+    inner = left != -1
+    ok = (tree.node_count > 0 and len(left) == len(right) == len(feature) == tree.node_count
+          and np.all(right[~inner] == -1) and np.all(left[inner] > idx[inner]) and np.all(right[inner] > idx[inner])
+          and np.all(left[inner] < tree.node_count) and np.all(right[inner] < tree.node_count)
+          and np.all((feature[inner] >= 0) & (feature[inner] < n_features))
+          and tree.value.shape[0] == tree.node_count)
+    if not ok:
+        raise ModelError(f"The model in {folder} is damaged (a decision tree points outside itself); retrain it.")
+
+
 def _load_estimators(folder: Path) -> dict:
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
@@ -399,7 +481,7 @@ def _load_estimators(folder: Path) -> dict:
         raise ModelError(f"The model in {folder} has no {MODEL_FILE} (the fitted classifiers); retrain it or copy it "
                          "again.")
     try:
-        estimators = sio.load(path, trusted=list(TRUSTED_TYPES))
+        estimators = sio.load(path, trusted=list(TRUSTED_TYPES + TRUSTED_FOREST_SVM_TYPES))
     except UntrustedTypesFoundException as exc:
         raise ModelError(f"The model in {folder} holds objects a model file may not contain ({exc}); it was not "
                          "made by the studio. Retrain it.") from None
