@@ -148,6 +148,27 @@ def test_overlay_figure_has_both_waveforms_and_boundaries(audio):
     assert any(getattr(s, "x0", None) == pytest.approx(6.0) for s in fig.layout.shapes)
 
 
+# ------------------------------------------------------------------------------ the player's HTML
+
+
+def test_player_html_links_the_audio_and_refuses_embedded_audio(audio):
+    from core.errors import StudioError
+    from core.workflow.audition import Version, embed_config, player_config
+    from pages.ui.players import COMPONENTS
+
+    versions = [Version(id=f"render:{i}", key=f"k{i}", label=f"v{i}", samples=r.audio, sample_rate=r.sample_rate)
+                for i, r in enumerate(audio)]
+    urls = [f"/media/{i:064x}.ogg" for i in range(3)]
+    html = embed_config((COMPONENTS / "multi_player.html").read_text(), player_config(versions, urls))
+    assert "data:audio" not in html and "base64" not in html and html.count("const CFG = {") == 1
+    assert all(f'"audio_url": "{u}"' in html for u in urls)
+    assert len(html) < 100_000  # three 12 s versions: peaks and labels only (they were about 3 x 100 KB)
+    assert "createElement(\"audio\")" in html and "decodeAudioData" not in html
+    for embedded in ("data:audio/ogg;base64,T2dnUw==", "DATA:audio/ogg;base64,AAAA", "blob:http://x/1"):
+        with pytest.raises(StudioError, match="links to the audio"):
+            player_config(versions[:1], [embedded])
+
+
 # ------------------------------------------------------------------------------ the page (AppTest)
 
 
@@ -171,7 +192,10 @@ def test_listen_page_player_blind_mode_and_votes(audio):
     assert config["duration_s"] == pytest.approx(12.0, abs=0.05)  # the longest version
     gains = [v["gain_db"] for v in config["versions"]]
     assert gains[0] - gains[1] == pytest.approx(6.0, abs=0.5)  # the quieter original is brought up
-    assert all(v["audio_b64"] and v["peaks"] for v in config["versions"])
+    assert all("/media/" in v["audio_url"] and v["peaks"] for v in config["versions"])  # AppTest: /mock/media/
+    assert len({v["audio_url"] for v in config["versions"]}) == 3
+    html = at.get("iframe")[0].proto.srcdoc  # the audio is served by URL, never inside the page
+    assert "data:audio" not in html and "base64" not in html and len(html) < 200_000
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("region boundaries" in spec for spec in charts)
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+
+import pretty_midi
 
 from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM
 from core.errors import StudioError
@@ -28,6 +31,8 @@ from core.generate.harmony import parse_chord
 from core.paths import ASSETS
 
 CATALOG_PATH = ASSETS / "catalog.json"
+WORDS_PATH = ASSETS / "descriptor_words.json"
+LEVEL_WORDS_PATH = ASSETS / "label_words.json"
 
 SENTIMENTS = ("negative", "neutral", "positive")
 ROLES = ("drums", "percussion", "bass", "harmony", "pad", "lead")
@@ -99,6 +104,16 @@ class Descriptor:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One descriptor found by :meth:`Catalog.ranked`: ``matched`` of the query's ``of`` words."""
+
+    name: str
+    matched: int
+    of: int
+    score: float
+
+
+@dataclass(frozen=True)
 class Catalog:
     descriptors: dict[str, Descriptor]
 
@@ -127,9 +142,38 @@ class Catalog:
             out.setdefault(d.genre, {}).setdefault(d.subgenre, []).append(d.mood)
         return out
 
+    @cached_property
+    def _index(self) -> dict[str, tuple[frozenset, frozenset]]:
+        words = load_descriptor_words()
+        return {n: index_terms(d, words) for n, d in self.descriptors.items()}
+
     def search(self, text: str) -> list[str]:
-        words = text.lower().replace("_", " ").split()
-        return [n for n in self.names() if all(w in n for w in words)]
+        """Descriptor names for what a musician types ("upbeat corporate", "sad piano"), best
+        first: those matching every word, or where none does, those matching the most words
+        (:meth:`ranked` has them all); every name for an empty query."""
+        if not query_tokens(text, load_descriptor_words()):
+            return self.names()
+        hits = self.ranked(text)
+        return [hit.name for hit in hits if hit.matched == hits[0].matched]
+
+    def ranked(self, text: str) -> list[SearchHit]:
+        """The descriptors matching at least one word of ``text``: those matching every word
+        first, then the most words, then the closest matches (the word itself before its
+        synonyms, names before instruments), ties by name. Deterministic."""
+        words = load_descriptor_words()
+        tokens = query_tokens(text, words)
+        hits = []
+        for name, (name_terms, other_terms) in self._index.items():
+            scores = [token_score(t, words.synonyms.get(t, ()), name_terms, other_terms) for t in tokens]
+            matched = sum(score > 0 for score in scores)
+            if matched:
+                hits.append(SearchHit(name=name, matched=matched, of=len(tokens), score=round(sum(scores), 6)))
+        return sorted(hits, key=lambda h: (-h.matched, -h.score, h.name))
+
+    def describe(self, name: str) -> str:
+        """A descriptor in plain words, e.g. "Pop, corporate: happy and bright, medium-fast
+        (110-122 BPM), piano, strings, glockenspiel and drums"."""
+        return describe_descriptor(self.get(name), load_descriptor_words())
 
 
 def mood_tempo_range(lo: float, hi: float, bias: float) -> tuple[float, float]:
@@ -291,3 +335,153 @@ def load_catalog(path: str = str(CATALOG_PATH)) -> Catalog:
     for d in cat.descriptors.values():
         _check(d.groove in grooves, d.name, f"groove '{d.groove}' is not in assets/grooves.json")
     return cat
+
+
+# ------------------------------------------------------------------------------ words for musicians
+
+
+@dataclass(frozen=True)
+class DescriptorWords:
+    """assets/descriptor_words.json, checked, with the level words of assets/label_words.json."""
+
+    synonyms: dict[str, tuple[str, ...]]  # a normalised word -> the catalog words it stands for, best first
+    ignore: frozenset
+    tempo_words: tuple[tuple[float, str], ...]  # (upper BPM bound, word), ascending
+    short_names: tuple[tuple[str, str], ...]  # (part of a GM program name, plain word)
+    valence: tuple[str, ...]
+    momentum: tuple[str, ...]
+
+
+def normalise(word: str) -> str:
+    """A word as search compares it: lower case, a plural's ``s`` dropped (drums -> drum, not bass)."""
+    w = word.lower()
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
+def split_words(text: str) -> list[str]:
+    return [normalise(w) for w in re.split(r"[^0-9a-zA-Z]+", str(text)) if w]
+
+
+def _words_error(path, what: str) -> CatalogError:
+    return CatalogError(f"The descriptor words file {path} is not usable: {what}. Fix the file (see its 'about').")
+
+
+def _word_list(value, path, where: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(w, str) and w.strip() for w in value)):
+        raise _words_error(path, f"{where} must be a non-empty list of words")
+    return tuple(value)
+
+
+def _level_words(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise _words_error(path, f"it could not be read ({exc})") from None
+    valence, momentum = raw.get("valence"), raw.get("momentum")
+    if not (isinstance(valence, list) and len(valence) == 3 and isinstance(momentum, list) and len(momentum) == 5):
+        raise _words_error(path, "it needs 3 'valence' words and 5 'momentum' words")
+    return tuple(map(str, valence)), tuple(map(str, momentum))
+
+
+def _pairs(raw, path, key: str, kind) -> tuple:
+    pairs = raw.get(key)
+    if not (isinstance(pairs, list) and pairs and all(isinstance(x, list) and len(x) == 2 for x in pairs)):
+        raise _words_error(path, f"'{key}' must be a list of [{kind.__name__}, word] pairs")
+    try:
+        return tuple((kind(a), str(b)) for a, b in pairs)
+    except (TypeError, ValueError):
+        raise _words_error(path, f"'{key}' must be a list of [{kind.__name__}, word] pairs") from None
+
+
+@lru_cache(maxsize=4)
+def load_descriptor_words(path: str = str(WORDS_PATH), levels_path: str = str(LEVEL_WORDS_PATH)) -> DescriptorWords:
+    """Load and check the search words (cached: read once per process)."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise _words_error(path, f"it could not be read ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise _words_error(path, f"it is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("synonyms"), dict) or not raw["synonyms"]:
+        raise _words_error(path, "it needs a 'synonyms' object (word -> list of words)")
+    synonyms = {}
+    for word, alikes in raw["synonyms"].items():
+        if len(split_words(word)) != 1:
+            raise _words_error(path, f"the synonym key '{word}' must be one word")
+        synonyms[normalise(word)] = tuple(normalise(w) for w in _word_list(alikes, path, f"synonyms '{word}'"))
+    tempo = _pairs(raw, path, "tempo_words", float)
+    if [b for b, _ in tempo] != sorted(b for b, _ in tempo) or tempo[-1][0] <= TEMPO_MAX_BPM:
+        raise _words_error(path, f"'tempo_words' bounds must rise and the last must be above {TEMPO_MAX_BPM:g} BPM")
+    ignore = frozenset(normalise(w) for w in _word_list(raw.get("ignore", ["and"]), path, "'ignore'"))
+    valence, momentum = _level_words(Path(levels_path))
+    return DescriptorWords(synonyms=synonyms, ignore=ignore, tempo_words=tempo,
+                           short_names=_pairs(raw, path, "short_names", str), valence=valence, momentum=momentum)
+
+
+def instrument_word(program: int, words: DescriptorWords) -> str:
+    """A General MIDI program in a musician's word ("Acoustic Grand Piano" -> "piano")."""
+    name = pretty_midi.program_to_instrument_name(int(program)).lower()
+    for part, word in words.short_names:
+        if part in name:
+            return word
+    return re.sub(r"\s*\(.*\)|\s+\d+$", "", name).strip()
+
+
+def band_words(band: dict, words: DescriptorWords) -> list[str]:
+    """The instruments of one band in plain words (not its bass: every band has one), tunes
+    first, drums last, no repeats."""
+    named = [instrument_word(band[role], words) for role in ("harmony", "lead", "pad")
+             if band.get(role) is not None]
+    named += [role for role in ("percussion", "drums") if band.get(role) is not None]
+    return list(dict.fromkeys(named))
+
+
+def tempo_word(bpm: float, words: DescriptorWords) -> str:
+    return next(word for bound, word in words.tempo_words if bpm < bound)
+
+
+def describe_descriptor(d: Descriptor, words: DescriptorWords) -> str:
+    """A descriptor in plain words: genre, subgenre, mood, brightness, tempo and its first band."""
+    mood, bright = d.mood.replace("_", " "), words.valence[d.valence]
+    feel = mood if bright in mood else f"{mood} and {bright}"
+    lo, hi = d.tempo_bpm
+    band = band_words(next(iter(d.bands.values())), words)
+    kit = ", ".join(band[:-1]) + f" and {band[-1]}" if len(band) > 1 else "".join(band)
+    return (f"{d.genre.capitalize()}, {d.subgenre.replace('_', ' ')}: {feel}, "
+            f"{tempo_word(d.default_tempo_bpm, words)} ({lo:.0f}-{hi:.0f} BPM), {kit}")
+
+
+def index_terms(d: Descriptor, words: DescriptorWords) -> tuple[frozenset, frozenset]:
+    """(name words: genre, subgenre, mood; other words: instruments by General MIDI name and in
+    plain words, band names, sentiment, levels, tempo) of a descriptor, as search compares them."""
+    names = set(split_words(d.genre) + split_words(d.subgenre) + split_words(d.mood))
+    names |= {normalise(d.genre + d.subgenre), normalise(d.subgenre.replace("_", ""))}
+    other = set(split_words(d.sentiment) + split_words(words.valence[d.valence]))
+    other |= set(split_words(words.momentum[d.momentum]) + split_words(tempo_word(d.default_tempo_bpm, words)))
+    for bname, band in d.bands.items():
+        other |= set(split_words(bname)) | set(split_words(" ".join(band_words(band, words))))
+        for role, program in band.items():
+            if program is not None and role not in ("drums", "percussion"):
+                other |= set(split_words(pretty_midi.program_to_instrument_name(int(program))))
+    return frozenset(names - words.ignore), frozenset(other - names - words.ignore)
+
+
+def query_tokens(text: str, words: DescriptorWords) -> list[str]:
+    """The words of a query that narrow a search (no repeats, none of the ignored words)."""
+    return [t for t in dict.fromkeys(split_words(text)) if t not in words.ignore]
+
+
+def token_score(token: str, synonyms: tuple[str, ...], name_terms: frozenset, other_terms: frozenset) -> float:
+    """How well one query word matches a descriptor: 3 the word in its genre, subgenre or mood;
+    2-2.5 a synonym there (the first synonyms more); 1 the word or a synonym among its other
+    words (instruments, levels, tempo); 0.5 the beginning of one of its words; 0 no match."""
+    if token in name_terms:
+        return 3.0
+    for i, alike in enumerate(synonyms):
+        if alike in name_terms:
+            return 2.0 + 0.5 * (1 - i / len(synonyms))
+    if token in other_terms or any(alike in other_terms for alike in synonyms):
+        return 1.0
+    if len(token) >= 3 and any(term.startswith(token) for term in name_terms | other_terms):
+        return 0.5
+    return 0.0

@@ -18,7 +18,7 @@ from core.errors import StudioError
 from core.plots import PALETTE, place_labels, waveform_peaks
 from core.workflow.editor import segments_frame
 from core.workflow.edits import segments_from_json
-from core.workflow.listen import ORIGINAL, blind_pairs, matched_gains_db, version_id
+from core.workflow.listen import ORIGINAL, ListenError, blind_pairs, matched_gains_db, version_id
 
 #: The players' narrowest canvas (px) and label font (bold, px): label rows are placed for them.
 PLAYER_WIDTH_PX, PLAYER_FONT_PX = 900, 13
@@ -143,17 +143,34 @@ def placed_regions(rows: list[dict], *, duration_s: float) -> list[dict]:
     return [{**r, "text": lab.text, "row": lab.row} for r, lab in zip(rows, placed)]
 
 
-def player_config(versions: list[Version], audio_b64: list[str], *, segments=None, blind: bool = False) -> dict:
-    """The synchronised player's configuration (``audio_b64``: each version's encoded audio).
+def player_config(versions: list[Version], audio_urls: list[str], *, segments=None, blind: bool = False) -> dict:
+    """The synchronised player's configuration (``audio_urls``: where the browser fetches each
+    version's encoded audio, by range requests; never the audio itself, see :func:`audio_url`).
     ``blind``: no waveforms (their shapes could give the versions away)."""
     entries = [{"label": str(v.label), "gain_db": float(v.gain_db), "duration_s": v.duration_s,
-                "peaks": None if blind else waveform_peaks(v.samples, n=900), "audio_b64": b64}
-               for v, b64 in zip(versions, audio_b64, strict=True)]
+                "peaks": None if blind else _peaks(v.samples, n=900), "audio_url": audio_url(url)}
+               for v, url in zip(versions, audio_urls, strict=True)]
     duration_s = max((e["duration_s"] for e in entries), default=0.0)
     regions = _regions(segments, duration_s=duration_s)
     return {"versions": entries, "duration_s": duration_s,
             "segments": regions, "labels": list(dict.fromkeys(s["label"] for s in regions)), "palette": PALETTE,
             "blind": bool(blind)}
+
+
+def _peaks(samples, *, n: int) -> list[list[float]]:
+    """The players' waveform peaks with three decimals in the page (float32 values printed whole
+    took about 80 KB of page per version)."""
+    return [[round(float(lo), 3), round(float(hi), 3)] for lo, hi in waveform_peaks(samples, n=n)]
+
+
+def audio_url(url: str) -> str:
+    """``url`` when it is a link the player can fetch (http(s) or a path on the app's server);
+    embedded audio (``data:``) is refused: a few versions of ten megabytes each inside the page
+    made the browser tab stop responding."""
+    text = str(url)
+    if text.lower().startswith(("data:", "blob:", "javascript:")):
+        raise ListenError("The player takes links to the audio, not the audio itself; serve it as a file.")
+    return text
 
 
 def player_height(config: dict) -> int:
@@ -162,16 +179,22 @@ def player_height(config: dict) -> int:
     return 200 + 40 * (1 + int(width_px // 900))
 
 
-def waveform_config(track, segments, audio_b64: str) -> dict:
+def waveform_config(track, segments, audio_link: str) -> dict:
     """The waveform player's configuration: the track's peaks and its coloured segment regions,
     each with its label's ``text`` (shortened where it has no room) and ``row``, so the labels
-    never overlap on a canvas :data:`PLAYER_WIDTH_PX` wide or wider (the full label on hover)."""
+    never overlap on a canvas :data:`PLAYER_WIDTH_PX` wide or wider (the full label on hover).
+    ``audio_link``: where the browser fetches the track's encoded audio (a URL, or a data URL)."""
     rows = segments[["start_s", "end_s", "label"]].to_dict(orient="records")
-    return {"audio_url": "data:audio/ogg;base64," + audio_b64, "duration_s": track.duration_s,
-            "peaks": waveform_peaks(track.samples), "segments": placed_regions(rows, duration_s=track.duration_s),
+    return {"audio_url": str(audio_link), "duration_s": track.duration_s,
+            "peaks": _peaks(track.samples, n=1200), "segments": placed_regions(rows, duration_s=track.duration_s),
             "labels": list(dict.fromkeys(segments["label"])), "palette": PALETTE}
 
 
 def embed_config(html: str, config: dict) -> str:
-    """The player's HTML with its configuration in place (user text cannot close the script)."""
-    return html.replace("__CONFIG__", json.dumps(config).replace("<", "\\u003c"))
+    """The player's HTML with its configuration in place of its one ``const CFG = __CONFIG__;``
+    (user text cannot close the script; a mention of the placeholder in a comment stays a mention,
+    it once doubled the page)."""
+    slot = "const CFG = __CONFIG__;"
+    if html.count(slot) != 1:
+        raise ListenError("The player's page must have exactly one 'const CFG = __CONFIG__;' line.")
+    return html.replace(slot, "const CFG = " + json.dumps(config).replace("<", "\\u003c") + ";")
