@@ -7,7 +7,6 @@ players load it by that URL. A file stays served while the session's latest run 
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import streamlit as st
@@ -35,15 +34,11 @@ def _url(key: str, samples, sample_rate: int) -> str:
     return media_url(preview_ogg(key, samples, sample_rate), OGG, name=key)
 
 
-def _data_url(key: str, samples, sample_rate: int) -> str:
-    return "data:audio/ogg;base64," + base64.b64encode(preview_ogg(key, samples, sample_rate)).decode()
-
-
 def waveform_player(track, segments, *, height: int = 205) -> None:
     """The waveform player of ``track`` with ``segments`` (start_s, end_s, label) as regions.
     Its one track is still inside the page (a data URL); ``_url`` would serve it like the
     multi-version player's (tests/test_browser.py's waveform test expects the data URL)."""
-    config = waveform_config(track, segments, _data_url(track.content_hash, track.samples, track.sample_rate))
+    config = waveform_config(track, segments, _url(track.content_hash, track.samples, track.sample_rate))
     st.iframe(embed_config((COMPONENTS / "waveform_player.html").read_text(), config), height=height)
 
 

@@ -20,15 +20,17 @@ def pick_descriptor(catalog, *, keep: dict, disabled: bool) -> str:
         mood = st.selectbox("Mood", tree[genre][subgenre], key="mood", **off)
         name = f"{genre}_{subgenre}_{mood}"
     else:
-        query = st.text_input("Search descriptors", "", key="search", placeholder="e.g. synthwave driving", **off)
+        query = st.text_input("Search descriptors", "", key="search", placeholder="e.g. upbeat corporate, sad piano",
+                              **off)
         matches = catalog.search(query) if query else catalog.names()
         if not matches:
             near = catalog.suggest(query.replace(" ", "_"))
             st.warning("No descriptor matches." + (f" Near: {', '.join(near)}" if near else ""))
             st.stop()
-        name = st.selectbox(f"{len(matches)} descriptors", matches, key="search_pick", **off)
+        name = st.selectbox(f"{len(matches)} descriptors", matches, key="search_pick",
+                            format_func=lambda n: f"{n} · {catalog.describe(n)}", **off)
     d = catalog.get(name)
     words, numbers = describe_levels(valence=d.valence, momentum=d.momentum)
-    st.markdown(f"**{d.name}** · sentiment *{d.sentiment}* · {words} · {d.mode} · "
-                f"{d.tempo_bpm[0]:.0f}-{d.tempo_bpm[1]:.0f} BPM · groove *{d.groove}*", help=numbers)
+    st.markdown(f"**{d.name}** · {catalog.describe(name)}",
+                help=f"sentiment {d.sentiment} · {words} · {d.mode} · groove {d.groove} · {numbers}")
     return name
