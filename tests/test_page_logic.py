@@ -275,3 +275,20 @@ def test_the_multi_player_labels_never_overlap():
         rows.setdefault(s["row"], []).append((left, left + len(s["text"]) * char_px / px_per_s, s["text"]))
     _assert_no_overlap(rows)
     assert len(rows) > 1 and [s["label"] for s in config["segments"]] == list(segments["label"])
+
+
+def test_the_tempo_headline_says_how_clear_the_pulse_is():
+    from types import SimpleNamespace
+
+    from core.workflow.overview import headline, pulse_words
+
+    base = dict(duration_s=30.0, key="D minor", k=2, segments=[1, 2])
+    clear = headline(SimpleNamespace(tempo_bpm=96.0, tempo_confidence=0.6, **base))
+    assert clear[1][0] == "Tempo" and clear[1][2].startswith("Clear pulse")
+    rows = {label: (value, help_text) for label, value, help_text in
+            headline(SimpleNamespace(tempo_bpm=96.0, tempo_confidence=0.05, **base))}
+    assert rows["Tempo"][0] == "96.0 BPM" and "check the tempo" in rows["Tempo"][1]
+    none = {label: help_text for label, _, help_text in
+            headline(SimpleNamespace(tempo_bpm=float("nan"), tempo_confidence=0.0, **base))}
+    assert "No steady pulse" in none["Tempo"]
+    assert pulse_words(0.6) == "clear pulse" and pulse_words(0.2) == "steady pulse" and len(clear) == 5

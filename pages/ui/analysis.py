@@ -101,8 +101,8 @@ def show_track(content_hash: str, *, store, options, model_name: str | None, voc
         return
     for w in analysis.warnings:
         st.warning(plain(w))
-    for column, (label, value) in zip(st.columns(5), headline(analysis)):
-        column.metric(label, value)
+    for column, (label, value, help_text) in zip(st.columns(5), headline(analysis)):
+        column.metric(label, value, help=help_text)
     waveform_player(track, analysis.segments)
     st.plotly_chart(chroma_figure(analysis), key=f"chroma-{content_hash}")
     st.plotly_chart(tempo_key_figure(analysis), key=f"tempo-{content_hash}")
