@@ -76,8 +76,10 @@ for h in [h for h in chosen if run_now or h not in missing]:
         st.error(f"{plain(names[h])}: {message(exc)}")
     finally:
         bar.empty()
-if ran:
-    status.success(loop_done(ran, elapsed_s=time.monotonic() - started))
+if ran:  # kept for the reruns that follow (a download, a chart): what the last run did
+    st.session_state["loop_last_run"] = loop_done(ran, elapsed_s=time.monotonic() - started)
+if st.session_state.get("loop_last_run") and (ran or not missing):
+    status.success(st.session_state["loop_last_run"])
 if not results:
     st.stop()
 

@@ -456,7 +456,7 @@ def test_a_384_khz_upload_survives_a_restart_on_segments_and_stems(browser, tmp_
                             timeout_ms=ANALYSIS_TIMEOUT_MS)
             frame = _player_frame(page)
             frame.wait_for_function("() => { const a = document.getElementById('audio');"
-                                    " return a && a.src.length > 1000; }", timeout=20_000)
+                                    " return a && a.src.startsWith('http'); }", timeout=20_000)
             _assert_server_alive(served, page)
         finally:
             context.close()

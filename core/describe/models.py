@@ -32,6 +32,7 @@ load before; after the conversion it is never unpickled again. A joblib bundle a
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import zipfile
@@ -199,7 +200,10 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
     if np.unique(y).size == 1:
         return DummyClassifier(strategy="prior").fit(x, y)
     spec = _estimator(kind)
-    est = spec.build(seed=seed, n_rows=len(y), min_class_rows=int(np.unique(y, return_counts=True)[1].min()))
+    sizes = {"seed": seed, "n_rows": len(y)}
+    if "min_class_rows" in inspect.signature(spec.build).parameters:  # builders written before it still work
+        sizes["min_class_rows"] = int(np.unique(y, return_counts=True)[1].min())
+    est = spec.build(**sizes)
     if one_vs_rest and spec.one_vs_rest:
         est = OneVsRestClassifier(est)
     est.fit(x, y)
