@@ -408,18 +408,19 @@ def loop_summary_figure(single_mean: dict, multi_mean: dict, *, targets_single: 
     names = list(targets_single)
     fig = go.Figure()
     for label, values, target, amper, colour in (
-        ("single-region accuracy", single_mean, targets_single, amper_single, PALETTE[0]),
-        ("multi-region consistency", multi_mean, targets_multi, amper_multi, PALETTE[1]),
+        ("sounds like the style asked for", single_mean, targets_single, amper_single, PALETTE[0]),
+        ("stitched render keeps each section's style", multi_mean, targets_multi, amper_multi, PALETTE[1]),
     ):
         fig.add_bar(x=names, y=[values.get(n, 0.0) for n in names], name=label, marker_color=colour,
                     offsetgroup=label, hovertemplate="%{x}: %{y:.3f}<extra>" + label + "</extra>")
-        fig.add_scatter(x=names, y=[target[n] for n in names], mode="markers", name=f"target ({label.split()[0]})",
+        short = "one style" if amper is amper_single else "stitched"
+        fig.add_scatter(x=names, y=[target[n] for n in names], mode="markers", name=f"target ({short})",
                         marker=dict(symbol="line-ew-open", size=26, color=colour, line=dict(width=3)),
                         offsetgroup=label, hovertemplate="target %{y:.2f}<extra></extra>")
         fig.add_scatter(x=names, y=[amper[n] for n in names], mode="markers",
-                        name=f"Amper study ({label.split()[0]})", offsetgroup=label,
+                        name=f"published figures ({short})", offsetgroup=label,
                         marker=dict(symbol="diamond", size=9, color="white", line=dict(color=colour, width=2)),
-                        hovertemplate="Amper study %{y:.3f}<extra></extra>")
+                        hovertemplate="published %{y:.3f}<extra></extra>")
     fig.update_layout(title="The loop: renders judged by the same model", barmode="group", height=360,
                       yaxis=dict(range=[0, 1.05], title="share"), margin=dict(l=50, r=20, t=50, b=40),
                       legend=dict(orientation="h", y=-0.2))

@@ -20,15 +20,15 @@ VOCAL_LABELS = {"auto": "when the track has a voice", "on": "always", "off": "ne
 
 st.title("Analyze")
 st.caption(
-    "Drop in reference tracks to see what the machine hears: CQT chroma, tempo and tonic per "
-    "10 s window, and the form of the piece (Laplacian segmentation)."
+    "Drop in reference tracks to see what the machine hears: the harmony, tempo and key of every "
+    "10 s stretch, and the form of the piece (its sections and which ones repeat)."
 )
 store = get_store()
 options = analysis_options()
 
 models = list_models()
 m1, m2 = st.columns([2, 1])
-model_name = m1.selectbox("Descriptor model (per-window genre, mood... predictions)", [NO_MODEL] + models,
+model_name = m1.selectbox("Style model (genre, mood... every 10 s)", [NO_MODEL] + models,
                           index=(models.index("mlp") + 1) if "mlp" in models else 0, key="model_pick")
 vocal_mode = m2.selectbox("Remove vocals before classifying", VOCAL_MODES, format_func=VOCAL_LABELS.get,
                           key="vocal_mode", disabled=model_name == NO_MODEL,

@@ -26,6 +26,7 @@ from core.workflow.audition import (
 )
 from core.workflow.edits import edits_key
 from core.workflow.listen import TARGET_LUFS, blind_order, render_key_of
+from core.workflow.variations import display_name, display_titles
 from pages.ui.entry import through_navigation
 from pages.ui.listening import matched, vote_buttons, votes_section
 from pages.ui.media import plain, stored_render
@@ -63,8 +64,8 @@ segments, warning = reference_segments(analysis, store.edits(content_hash, edits
 if warning:  # the listener's own form from the Segments page wins over the machine's
     st.warning(plain(warning))
 
-linked, titles = store.renders_of(content_hash), {r["render_key"]: r["title"] for r in store.list_renders(limit=200)}
-labels = render_labels(linked, titles)
+linked, titles = store.renders_of(content_hash), display_titles(store.list_renders(limit=200))  # ids stay for files
+labels = {k: display_name(v) for k, v in render_labels(linked, titles).items()}
 names = version_names(labels, titles)
 chosen = st.multiselect(
     "Versions besides the original (renders linked to this track, or any other stored render)",
@@ -72,8 +73,8 @@ chosen = st.multiselect(
     format_func=lambda k: render_name(k, labels, titles, other="other: "), max_selections=MAX_RENDERS,
     key=f"listen_versions_{content_hash[:16]}")
 if not linked:
-    st.caption("No render is linked to this track yet: the Segments and Loop pages link theirs. "
-               "Any stored render can be added above.")
+    st.caption("No render is linked to this track yet: renders made on the Segments and Loop pages appear "
+               "here. Any stored render can be added above.")
 versions = [original_version(track)]
 for key in chosen:
     if (result := stored_render(key)) is None:

@@ -22,11 +22,10 @@ through_navigation()
 
 st.title("Loop")
 st.caption(
-    "The Amper study's discrimination-generation loop. Each reference track becomes single-region renders "
-    "(its most frequent descriptor at its top tempi and tonics) and a multi-region render that follows its "
-    "form; N variations of each (other seeds and bands). The same model then classifies every render: "
-    "single-region accuracy against the requested descriptor, and multi-region consistency with the "
-    "reference's own segment classification."
+    "Check renders by ear and by model. Each reference track becomes renders in its main style (at its most "
+    "used tempi and keys) and a stitched render that follows its sections, in a few variations (other seeds "
+    "and bands). The same model then listens to every render: does each one sound like the style it was asked "
+    "for, and how well does the stitched render keep each section's style?"
 )
 store = get_store()
 state = st.session_state
@@ -89,22 +88,22 @@ st.plotly_chart(loop_summary_figure(report.mean_single, report.mean_multi, targe
                                     amper_multi=study.multi_region), key="loop_summary")
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(loop_titles_figure(report.single_summary, title="Single-region accuracy per title"),
+    st.plotly_chart(loop_titles_figure(report.single_summary, title="Sounds like the style asked for, per track"),
                     key="loop_single")
     st.dataframe(report.single_summary, hide_index=True, key="loop_single_table")
 with right:
-    st.plotly_chart(loop_titles_figure(report.multi_summary, title="Multi-region consistency per title"),
+    st.plotly_chart(loop_titles_figure(report.multi_summary, title="Stitched render keeps each section's style, per track"),
                     key="loop_multi")
     st.dataframe(report.multi_summary, hide_index=True, key="loop_multi_table")
-with st.expander("Every render (single-region) and every segment (multi-region)"):
+with st.expander("Every render in one style, and every section of the stitched renders"):
     st.dataframe(report.single, hide_index=True, key="loop_single_all")
     st.dataframe(report.multi, hide_index=True, key="loop_multi_all")
 download_buttons([
-    ("Single-region CSV", report.single.to_csv(index=False), "single_region.csv", CSV, "dl_single"),
-    ("Multi-region CSV", report.multi.to_csv(index=False), "multi_region.csv", CSV, "dl_multi"),
-    ("Single-region summary CSV", report.single_summary.to_csv(index=False), "single_region_summary.csv", CSV,
+    ("One-style renders CSV", report.single.to_csv(index=False), "single_region.csv", CSV, "dl_single"),
+    ("Stitched renders CSV", report.multi.to_csv(index=False), "multi_region.csv", CSV, "dl_multi"),
+    ("One-style summary CSV", report.single_summary.to_csv(index=False), "single_region_summary.csv", CSV,
      "dl_single_sum"),
-    ("Multi-region summary CSV", report.multi_summary.to_csv(index=False), "multi_region_summary.csv", CSV,
+    ("Stitched summary CSV", report.multi_summary.to_csv(index=False), "multi_region_summary.csv", CSV,
      "dl_multi_sum")])
 st.caption("The renders are on the Listen page, next to their reference, and on the Render page under "
            "'Earlier renders'.")

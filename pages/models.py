@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import StudioError
 from core.describe.models import TARGETS, list_models
-from core.describe.study import accuracy_table, descriptors_of_genres, distance_table, training_note
+from core.describe.study import STUDY_COLUMN, accuracy_table, descriptors_of_genres, distance_table, training_note
 from core.generate.catalog import load_catalog
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
 from pages.ui.entry import through_navigation
@@ -16,6 +16,8 @@ from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model
 
 through_navigation()
+
+PUBLISHED = "Published figures"  # the study is named in the docs, not on the page
 
 st.title("Models")
 st.caption("The descriptor classifiers, measured on renders they never saw in training (split by render, "
@@ -37,10 +39,11 @@ if not models:
     st.stop()
 
 st.subheader("Accuracy on held-out renders")
-st.dataframe(accuracy_table(models).style.format("{:.3f}"), key="metrics_table")
+st.dataframe(accuracy_table(models).rename(columns={STUDY_COLUMN: PUBLISHED}).style.format("{:.3f}"),
+             key="metrics_table")
 st.plotly_chart(metrics_figure(models), key="metrics_chart")
 st.caption("Window: every 10 s window on its own. Render: the majority of a render's windows. "
-           "The Amper study's figures are its classifiers on its own single-region renders.")
+           f"{PUBLISHED}: what the original research's classifiers scored on its own one-style renders.")
 with st.expander("Training details"):
     for m in models:
         st.markdown(training_note(m))

@@ -15,7 +15,7 @@ from core.generate.compose import ComposeOptions
 from core.generate.render import render, render_key
 from core.generate.timeline import Timeline, json_upload_mb
 from core.store.store import max_duration_s
-from core.workflow.variations import variation_timelines
+from core.workflow.variations import display_titles, variation_timelines
 from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
 from pages.ui.render_form import pick_descriptor
@@ -66,7 +66,7 @@ with right:
     n_var = int(c8.number_input("Variations", 1, 8, 3, 1, key="variations", **KEEP))
     seed = int(c9.number_input("Seed", 0, 10_000_000, 0, 1, key="seed", **KEEP))
 
-with st.expander("...or render a timeline file (multi-region)"):
+with st.expander("...or render a timeline file (several sections, each in its own style)"):
     tl_file = st.file_uploader("Timeline JSON (see docs/timeline.md)", type=["json"], key="timeline_upload",
                                max_upload_size=json_upload_mb())
     if by_file["disabled"]:
@@ -94,7 +94,7 @@ recent = store.list_renders(limit=30)
 if recent and not st.session_state.get("render_keys"):
     st.info("Earlier renders are kept: open them below, or generate new ones.")
 with st.expander(f"Earlier renders ({len(recent)})"):
-    titles = {r["render_key"]: r["title"] for r in recent}
+    titles = display_titles(recent)
     reopen = st.multiselect("Open", list(titles), format_func=titles.get, key="reopen")
     if reopen:
         st.session_state["render_keys"] = reopen

@@ -96,7 +96,7 @@ try:
 except EditError as exc:
     st.error(message(exc))
     st.stop()
-r2.caption(f"{len(timeline.regions)} regions, {timeline.duration_s:.1f} s, every boundary on a beat of the region "
+r2.caption(f"{len(timeline.regions)} sections, {timeline.duration_s:.1f} s, every boundary on a beat of the section "
            "before it; a band left empty is chosen by the seed.")
 wanted, renders = render_key(timeline, seed=seed), state.setdefault("segments_renders", {})
 if st.button("Render", type="primary", key="segments_render", icon=":material/music_note:"):

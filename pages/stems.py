@@ -48,6 +48,10 @@ c1, c2 = st.columns([2, 1])
 model = c1.selectbox("Model", MODELS, index=MODELS.index(DEFAULT_MODEL), format_func=model_label, key="stems_model")
 if availability[model]:
     c1.warning(f"{model}: {message(availability[model])}. See the README, section Source separation.")
+    with c1.expander("Where the model files go"):
+        st.markdown("Put the downloaded `.th` files in the `weights/demucs` folder of the studio, then reload "
+                    "this page.", help="Whoever runs the studio can keep the files elsewhere: set STUDIO_WEIGHTS_DIR "
+                                       "to a folder whose demucs subfolder holds them.")
 upload_track("Upload a track", store=store, key="stems_upload", pick_key="stems_pick", where=c2)
 content_hash = pick_track(store, key="stems_pick", empty="Upload a track (or analyse one on the Analyze page) to "
                                                         "separate it.")

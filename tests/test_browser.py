@@ -353,7 +353,7 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
         variations.fill("1")
         variations.press("Enter")
         page.get_by_role("button", name="Run the loop").click()
-        page.get_by_role("button", name="Multi-region CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS * 2)
+        page.get_by_role("button", name="Stitched renders CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS * 2)
         charts = page.locator("[data-testid=stPlotlyChart]")
         charts.nth(2).wait_for(timeout=60_000)  # plotly draws after the script has finished
         assert charts.count() == 3

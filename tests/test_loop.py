@@ -165,9 +165,9 @@ def test_loop_page_runs_shows_charts_and_exports(short_reference_wav):
     assert not at.exception and not at.error
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("judged by the same model" in s for s in specs)
-    assert any("Multi-region consistency per title" in s for s in specs)
+    assert any("Stitched render keeps each section's style, per track" in s for s in specs)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert {"Single-region CSV", "Multi-region CSV"} <= set(labels)
+    assert {"One-style renders CSV", "Stitched renders CSV"} <= set(labels)
     # a fresh session reads the stored tables: no button, charts at once
     again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     again.run()

@@ -18,7 +18,8 @@ from core.workflow.editor import BY_SEED, editor_table, open_edits, segment_labe
 from core.workflow.listen import ORIGINAL, version_id
 from core.workflow.loop import AMPER_MULTI, AMPER_SINGLE
 from core.workflow.loop_report import unique_titles
-from core.workflow.variations import variation_timelines
+from core.workflow.variations import display_name, display_titles, variation_timelines
+from pages.ui.text import message
 
 FORM = [Span(start_s=0.0, end_s=10.0, label="A", descriptor="jazz_bossa_relaxed", tempo_bpm=90.0, tonic="D"),
         Span(start_s=10.0, end_s=30.0, label="B", descriptor="electronic_synthwave_driving", tempo_bpm=112.0,
@@ -257,7 +258,7 @@ def test_the_loop_page_says_what_a_run_will_do_and_then_what_it_did():
     result = LoopResult(plan, [f"k{i}" for i in range(6)], pd.DataFrame(), pd.DataFrame())
     assert "up to 15 renders" in loop_todo(1, variations=3) and "1 of the chosen track has" in loop_todo(1, variations=3)
     done = loop_done([result], elapsed_s=65.2)
-    assert done == "Ran the loop on 1 track: 6 renders (3 single-region, 3 multi-region) in 1:05."
+    assert done == "Ran the loop on 1 track: 6 renders (3 in one style, 3 stitched to follow the form) in 1:05."
 
 
 def test_the_multi_player_labels_never_overlap():
@@ -292,3 +293,24 @@ def test_the_tempo_headline_says_how_clear_the_pulse_is():
             headline(SimpleNamespace(tempo_bpm=float("nan"), tempo_confidence=0.0, **base))}
     assert "No steady pulse" in none["Tempo"]
     assert pulse_words(0.6) == "clear pulse" and pulse_words(0.2) == "steady pulse" and len(clear) == 5
+
+
+# ------------------------------------------------- names in words for a page (issue 17 item 6)
+def test_render_ids_read_as_words_and_other_names_stay():
+    linked = [{"render_key": "k1", "kind": "single", "label": "single_rock_indie_brooding_124bpm_A_v0"},
+              {"render_key": "k2", "kind": "multi", "label": "multi_v0"},
+              {"render_key": "k3", "kind": "single", "label": "single_electronic_tropical_house_fun_96.5bpm_Cs_v2"}]
+    shown = {k: display_name(v) for k, v in render_labels(linked, {}).items()}
+    assert shown == {"k1": "Rock, indie, brooding - 124 BPM, A - version 1", "k2": "Stitched version 1",
+                     "k3": "Electronic, tropical house, fun - 96.5 BPM, C# - version 3"}
+    titles = display_titles([{"render_key": "r", "title": "Let It Be: multi_v1"},
+                             {"render_key": "s", "title": "Let It Be: edited form (seed 3)"}])
+    assert titles == {"r": "Let It Be - Stitched version 2", "s": "Let It Be: edited form (seed 3)"}
+    assert display_name("edit: my take") == "Edited form: my take"
+    assert display_name("single: not an id") == "single: not an id"  # never a wrong guess
+
+
+def test_messages_name_no_server_setting():
+    text = message(RuntimeError("Put the files in /srv/w/demucs (or set STUDIO_WEIGHTS_DIR to a folder whose "
+                                "'demucs' subfolder holds them). Trim it (STUDIO_MAX_DURATION_S)."))
+    assert "STUDIO_" not in text and "Put the files in demucs. Trim it." in text

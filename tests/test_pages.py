@@ -197,6 +197,8 @@ def test_stems_page_demucs_without_weights_says_how_to_get_them(clip, monkeypatc
     at.run()
     assert not at.exception
     assert any("955717e8-8726e21a.th" in e.value for e in at.error)
+    assert not any("STUDIO_" in t for t in page_texts(at))  # the setting is named in a help text only
+    assert any("weights/demucs" in m.value for m in at.markdown)
 
 
 # ------------------------------------------- user strings as text, no tracebacks (issue 16 items 6 and 8)
@@ -508,3 +510,24 @@ def test_the_page_icons_need_no_font_server():
              for k in node.keywords if k.arg in ("page_icon", "icon")]
     assert icons == ["str(ASSETS / 'studio_icon.png')"], icons
     assert (ASSETS / "studio_icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------- words for composers and clients (issue 17 item 6)
+#: (case matters: the Models page's training details name the feature sets, "amper21" among them, on purpose)
+RESEARCH_WORDS = ("Amper", "discrimination-generation", "multi-region", "single-region", "region consistency",
+                  "STUDIO_", "Laplacian")
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/render.py", "pages/segments.py", "pages/listen.py",
+                                  "pages/loop.py", "pages/stems.py", "pages/models.py"])
+def test_pages_speak_to_musicians_not_researchers(page):
+    at = fresh_app()
+    if page != "app.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception
+    texts = page_texts(at) + [e.label for e in [*at.toggle, *at.selectbox, *at.button, *at.get("expander")]]
+    texts += [s.value for s in at.subheader]
+    assert texts
+    for text in texts:
+        assert not any(w in text for w in RESEARCH_WORDS), text

@@ -69,4 +69,4 @@ def loop_done(results, *, elapsed_s: float) -> str:
     minutes, seconds = divmod(int(round(elapsed_s)), 60)
     tracks = "track" if len(results) == 1 else "tracks"
     return (f"Ran the loop on {len(results)} {tracks}: {total} render{'s' if total != 1 else ''} "
-            f"({kinds['single']} single-region, {kinds['multi']} multi-region) in {minutes}:{seconds:02d}.")
+            f"({kinds['single']} in one style, {kinds['multi']} stitched to follow the form) in {minutes}:{seconds:02d}.")

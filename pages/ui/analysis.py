@@ -81,7 +81,7 @@ def _tables(track, analysis) -> None:
                  key=f"dlsum-{key}")
     with right:
         st.subheader("Windows")
-        show_features = st.toggle("Show the feature columns (amper21, gtzan)", False, key=f"feat-{key}")
+        show_features = st.toggle("Show the measured sound features (brightness, loudness, rhythm)", False, key=f"feat-{key}")
         table = analysis.windows if show_features else analysis.windows[list(BASE_COLUMNS)]
         st.dataframe(table, hide_index=True, height=300, key=f"wintable-{key}")
         download("Windows CSV", analysis.windows.to_csv(index=False, float_format="%.6g"), f"{track.name}_windows.csv",

@@ -23,6 +23,10 @@ _PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
 #: A Python object's repr (``<_io.BytesIO object at 0x7f...>``) that a library put in its message.
 _REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
+#: A parenthesis that names a server setting (``(or set STUDIO_WEIGHTS_DIR to ...)``): settings are for whoever
+#: runs the studio, named in the README and in a page's help, never in a message to a musician.
+_SETTING = re.compile(r"\s*\([^()]*\bSTUDIO_[A-Z_]+\b[^()]*\)")
+
 #: What a page says when something fails that is not the user's doing.
 UNEXPECTED = ("Something went wrong on the studio's side, not with your file or settings. The details are in the "
               "server's log; reload the page or try again.")
@@ -48,8 +52,8 @@ def hide_paths(text) -> str:
 
 
 def message(exc: BaseException) -> str:
-    """A studio error's message for a page: its text, paths cut, as plain text."""
-    return plain(hide_paths(exc))
+    """A studio error's message for a page: its text, paths and server settings cut, as plain text."""
+    return plain(_SETTING.sub("", hide_paths(exc)))
 
 
 def status_line(status: str, history) -> str:
