@@ -39,11 +39,12 @@ if not library:
 names = unique_titles(library)  # titles are unique: two tracks with the same name are told apart
 fresh = state.setdefault("loop_seen_uploads", [])
 new_uploads = [h for h in added if h not in fresh]
-if new_uploads:  # a new upload joins the chosen tracks (a keyed multiselect ignores a new default)
-    fresh.extend(new_uploads)
-    state["loop_tracks"] = list(dict.fromkeys(state.get("loop_tracks", []) + new_uploads))
+if new_uploads:  # a new upload joins the chosen tracks (a keyed multiselect ignores a new default),
+    fresh.extend(new_uploads)  # and replaces the library track picked only because nothing was chosen
+    auto = state.get("loop_tracks") == state.get("loop_tracks_auto")
+    state["loop_tracks"] = list(dict.fromkeys(([] if auto else state.get("loop_tracks", [])) + new_uploads))
 if "loop_tracks" not in state:
-    state["loop_tracks"] = [h for h in added if h in names] or list(names)[:1]
+    state["loop_tracks"] = state["loop_tracks_auto"] = [h for h in added if h in names] or list(names)[:1]
 state["loop_tracks"] = [h for h in state["loop_tracks"] if h in names]
 c1, c2, c3 = st.columns([3, 1, 1])
 chosen = c1.multiselect("Reference tracks", list(names), format_func=names.get, key="loop_tracks")
@@ -70,13 +71,13 @@ for h in [h for h in chosen if run_now or h not in missing]:
     try:
         results.append(cached_loop(names[h], track, store=store, model=model, variations=variations,
                                    progress=progress))
-        ran += [results[-1]] if h in missing else []
+        if h in missing:  # kept at once for the reruns that follow (a download, a chart, an interruption)
+            ran.append(results[-1])
+            st.session_state["loop_last_run"] = loop_done(ran, elapsed_s=time.monotonic() - started)
     except StudioError as exc:
         st.error(f"{plain(names[h])}: {message(exc)}")
     finally:
         bar.empty()
-if ran:  # kept for the reruns that follow (a download, a chart): what the last run did
-    st.session_state["loop_last_run"] = loop_done(ran, elapsed_s=time.monotonic() - started)
 if st.session_state.get("loop_last_run") and (ran or not missing):
     status.success(st.session_state["loop_last_run"])
 if not results:

@@ -56,7 +56,7 @@ def test_listen_page_streams_its_versions_by_url(audio, tmp_path, tmp_path_facto
             frame.wait_for_function(f"() => window.player.position() > {start + 0.5}", timeout=10_000)
             times = [e["t"] for e in frame.evaluate(_AUDIO)]
             assert max(times) - min(times) < 0.25, times  # the versions stay together on one clock
-            assert frame.evaluate("window.player.state()")["label"] == "multi: v1"
+            assert frame.evaluate("window.player.state()")["label"] == "Stitched version 2"
             tb._assert_no_traceback(page)
         finally:
             browser.close()

@@ -188,7 +188,7 @@ def test_listen_page_player_blind_mode_and_votes(audio):
     config = _player_config(at)
     labels = [v["label"] for v in config["versions"]]
     assert len(labels) == 3 and labels[0].startswith("original")
-    assert labels[1:] == ["multi: v1", "multi: v2"]
+    assert labels[1:] == ["Stitched version 2", "Stitched version 3"]
     assert config["duration_s"] == pytest.approx(12.0, abs=0.05)  # the longest version
     gains = [v["gain_db"] for v in config["versions"]]
     assert gains[0] - gains[1] == pytest.approx(6.0, abs=0.5)  # the quieter original is brought up
@@ -226,7 +226,7 @@ def test_listen_page_player_blind_mode_and_votes(audio):
     assert "All 3 pairs voted" in at.success[0].value
     revealed = at.dataframe[0].value
     assert list(revealed["letter"]) == ["A", "B", "C"]
-    assert any("multi: v1" in v for v in revealed["version"])
+    assert any("Stitched version 2" in v for v in revealed["version"])
     assert any("votes per version" in c.proto.spec for c in at.get("plotly_chart"))
 
     first_round = at.session_state["listen_round"]
@@ -273,9 +273,9 @@ def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_f
             frame.wait_for_function(f"() => window.player.position() > {before['position'] + 0.3}", timeout=10_000)
             after = frame.evaluate("window.player.state()")
             wrap = frame.locator("#wrap")
-            assert after["playing"] and after["label"] == "multi: v2", after
-            assert wrap.get_attribute("data-version-label") == "multi: v2"
-            assert frame.locator("#current").inner_text() == "multi: v2"
+            assert after["playing"] and after["label"] == "Stitched version 3", after
+            assert wrap.get_attribute("data-version-label") == "Stitched version 3"
+            assert frame.locator("#current").inner_text() == "Stitched version 3"
             assert float(wrap.get_attribute("data-position")) > before["position"]
 
             frame.locator("#wrap").press("1")  # keyboard: back to the original, same transport
