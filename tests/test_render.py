@@ -444,7 +444,7 @@ def test_malformed_catalog_shapes_are_catalog_errors(tmp_path):
 
 
 def test_parts_stay_in_their_instruments_range():
-    from core.generate.compose import instrument_ranges
+    from core.generate.levels import instrument_ranges
 
     d = CAT.get("documentary_minimal_sad")
     arr = compose(d, duration_s=30, tempo_bpm=80, tonic="E", seed=2, band="harp_and_cello")

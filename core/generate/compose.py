@@ -26,10 +26,8 @@ part of the music, so a change to it changes every render.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pretty_midi
@@ -40,8 +38,7 @@ from core.errors import OptionError
 from core.generate.catalog import Descriptor
 from core.generate.grooves import STEP_VELOCITY, load_grooves
 from core.generate.harmony import Chord, parse_chord, styled, voice
-from core.generate.levels import kit_level_db, program_level_db
-from core.paths import ASSETS
+from core.generate.levels import fold_to_range, kit_level_db, program_level_db
 
 #: Target level of each role in the mix (dB, relative); channel volumes are set from the
 #: measured loudness of the band's instruments (assets/gm_levels.json) to reach it.
@@ -56,7 +53,6 @@ ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
 #: The longest a chord is held when the mood's harmonic rhythm is slow (seconds).
 LONGEST_CHORD_S = 5.5
-RANGES_PATH = ASSETS / "instrument_ranges.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,33 +138,11 @@ class _Ctx:
         return int(np.clip(v, 18, 127))
 
 
-@lru_cache(maxsize=1)
-def instrument_ranges() -> dict[int, tuple[int, int]]:
-    """Playable ranges of General MIDI programs (assets/instrument_ranges.json)."""
-    raw = json.loads(RANGES_PATH.read_text())["ranges"]
-    out = {}
-    for prog, (low, high) in raw.items():
-        if not (0 <= low < high <= 127 and high - low >= 12):
-            raise OptionError(f"instrument_ranges.json: program {prog} needs a range of at least an octave.")
-        out[int(prog)] = (int(low), int(high))
-    return out
-
-
-def _fold(pitch: int, program: int) -> int:
-    """Move a note by octaves into the instrument's playable range."""
-    low, high = instrument_ranges().get(program, (0, 127))
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch
-
-
 def _note(inst, pitch, start, end, vel):
     if end - start < 0.02:
         end = start + 0.02
     if not inst.is_drum:
-        pitch = _fold(int(pitch), inst.program)
+        pitch = fold_to_range(int(pitch), inst.program)
     inst.notes.append(pretty_midi.Note(int(vel), int(np.clip(pitch, 0, 127)), float(start), float(end)))
 
 

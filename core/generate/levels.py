@@ -23,6 +23,7 @@ import numpy as np
 import pretty_midi
 
 from core.cachekey import file_fingerprint
+from core.errors import OptionError
 from core.generate.catalog import load_catalog
 from core.generate.synth import default_soundfont, render_midi
 from core.io import atomic_write
@@ -30,7 +31,7 @@ from core.paths import ASSETS
 from core.store.db import default_data_dir
 
 LEVELS_PATH = ASSETS / "gm_levels.json"
-RANGES_FILE = ASSETS / "instrument_ranges.json"
+RANGES_PATH = ASSETS / "instrument_ranges.json"
 REGISTERS = ("low", "mid", "high")
 #: The roles measured in each register, the first one when the program plays none of them
 #: (compose's ROLE_REGISTER, inverted).
@@ -60,13 +61,20 @@ def _phrase(role: str) -> list[tuple[float, float, tuple[int, ...], int]]:
 
 
 @lru_cache(maxsize=1)
-def _ranges() -> dict[int, tuple[int, int]]:
-    raw = json.loads(RANGES_FILE.read_text()).get("ranges", {})
-    return {int(k): (int(v[0]), int(v[1])) for k, v in raw.items()}
+def instrument_ranges() -> dict[int, tuple[int, int]]:
+    """Playable ranges of General MIDI programs (assets/instrument_ranges.json)."""
+    raw = json.loads(RANGES_PATH.read_text())["ranges"]
+    out = {}
+    for prog, (low, high) in raw.items():
+        if not (0 <= low < high <= 127 and high - low >= 12):
+            raise OptionError(f"instrument_ranges.json: program {prog} needs a range of at least an octave.")
+        out[int(prog)] = (int(low), int(high))
+    return out
 
 
-def _fold(pitch: int, program: int) -> int:
-    low, high = _ranges().get(program, (0, 127))
+def fold_to_range(pitch: int, program: int) -> int:
+    """Move a note by octaves into the instrument's playable range."""
+    low, high = instrument_ranges().get(program, (0, 127))
     while pitch < low:
         pitch += 12
     while pitch > high:
@@ -87,7 +95,7 @@ def phrase_level_db(program: int, role: str, *, soundfont=None) -> float:
     inst = pretty_midi.Instrument(int(program))
     for beat, length, pitches, vel in _phrase(role):
         for p in pitches:
-            inst.notes.append(pretty_midi.Note(vel, _fold(p, program), beat * _BEAT_S, (beat + length) * _BEAT_S))
+            inst.notes.append(pretty_midi.Note(vel, fold_to_range(p, program), beat * _BEAT_S, (beat + length) * _BEAT_S))
     pm = pretty_midi.PrettyMIDI()
     pm.instruments.append(inst)
     return _level_db(render_midi(pm, sr=_SR, tail_s=0.0, soundfont=soundfont), 8 * _BEAT_S)

@@ -23,9 +23,9 @@ from core.audio.load import to_wav_bytes
 from core.cachekey import fingerprint, library_versions, stage_key
 from core.errors import OptionError, StudioError
 from core.generate.catalog import CATALOG_PATH, load_catalog
-from core.generate.compose import RANGES_PATH, Arrangement, ComposeOptions, Section, compose
+from core.generate.compose import Arrangement, ComposeOptions, Section, compose
 from core.generate.grooves import GROOVES_PATH
-from core.generate.levels import LEVELS_PATH
+from core.generate.levels import LEVELS_PATH, RANGES_PATH
 from core.generate.mix import KICKS, MIX_RULES_PATH, mix_region
 from core.generate.synth import default_soundfont, render_midi
 from core.generate.timeline import Timeline
