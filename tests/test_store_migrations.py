@@ -111,7 +111,7 @@ def _user_version(root) -> int:
 
 def test_a_fresh_store_is_at_the_latest_version(tmp_path):
     store = Store(tmp_path / "data")
-    assert store.schema_version() == SCHEMA_VERSION == _user_version(tmp_path / "data") == 2
+    assert store.schema_version() == SCHEMA_VERSION == _user_version(tmp_path / "data") == 3
 
 
 def test_an_unversioned_store_opens_keeps_its_data_and_is_migrated(tmp_path):
@@ -134,10 +134,32 @@ def test_a_version_1_store_gets_the_descriptions_table(tmp_path):
     with sqlite3.connect(root / "studio.sqlite3") as db:
         db.execute("PRAGMA user_version = 1")
     store = Store(root)
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     with sqlite3.connect(root / "studio.sqlite3") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "descriptions" in tables and "tracks" in tables
+    assert {"descriptions", "tracks", "projects", "project_tracks"} <= tables
+
+
+def test_votes_from_a_version_2_store_survive_and_gain_listener_and_note(tmp_path):
+    root = tmp_path / "data"
+    store = Store(root)
+    with sqlite3.connect(root / "studio.sqlite3") as db:  # make it a version-2 file holding an old vote
+        db.execute("DROP TABLE votes")
+        db.execute("DROP TABLE projects")
+        db.execute("DROP TABLE project_tracks")
+        db.execute("CREATE TABLE votes (track_hash TEXT NOT NULL, session TEXT NOT NULL, version_a TEXT NOT NULL, "
+                   "version_b TEXT NOT NULL, preferred TEXT NOT NULL, created_at REAL NOT NULL)")
+        db.execute("INSERT INTO votes VALUES ('t', 's', 'a', 'b', 'a', 1.0)")
+        db.execute("PRAGMA user_version = 2")
+    store = Store(root)
+    assert store.schema_version() == 3
+    store.add_vote("t", version_a="a", version_b="b", preferred="b", session="s2", listener=" Ana ",
+                   note="B's chorus lifts")
+    old, new = store.votes("t")
+    assert (old["preferred"], old["listener"], old["note"]) == ("a", "", "")
+    assert (new["preferred"], new["listener"], new["note"]) == ("b", "Ana", "B's chorus lifts")
+    with pytest.raises(StoreError, match="shorten"):
+        store.add_vote("t", version_a="a", version_b="b", preferred="a", session="s", note="x" * 5000)
 
 
 def test_a_newer_store_is_refused_clearly(tmp_path):

@@ -62,8 +62,20 @@ SCHEMA_V2 = (
     PRIMARY KEY (track_hash, key))""",
 )
 
+#: Version 3: who voted and what they said (listener, note on each A/B vote); projects that
+#: group tracks (and, through the tracks, their renders, covers and votes); version names.
+SCHEMA_V3 = (
+    "ALTER TABLE votes ADD COLUMN listener TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE votes ADD COLUMN note TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY, note TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS project_tracks (
+    project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE, track_hash TEXT NOT NULL,
+    added_at REAL NOT NULL, PRIMARY KEY (project, track_hash))""",
+)
+
 #: MIGRATIONS[n - 1] takes a file from version n - 1 to version n.
-MIGRATIONS = (SCHEMA_V1, SCHEMA_V2)
+MIGRATIONS = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

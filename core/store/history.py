@@ -7,6 +7,10 @@ import time
 from core.errors import StoreError
 from core.store.db import Database
 
+#: The longest listener name and vote note kept (a note is a sentence or two, not an essay).
+MAX_LISTENER_CHARS = 80
+MAX_NOTE_CHARS = 2000
+
 
 class HistoryStore(Database):
     """The ``track_renders``, ``edit_states``/``edit_cursors`` and ``votes`` tables."""
@@ -31,21 +35,30 @@ class HistoryStore(Database):
         return EditHistory(self, track_hash, options_key)
 
     # ------------------------------------------------------------------ votes
-    def add_vote(self, track_hash: str, *, version_a: str, version_b: str, preferred: str, session: str) -> None:
+    def add_vote(self, track_hash: str, *, version_a: str, version_b: str, preferred: str, session: str,
+                 listener: str = "", note: str = "") -> None:
         """One blind A/B answer: of versions ``version_a`` and ``version_b`` the listener preferred
-        ``preferred`` (one of the two, or "same")."""
+        ``preferred`` (one of the two, or "same"); ``listener`` is who listened (a name, may be
+        empty) and ``note`` what they said about the pair."""
         if preferred not in (version_a, version_b, "same"):
             raise StoreError("A vote must prefer one of the two versions, or 'same'.")
+        listener, note = listener.strip(), note.strip()
+        if len(listener) > MAX_LISTENER_CHARS or len(note) > MAX_NOTE_CHARS:
+            raise StoreError(f"A listener's name is kept up to {MAX_LISTENER_CHARS} characters and a note up to "
+                             f"{MAX_NOTE_CHARS}: shorten it and vote again.")
         with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
-            db.execute("INSERT INTO votes VALUES (?,?,?,?,?,?)",
-                       (track_hash, session, version_a, version_b, preferred, time.time()))
+            db.execute("INSERT INTO votes (track_hash, session, version_a, version_b, preferred, created_at, "
+                       "listener, note) VALUES (?,?,?,?,?,?,?,?)",
+                       (track_hash, session, version_a, version_b, preferred, time.time(), listener, note))
 
     def votes(self, track_hash: str) -> list[dict]:
+        """A track's votes, oldest first: session, version_a, version_b, preferred, created_at,
+        listener and note."""
+        cols = ("session", "version_a", "version_b", "preferred", "created_at", "listener", "note")
         with self._db() as db:
-            rows = db.execute("SELECT session, version_a, version_b, preferred, created_at FROM votes "
-                              "WHERE track_hash=? ORDER BY created_at", (track_hash,)).fetchall()
-        return [dict(zip(("session", "version_a", "version_b", "preferred", "created_at"), r)) for r in rows]
-
+            rows = db.execute(f"SELECT {', '.join(cols)} FROM votes WHERE track_hash=? ORDER BY created_at",
+                              (track_hash,)).fetchall()
+        return [dict(zip(cols, r)) for r in rows]
 
 #: The state that stands for "the machine's version" in an edit history (written by reset).
 _MACHINE = "null"
