@@ -7,7 +7,7 @@ import streamlit as st
 from core.describe.models import list_models
 from core.describe.predict import VOCAL_MODES
 from core.workflow.overview import example_files, track_names
-from pages.ui.analysis import analysis_options, show_track
+from pages.ui.analysis import analysis_options, analysis_queue, show_track
 from pages.ui.entry import through_navigation
 from pages.ui.text import plain
 from pages.ui.tracks import track_label, upload_tracks
@@ -53,7 +53,8 @@ if not shown:
     st.info("Upload a track to begin. Everything you analyse is kept, so coming back is instant.")
     st.stop()
 
+chosen_model = None if model_name == NO_MODEL else model_name
+analysis_queue(shown, store=store, options=options, model_name=chosen_model, vocal_mode=vocal_mode)
 for tab, h in zip(st.tabs([plain(n) for n in track_names(shown, library)]), shown):  # tab labels are Markdown
     with tab:
-        show_track(h, store=store, options=options, model_name=None if model_name == NO_MODEL else model_name,
-                   vocal_mode=vocal_mode)
+        show_track(h, store=store, options=options, model_name=chosen_model, vocal_mode=vocal_mode)

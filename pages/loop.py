@@ -16,7 +16,7 @@ from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download_buttons
 from pages.ui.text import message, plain
 from pages.ui.tracks import upload_tracks
-from pages.ui.widgets import cached_model, get_store, page_progress, track_or_message
+from pages.ui.widgets import cached_model, get_store, progress_bar, track_or_message
 
 through_navigation()
 
@@ -67,17 +67,14 @@ for h in [h for h in chosen if run_now or h not in missing]:
     track = track_or_message(h, prefix=f"{names[h]}: ")
     if track is None:
         continue
-    bar, progress = page_progress(f"Loop: {names[h]}")
     try:
-        results.append(cached_loop(names[h], track, store=store, model=model, variations=variations,
-                                   progress=progress))
+        with progress_bar(f"Loop: {names[h]}", store=store, stage=f"loop {variations}", audio_s=track.duration_s) as p:
+            results.append(cached_loop(names[h], track, store=store, model=model, variations=variations, progress=p))
         if h in missing:  # kept at once for the reruns that follow (a download, a chart, an interruption)
             ran.append(results[-1])
             st.session_state["loop_last_run"] = loop_done(ran, elapsed_s=time.monotonic() - started)
     except StudioError as exc:
         st.error(f"{plain(names[h])}: {message(exc)}")
-    finally:
-        bar.empty()
 if st.session_state.get("loop_last_run") and (ran or not missing):
     status.success(st.session_state["loop_last_run"])
 if not results:

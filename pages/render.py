@@ -20,7 +20,7 @@ from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
 from pages.ui.render_form import pick_descriptor
 from pages.ui.text import message, plain
-from pages.ui.widgets import get_store, page_progress
+from pages.ui.widgets import get_store, progress_bar
 
 through_navigation()
 
@@ -82,9 +82,9 @@ if st.button("Generate", type="primary", key="generate"):
                                          catalog=catalog))
         keys = []
         for i, timeline in enumerate(timelines):
-            bar, progress = page_progress(f"Rendering variation {i + 1} of {len(timelines)}")
-            render(timeline, seed=seed + i, options=options, progress=progress, store=store)
-            bar.empty()
+            with progress_bar(f"Rendering variation {i + 1} of {len(timelines)}", store=store, stage="render",
+                              audio_s=timeline.duration_s) as progress:
+                render(timeline, seed=seed + i, options=options, progress=progress, store=store)
             keys.append(render_key(timeline, seed=seed + i, options=options))
         st.session_state["render_keys"] = keys
     except StudioError as exc:

@@ -21,13 +21,11 @@ from pages.ui.entry import through_navigation
 from pages.ui.media import download, preview_ogg
 from pages.ui.text import message, plain
 from pages.ui.tracks import pick_track, upload_track
-from pages.ui.widgets import get_store, page_progress, require_stored_track
+from pages.ui.widgets import get_store, progress_bar, require_stored_track
 
 through_navigation()
 
 #: Seconds of separation per minute of audio on two cores, per kind of model.
-SECONDS_PER_MINUTE = {DEFAULT_MODEL: 4}
-DEMUCS_SECONDS_PER_MINUTE = 55
 
 st.title("Stems")
 st.caption(
@@ -61,19 +59,18 @@ options = SeparationOptions(model=model)
 key = separation_key(track.content_hash, options, weights_dir=default_weights_dir())
 stems = store.get_separation(key)
 if stems is None:
-    per_minute = SECONDS_PER_MINUTE.get(model, DEMUCS_SECONDS_PER_MINUTE)
-    st.write(f"**{plain(track.name)}**: {track.duration_s:.1f} s. Separating takes about {per_minute} s per minute of "
-             f"audio on two cores (here about {track.duration_s / 60.0 * per_minute:.0f} s).")
+    estimate = store.estimate(f"separate {model}", audio_s=track.duration_s)
+    st.write(f"**{plain(track.name)}**: {track.duration_s:.1f} s. Separating it takes "
+             f"{estimate.words() if estimate else 'a time measured on the first run here (the bar says the time left)'}.")
     if not st.button("Separate", type="primary", key="stems_go"):
         st.stop()
-    bar, progress = page_progress(f"Separating {track.name} with {model}")
     try:
-        stems = separate(track, options=options, store=store, progress=progress)
+        with progress_bar(f"Separating {track.name} with {model}", store=store, stage=f"separate {model}",
+                          audio_s=track.duration_s) as progress:
+            stems = separate(track, options=options, store=store, progress=progress)
     except StudioError as exc:
         st.error(message(exc))
         st.stop()
-    finally:
-        bar.empty()
 
 for note in stems.notes:
     st.caption(plain(note))

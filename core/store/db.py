@@ -63,7 +63,8 @@ SCHEMA_V2 = (
 )
 
 #: Version 3: who voted and what they said (listener, note on each A/B vote); projects that
-#: group tracks (and, through the tracks, their renders, covers and votes); version names.
+#: group tracks (and, through the tracks, their renders, covers and votes); how long each stage
+#: took on this machine (the pages' estimates).
 SCHEMA_V3 = (
     "ALTER TABLE votes ADD COLUMN listener TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE votes ADD COLUMN note TEXT NOT NULL DEFAULT ''",
@@ -72,6 +73,8 @@ SCHEMA_V3 = (
     """CREATE TABLE IF NOT EXISTS project_tracks (
     project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE, track_hash TEXT NOT NULL,
     added_at REAL NOT NULL, PRIMARY KEY (project, track_hash))""",
+    """CREATE TABLE IF NOT EXISTS timings (
+    stage TEXT NOT NULL, audio_s REAL NOT NULL, elapsed_s REAL NOT NULL, created_at REAL NOT NULL)""",
 )
 
 #: MIGRATIONS[n - 1] takes a file from version n - 1 to version n.
