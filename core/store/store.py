@@ -17,7 +17,8 @@ stages take it (``analyze(track, store=store)``, ``render(timeline, store=store)
 ``separate(track, store=store)``), so a second look at the same content is a lookup.
 
 ``Store`` is the union of the repositories: :class:`~core.store.tracks.TrackStore`,
-:class:`~core.store.artifacts.ArtifactStore` and :class:`~core.store.history.HistoryStore`.
+:class:`~core.store.artifacts.ArtifactStore`, :class:`~core.store.history.HistoryStore` and
+:class:`~core.store.timings.TimingStore` (how long the stages took here).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from core.io import sweep_stale_temps
 from core.store.artifacts import ArtifactStore
 from core.store.db import ENV_DATA_DIR, ENV_MAX_DURATION, SCHEMA_VERSION, default_data_dir, max_duration_s
 from core.store.history import EditHistory, HistoryStore
+from core.store.timings import TimingStore
 from core.store.tracks import TrackStore
 
 __all__ = ["ENV_DATA_DIR", "ENV_MAX_DURATION", "SCHEMA_VERSION", "EditHistory", "Store", "default_data_dir",
            "max_duration_s"]
 
 
-class Store(TrackStore, ArtifactStore, HistoryStore):
+class Store(TrackStore, ArtifactStore, HistoryStore, TimingStore):
     """Tracks, results and histories by content hash, in ``root`` (see module docstring).
 
     Opening a store sweeps the temporary files a killed write left (older than an hour:
