@@ -7,8 +7,9 @@ import streamlit as st
 from core.describe.models import list_models
 from core.describe.predict import VOCAL_MODES
 from core.workflow.overview import example_files, track_names
-from pages.ui.analysis import analysis_options, analysis_queue, show_track
+from pages.ui.analysis import analysis_options, show_track
 from pages.ui.entry import through_navigation
+from pages.ui.queue import analysis_queue
 from pages.ui.text import plain
 from pages.ui.tracks import track_label, upload_tracks
 from pages.ui.widgets import get_store

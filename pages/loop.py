@@ -14,9 +14,10 @@ from core.workflow.loop import TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_
 from core.workflow.loop_report import loop_done, loop_report, loop_todo, unique_titles
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download_buttons
+from pages.ui.progress import progress_bar
 from pages.ui.text import message, plain
 from pages.ui.tracks import upload_tracks
-from pages.ui.widgets import cached_model, get_store, progress_bar, track_or_message
+from pages.ui.widgets import cached_model, get_store, track_or_message
 
 through_navigation()
 

@@ -18,9 +18,10 @@ from core.store.store import max_duration_s
 from core.workflow.variations import display_titles, variation_timelines
 from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
+from pages.ui.progress import progress_bar
 from pages.ui.render_form import pick_descriptor
 from pages.ui.text import message, plain
-from pages.ui.widgets import get_store, progress_bar
+from pages.ui.widgets import get_store
 
 through_navigation()
 

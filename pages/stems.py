@@ -19,9 +19,10 @@ from core.separation import (
 )
 from pages.ui.entry import through_navigation
 from pages.ui.media import download, preview_ogg
+from pages.ui.progress import progress_bar
 from pages.ui.text import message, plain
 from pages.ui.tracks import pick_track, upload_track
-from pages.ui.widgets import get_store, progress_bar, require_stored_track
+from pages.ui.widgets import get_store, require_stored_track
 
 through_navigation()
 
