@@ -39,7 +39,7 @@ by_file = {"disabled": st.session_state.get("timeline_upload") is not None}
 left, right = st.columns([1, 1])
 with left:
     st.subheader("Descriptor")
-    d = catalog.get(pick_descriptor(catalog, keep=KEEP, disabled=by_file["disabled"]))
+    d = catalog.get(pick_descriptor(catalog, keep=KEEP, disabled=by_file["disabled"], store=store))
 
 with right:
     st.subheader("Shape")

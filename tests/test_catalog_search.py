@@ -101,3 +101,26 @@ def test_a_broken_words_file_is_refused_plainly(tmp_path, change, message):
     path.write_text("{not json")
     with pytest.raises(CatalogError, match="not valid JSON"):
         load_descriptor_words(str(path))
+
+
+def test_a_descriptor_preview_plays_once_rendered_and_is_kept(catalog):
+    """Issue 17 item 5: a short clip per descriptor, on request; the second hearing is a lookup."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.generate.render import render_key
+    from core.store.store import Store
+    from core.workflow.variations import PREVIEW_S, PREVIEW_SEED, preview_timeline
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.switch_page("pages/render.py")
+    at.run()
+    name = f"{at.selectbox(key='genre').value}_{at.selectbox(key='subgenre').value}_{at.selectbox(key='mood').value}"
+    assert not at.get("audio")
+    at.button(key=f"preview-{name}").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.get("audio")) == 1
+    timeline = preview_timeline(name, catalog=catalog)
+    assert timeline.duration_s == PREVIEW_S and catalog.get(name).bands
+    assert Store().get_render(render_key(timeline, seed=PREVIEW_SEED)) is not None  # kept: instant next time

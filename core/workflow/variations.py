@@ -25,6 +25,20 @@ def variation_timelines(descriptor: str, *, duration_s: float, tempo_bpm: float,
             for i in range(int(variations))]
 
 
+#: A descriptor's preview: seconds, and the seed it renders with (one preview per descriptor).
+PREVIEW_S = 12.0
+PREVIEW_SEED = 0
+
+
+def preview_timeline(descriptor: str, *, catalog=None) -> Timeline:
+    """The short clip that lets a musician hear a descriptor before choosing it: its default
+    tempo, in A for a minor mood and C for a major one, its first band."""
+    catalog = catalog or load_catalog()
+    d = catalog.get(descriptor)
+    return single_region(descriptor, duration_s=PREVIEW_S, tonic="A" if d.mode == "minor" else "C",
+                         band=sorted(d.bands)[0], catalog=catalog)
+
+
 def render_caption(result) -> str:
     """Two markdown lines on a render: its descriptors, then band, seed, tempo, key and loudness."""
     first = result.regions[0]
