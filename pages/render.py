@@ -20,6 +20,7 @@ from pages.ui.entry import through_navigation
 from pages.ui.media import render_card
 from pages.ui.progress import progress_bar
 from pages.ui.render_form import pick_descriptor
+from pages.ui.style import style_notes
 from pages.ui.text import message, plain
 from pages.ui.widgets import get_store
 
@@ -31,6 +32,7 @@ KEEP = {"persist_state": "session"}  # the form keeps its values when the page i
 st.title("Render")
 st.caption("Generate music in the style of a descriptor: pick genre, subgenre and mood, shape the form, "
            "and audition variations side by side. Every render is kept, with its WAV, MIDI and timeline.")
+style_notes()
 store = get_store()
 catalog = load_catalog()
 # A timeline file sets the descriptors, tempi, keys and length: the fields it overrides are disabled.

@@ -18,6 +18,7 @@ from pages.ui.media import CSV, JSON, download, download_buttons
 from pages.ui.players import waveform_player
 from pages.ui.progress import progress_bar, with_progress
 from pages.ui.queue import ANALYZE_STAGE, classify_stage
+from pages.ui.style import style_button
 from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model, track_or_message
 
@@ -61,6 +62,7 @@ def _predictions(track, analysis, *, store, options, model_name: str, vocal_mode
     if description.vocals.note:
         (st.caption if description.vocals.checked else st.warning)(plain(description.vocals.note))
     st.plotly_chart(prediction_lanes_figure(description.windows, duration_s=analysis.duration_s), key=f"lanes-{key}")
+    style_button(analysis, descriptor=description.fallback_descriptor)
     st.subheader("Segments: the majority of their windows")
     st.dataframe(description.majority, hide_index=True, key=f"majority-{key}")
     download_buttons([
