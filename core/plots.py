@@ -510,3 +510,18 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
                       yaxis=dict(range=[-1.5, 1.5], showticklabels=False),
                       legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return fig
+
+
+def real_genre_figure(table: pd.DataFrame, *, duration_s: float) -> go.Figure:
+    """The real-music genre model's probabilities per window (a row per GTZAN genre), with the
+    window's strongest musicnn tags on hover."""
+    genres = [c[2:] for c in table.columns if c.startswith("p_")]
+    centres = ((table["start_s"] + table["end_s"]) / 2).to_numpy()
+    z = np.stack([table[f"p_{g}"].to_numpy() for g in genres]) if genres else np.zeros((0, len(table)))
+    tags = np.tile(table["tags"].astype(str).to_numpy(), (len(genres), 1))
+    fig = go.Figure(go.Heatmap(z=z, x=centres, y=genres, customdata=tags, colorscale="Blues", zmin=0, zmax=1,
+                               colorbar=dict(title="prob.", thickness=10),
+                               hovertemplate="%{x:.0f} s · %{y} %{z:.2f}<br>tags: %{customdata}<extra></extra>"))
+    fig.update_layout(title="Genre heard by the real-music model (GTZAN's 10 genres), per window", height=320,
+                      margin=dict(l=80, r=20, t=50, b=40), xaxis=clock_axis(duration_s))
+    return fig

@@ -45,7 +45,7 @@ def test_upload_shows_player_charts_tables_and_downloads(clip):
     # the shipped default model (assets/models/mlp) adds prediction lanes and the majority table
     assert at.selectbox(key="model_pick").value == "mlp"
     assert any("Predictions per window" in spec for spec in charts)
-    assert len(at.dataframe) == 3
+    assert len(at.dataframe) == 4  # segments, windows, majority, real-music genre
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"Segments CSV", "Windows CSV", "Summary JSON", "Majority table CSV"} <= set(labels)
 

@@ -18,6 +18,7 @@ from pages.ui.media import CSV, JSON, download, download_buttons
 from pages.ui.players import waveform_player
 from pages.ui.progress import progress_bar, with_progress
 from pages.ui.queue import ANALYZE_STAGE, classify_stage
+from pages.ui.realmusic import real_music_lane
 from pages.ui.style import style_button
 from pages.ui.text import message, plain
 from pages.ui.widgets import cached_model, track_or_message
@@ -111,4 +112,5 @@ def show_track(content_hash: str, *, store, options, model_name: str | None, voc
     st.plotly_chart(tempo_key_figure(analysis), key=f"tempo-{content_hash}")
     if model_name is not None:
         _predictions(track, analysis, store=store, options=options, model_name=model_name, vocal_mode=vocal_mode)
+    real_music_lane(track, analysis, store=store)
     _tables(track, analysis)

@@ -1,0 +1,68 @@
+"""What models trained on real music hear in a track, per window of the ONE grid: the
+real-music genre (core.embed.genre, GTZAN's 10 genres) and musicnn's strongest tags.
+
+``real_music_windows(track, analysis, store=...)`` embeds the track once (MSD_musicnn, about
+3 s per minute of audio on 2 cores) and keeps the table in the store under a key of the track,
+the window grid, the embedding version, the weights and the genre model: a second look is a
+lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, load_genre_model
+from core.embed.musicnn import column_names, tag_names, window_table
+from core.embed.weights import EMBED_VERSION, weights_fingerprint
+
+#: How many of the 50 tags each window lists.
+TOP_TAGS = 3
+STORE_KIND = "realmusic"
+
+
+def _model_fingerprint() -> str:
+    return hashlib.sha256((GENRE_MODEL_DIR / "model.skops").read_bytes()).hexdigest()[:16]
+
+
+def real_music_key(track_hash: str, *, window_s: float, hop_s: float) -> str:
+    payload = json.dumps({"track": track_hash, "window_s": window_s, "hop_s": hop_s, "embed": EMBED_VERSION,
+                          "weights": weights_fingerprint(EMBED_MODEL), "genre": _model_fingerprint()},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _top_tags(tags: np.ndarray) -> list[str]:
+    names = tag_names(EMBED_MODEL)
+    order = np.argsort(-tags, axis=1)[:, :TOP_TAGS]
+    return [", ".join(f"{names[j]} {tags[i, j]:.2f}" for j in row) for i, row in enumerate(order)]
+
+
+def real_music_windows(track, analysis, *, store=None, progress=None) -> pd.DataFrame:
+    """Per window of ``analysis.windows``: start_s, end_s, real_genre, real_genre_prob,
+    catalog_genre, tags (the strongest three with their probabilities) and p_<genre>."""
+    grid = analysis.options.grid
+    key = real_music_key(track.content_hash, window_s=grid.window_s, hop_s=grid.hop_s)
+    found = store.get_json(STORE_KIND, key) if store is not None else None
+    if found is not None:
+        if progress:
+            progress(1.0, "Loaded from the store")
+        return pd.DataFrame(found)
+    model = load_genre_model()
+    if progress:
+        progress(0.05, "Listening with musicnn (trained on the Million Song Dataset)")
+    w = analysis.windows
+    mono = track.samples.mean(axis=1) if track.samples.ndim == 2 else track.samples
+    table = window_table(mono, track.sample_rate, starts_s=w["start_s"].to_numpy(), ends_s=w["end_s"].to_numpy(),
+                         model=EMBED_MODEL, prefix="")
+    features = np.stack([table[c] for c in column_names(EMBED_MODEL, prefix="")], axis=1)
+    out = pd.concat([w[["start_s", "end_s"]].reset_index(drop=True), model.predict(features)], axis=1)
+    out.insert(5, "tags", _top_tags(features[:, :len(tag_names(EMBED_MODEL))]))
+    if store is not None:
+        store.put_json(STORE_KIND, key, out.to_dict(orient="list"))
+    if progress:
+        progress(1.0, "Done")
+    return out
