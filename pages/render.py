@@ -17,8 +17,8 @@ from core.generate.timeline import Timeline, json_upload_mb
 from core.store.store import max_duration_s
 from core.workflow.variations import display_titles, variation_timelines
 from pages.ui.entry import through_navigation
-from pages.ui.media import render_card
 from pages.ui.progress import progress_bar
+from pages.ui.render_card import render_card
 from pages.ui.render_form import pick_descriptor
 from pages.ui.style import style_notes
 from pages.ui.text import message, plain

@@ -10,11 +10,13 @@ from core.workflow.editor import bands_caption, edit_render_label, open_edits, s
 from core.workflow.edits import EditError, edits_key, machine_segments, save_edit, timeline_from_segments
 from pages.ui.editor import history_bar, segment_files, segments_editor, split_and_merge
 from pages.ui.entry import through_navigation
-from pages.ui.media import pick_render, render_card
+from pages.ui.media import pick_render
 from pages.ui.players import waveform_player
+from pages.ui.progress import with_progress
+from pages.ui.render_card import render_card
 from pages.ui.text import message, plain, status_line
 from pages.ui.tracks import pick_track, upload_track
-from pages.ui.widgets import cached_model, get_store, remembered, require_stored_track, with_progress
+from pages.ui.widgets import cached_model, get_store, remembered, require_stored_track
 
 through_navigation()
 
@@ -79,7 +81,7 @@ if rows is not None:
         if notice.button("Discard this change", key="segments_discard"):
             show_new_version()
 st.caption(bands_caption(segments, catalog=catalog))
-asked = split_and_merge(segments, catalog=catalog, revision=revision)
+asked = split_and_merge(segments, catalog=catalog, revision=revision, machine=machine)
 asked = segment_files(segments, name=track.name, duration_s=track.duration_s, catalog=catalog,
                       upload_key=content_hash) or asked
 if asked is not None:

@@ -231,6 +231,20 @@ def _region_midi(arr: Arrangement, region_id: str, start_s: float) -> list[prett
     return out
 
 
+def master_eq(*, brightness: float = 0.0) -> list:
+    """The linear head of the master chain (pedalboard plugins): a high-pass, a mud cut and
+    the EQ tilt from the descriptor's brightness. Everything after it in :func:`master` is a
+    gain (compressor, loudness, limiter), which is how ``core.generate.deliver`` makes stems
+    that add up to the mastered mix."""
+    import pedalboard as pb
+
+    tilt = float(np.clip(brightness, -1, 1)) * 2.5
+    return [pb.HighpassFilter(cutoff_frequency_hz=30.0),
+            pb.PeakFilter(cutoff_frequency_hz=320.0, gain_db=-1.5, q=0.9),
+            pb.HighShelfFilter(cutoff_frequency_hz=6500.0, gain_db=tilt, q=0.7),
+            pb.LowShelfFilter(cutoff_frequency_hz=110.0, gain_db=1.0 - 0.5 * tilt, q=0.7)]
+
+
 def master(audio: np.ndarray, sr: int, *, brightness: float = 0.0) -> tuple[np.ndarray, float, float]:
     """EQ, compression, -14 LUFS, -1 dBTP limiting. Returns (audio, LUFS, peak dBFS)."""
     import pedalboard as pb
@@ -239,12 +253,8 @@ def master(audio: np.ndarray, sr: int, *, brightness: float = 0.0) -> tuple[np.n
     x = np.ascontiguousarray(audio.T, dtype=np.float32)
     if not np.any(np.abs(x) > 1e-7):
         return audio.astype(np.float32), float("-inf"), float("-inf")
-    tilt = float(np.clip(brightness, -1, 1)) * 2.5
     chain = pb.Pedalboard([
-        pb.HighpassFilter(cutoff_frequency_hz=30.0),
-        pb.PeakFilter(cutoff_frequency_hz=320.0, gain_db=-1.5, q=0.9),
-        pb.HighShelfFilter(cutoff_frequency_hz=6500.0, gain_db=tilt, q=0.7),
-        pb.LowShelfFilter(cutoff_frequency_hz=110.0, gain_db=1.0 - 0.5 * tilt, q=0.7),
+        *master_eq(brightness=brightness),
         pb.Compressor(threshold_db=-20.0, ratio=2.0, attack_ms=15.0, release_ms=180.0),
     ])
     x = chain(x, sr)
@@ -260,6 +270,26 @@ def master(audio: np.ndarray, sr: int, *, brightness: float = 0.0) -> tuple[np.n
     y = np.clip(y, -0.999, 0.999)  # safety only: the limiter keeps sample peaks at -1 dBFS
     peak = float(20 * np.log10(max(float(np.max(np.abs(y))), 1e-9)))
     return np.ascontiguousarray(y.T, dtype=np.float32), loud, peak
+
+
+def compose_regions(timeline: Timeline, *, seed: int, options: ComposeOptions | None = None, catalog=None,
+                    progress=None) -> list[tuple]:
+    """``(region, descriptor, arrangement)`` of each region of ``timeline``, composed as
+    :func:`render` composes them (the same seed per region: the same notes)."""
+    report = progress or (lambda f, m: None)
+    catalog = catalog or load_catalog()
+    regions, out = timeline.regions, []
+    for i, region in enumerate(regions):
+        report(0.3 * i / len(regions), f"Composing region {i + 1} of {len(regions)} ({region.descriptor})")
+        d = catalog.get(region.descriptor)
+        if len(regions) == 1:
+            position = "only"
+        else:
+            position = "first" if i == 0 else "last" if i == len(regions) - 1 else "middle"
+        arr = compose(d, duration_s=region.duration_s, tempo_bpm=region.tempo_bpm, tonic=region.tonic,
+                      band=region.band, seed=seed + 7919 * i, options=options, position=position)
+        out.append((region, d, arr))
+    return out
 
 
 def render(
@@ -296,17 +326,7 @@ def render(
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(regions[0].tempo_bpm))
     done: list[RegionRender] = []
     brightness = []
-    arrangements = []
-    for i, region in enumerate(regions):
-        report(0.3 * i / len(regions), f"Composing region {i + 1} of {len(regions)} ({region.descriptor})")
-        d = catalog.get(region.descriptor)
-        if len(regions) == 1:
-            position = "only"
-        else:
-            position = "first" if i == 0 else "last" if i == len(regions) - 1 else "middle"
-        arr = compose(d, duration_s=region.duration_s, tempo_bpm=region.tempo_bpm, tonic=region.tonic,
-                      band=region.band, seed=seed + 7919 * i, options=options, position=position)
-        arrangements.append((region, d, arr))
+    arrangements = compose_regions(timeline, seed=seed, options=options, catalog=catalog, progress=report)
     report(0.3, "Synthesising")
     jobs = [_jobs(arr, sample_rate) for _, d, arr in arrangements]
     flat = [job for region_jobs in jobs for job in region_jobs]

@@ -1,5 +1,5 @@
-"""Audio and downloads on a page: encoded previews, stored renders (caption, player, figure
-and files), rows of download buttons."""
+"""Audio and downloads on a page: encoded previews, stored renders' media, rows of download
+buttons. A stored render's card (and its deliverables) is in :mod:`pages.ui.render_card`."""
 
 from __future__ import annotations
 
@@ -61,23 +61,6 @@ def download_buttons(files, *, spec=None) -> list:
     for column, (label, data, name, mime, key) in zip(columns, files):
         download(label, data, name, mime, key=key, where=column)
     return columns
-
-
-def render_card(render_key: str, *, prefix: str, title: str = "", stem: str | None = None) -> bool:
-    """A stored render's caption (after ``title``), player, figure and WAV / MIDI / timeline
-    downloads; False (and a warning) when it cannot be read back."""
-    media = render_media(render_key)
-    if media is None:
-        st.warning("This render could not be read back from the store; render it again.")
-        return False
-    st.markdown(f"{title}{media['caption']}")
-    st.audio(media["ogg"], format="audio/ogg")
-    st.plotly_chart(media["figure"], key=f"{prefix}fig-{render_key}")
-    stem = stem or media["stem"]
-    download_buttons([("WAV", media["wav"], f"{stem}.wav", "audio/wav", f"{prefix}wav-{render_key}"),
-                      ("MIDI", media["midi"], f"{stem}.mid", "audio/midi", f"{prefix}mid-{render_key}"),
-                      ("Timeline", media["timeline"], f"{stem}.json", JSON, f"{prefix}json-{render_key}")])
-    return True
 
 
 def pick_render(choices: dict[str, str], *, shown: str | None, label: str, key: str) -> str | None:
