@@ -16,23 +16,22 @@ from core.workflow.audition import (
     levels_table,
     original_version,
     overlay_candidates,
+    page_names,
     pairs_to_vote,
     reference_segments,
-    render_labels,
     render_name,
     render_version,
     round_seed,
-    version_names,
 )
 from core.workflow.edits import edits_key
 from core.workflow.listen import TARGET_LUFS, blind_order, render_key_of
-from core.workflow.variations import display_name, display_titles
 from pages.ui.entry import through_navigation
-from pages.ui.listening import matched, vote_buttons, votes_section
+from pages.ui.listening import matched, rename_panel, vote_buttons, votes_section
 from pages.ui.media import plain, stored_render
 from pages.ui.players import multi_player
+from pages.ui.progress import with_progress
 from pages.ui.tracks import pick_track
-from pages.ui.widgets import get_store, require_stored_track, with_progress
+from pages.ui.widgets import get_store, require_stored_track
 
 through_navigation()
 
@@ -64,9 +63,8 @@ segments, warning = reference_segments(analysis, store.edits(content_hash, edits
 if warning:  # the listener's own form from the Segments page wins over the machine's
     st.warning(plain(warning))
 
-linked, titles = store.renders_of(content_hash), display_titles(store.list_renders(limit=200))  # ids stay for files
-labels = {k: display_name(v) for k, v in render_labels(linked, titles).items()}
-names = version_names(labels, titles)
+linked = store.renders_of(content_hash)
+titles, labels, names = page_names(linked, store.list_renders(limit=200))  # in words, or as the user named them
 chosen = st.multiselect(
     "Versions besides the original (renders linked to this track, or any other stored render)",
     list(labels) + [k for k in titles if k not in labels], default=default_renders(linked, limit=min(3, MAX_RENDERS)),
@@ -96,6 +94,7 @@ if mode == "Side by side":
         render = next(v.render for v in candidates if v.id == pick)
         st.plotly_chart(overlay_figure(track, render, segments=segments, reference_name=track.name,
                                        render_name=names.get(pick, "render")), key=f"listen_overlay_{render_key_of(pick)}")
+    rename_panel(store, content_hash, linked=linked, labels=labels)
     votes_section(store, content_hash, names=names, heading="Blind A/B votes so far")
     st.stop()
 if len(versions) < 2:

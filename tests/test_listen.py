@@ -286,3 +286,121 @@ def test_listen_page_plays_and_switches_in_a_browser(audio, tmp_path, tmp_path_f
             tb._assert_no_traceback(page)
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------------------ names, listeners, notes (issue 17)
+
+
+def test_versions_can_be_renamed_and_keep_the_name(tmp_path):
+    from core.errors import StoreError
+    from core.store.store import Store
+    from core.workflow.audition import version_labels, version_names
+
+    store = Store(tmp_path / "data")
+    store.link_render("t", "k1", kind="multi", label="multi_v0")
+    store.link_render("t", "k2", kind="cover", label="cover of ref")
+    assert version_labels(store.renders_of("t"), {}) == {"k1": "Stitched version 1", "k2": "Cover: cover of ref"}
+    assert store.rename_version("t", "k1", "  Chorus   idea ") == "Chorus idea"
+    linked = Store(tmp_path / "data").renders_of("t")  # kept in the file
+    assert [(r["label"], r["named"]) for r in linked] == [("Chorus idea", True), ("cover of ref", False)]
+    labels = version_labels(linked, {})
+    assert labels == {"k1": "Chorus idea (stitched)", "k2": "Cover: cover of ref"}
+    assert version_names(labels, {})[version_id("k1")] == "Chorus idea (stitched)"  # the votes table's names
+    assert version_labels([{**linked[0], "label": "Song: multi_v3"}], {})["k1"] == "Song: multi_v3 (stitched)"
+    store.link_render("t", "k1", kind="multi", label="multi_v0")  # linked again (a re-render): the name stays
+    assert store.renders_of("t")[-1]["label"] == "Chorus idea"
+    for bad, words in (("   ", "needs a name"), ("x" * 81, "80 characters")):
+        with pytest.raises(StoreError, match=words):
+            store.rename_version("t", "k2", bad)
+    with pytest.raises(StoreError, match="not linked to the track"):
+        store.rename_version("t", "nope", "A name")
+    with pytest.raises(StoreError, match="not linked to the track"):
+        store.rename_version("other track", "k1", "A name")
+    kept = {r["render_key"]: r["label"] for r in store.renders_of("t")}
+    assert kept == {"k1": "Chorus idea", "k2": "cover of ref"}  # a refused rename changes nothing
+
+
+def test_two_tabs_renaming_one_version_at_once_last_wins(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.store.store import Store
+
+    Store(tmp_path / "data").link_render("t", "k1", kind="single", label="single_x")
+    first, second = Store(tmp_path / "data"), Store(tmp_path / "data")
+    with ThreadPoolExecutor(2) as pool:
+        names = list(pool.map(lambda i: (first, second)[i % 2].rename_version("t", "k1", f"take {i}"), range(20)))
+    assert names == [f"take {i}" for i in range(20)]
+    final = Store(tmp_path / "data").renders_of("t")
+    assert len(final) == 1 and final[0]["named"] and final[0]["label"] in names
+    second.rename_version("t", "k1", "from the second tab")
+    first.rename_version("t", "k1", "from the first tab")  # later: it wins
+    assert Store(tmp_path / "data").renders_of("t")[0]["label"] == "from the first tab"
+
+
+def test_votes_carry_listener_and_note_and_filter_by_listener(tmp_path):
+    from core.store.store import Store
+    from core.workflow.listen import NO_NAME, listeners, vote_table
+
+    o, a, b = ORIGINAL, version_id("k1"), version_id("k2")
+    store = Store(tmp_path / "data")
+    store.add_vote("t", version_a=o, version_b=a, preferred=a, session="s1", listener=" Ann ", note="A's chorus hits")
+    store.add_vote("t", version_a=o, version_b=b, preferred="same", session="s1", listener="Ann")
+    store.add_vote("t", version_a=a, version_b=b, preferred=b, session="s2", listener="Bo", note="B is warmer")
+    store.add_vote("t", version_a=o, version_b=b, preferred=o, session="s3")
+    votes = Store(tmp_path / "data").votes("t")
+    assert listeners(votes) == ["Ann", "Bo", NO_NAME]
+    names = {o: "original", a: "Chorus idea (stitched)", b: "Stitched version 2"}
+    table = vote_table(votes, names=names)
+    assert list(table.columns) == ["listener", "pair", "preferred", "note"]
+    assert table.iloc[0].tolist() == ["Ann", "original vs Chorus idea (stitched)", "Chorus idea (stitched)",
+                                      "A's chorus hits"]
+    assert table["preferred"].tolist()[1:] == ["same", "Stitched version 2", "original"]
+    assert vote_table(votes, names=names, listener="Bo")["note"].tolist() == ["B is warmer"]
+    ann = vote_summary(votes, listener="Ann").set_index("version_id")
+    assert ann["comparisons"].to_dict() == {a: 1, o: 2, b: 1} and ann.loc[a, "wins"] == 1
+    assert vote_summary(votes, listener=NO_NAME).set_index("version_id").loc[o, "wins"] == 1
+    assert vote_summary(votes)["comparisons"].sum() == 8 and vote_summary(votes, listener="nobody").empty
+
+
+def test_listen_page_renames_a_version_and_votes_with_a_name_and_note(audio):
+    from streamlit.testing.v1 import AppTest
+
+    from core.store.store import Store
+
+    store = Store()
+    track, keys = _populate(store, audio)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    pick = at.selectbox(key="listen_rename_pick")
+    assert pick.value == keys[0]
+    at.text_input(key=f"listen_rename_name_{keys[0][:16]}").input("Chorus idea")
+    at.button(key="listen_rename_go").click().run()
+    assert not at.exception and not at.error, at.error
+    assert [v["label"] for v in _player_config(at)["versions"]][1] == "Chorus idea (stitched)"
+    assert store.renders_of(track.content_hash)[0]["label"] == "Chorus idea"
+
+    at.radio(key="listen_mode").set_value("Blind A/B").run()
+    at.text_input(key="listen_listener").input("Ann")
+    note = next(t for t in at.text_input if t.label.startswith("A note on A and B"))
+    note.input("A sounds fuller")
+    at.button(key="listen_vote_a").click().run()
+    assert not at.exception, at.exception
+    vote = Store().votes(track.content_hash)[0]
+    assert (vote["listener"], vote["note"]) == ("Ann", "A sounds fuller")
+    at.radio(key="listen_mode").set_value("Side by side").run()  # the name is kept while the tab is open
+    at.radio(key="listen_mode").set_value("Blind A/B").run()
+    assert at.text_input(key="listen_listener").value == "Ann"
+    at.button(key="listen_vote_same").click().run()
+    at.text_input(key="listen_listener").input("Bo")
+    at.button(key="listen_vote_b").click().run()
+    assert not at.exception, at.exception
+    assert [v["listener"] for v in Store().votes(track.content_hash)] == ["Ann", "Ann", "Bo"]
+    every = at.dataframe[-1].value  # every vote, with its listener and note
+    assert every["listener"].tolist() == ["Ann", "Ann", "Bo"] and every["note"].tolist()[0] == "A sounds fuller"
+    assert any("Chorus idea (stitched)" in p for p in every["pair"])
+    at.selectbox(key="listen_votes_listener").set_value("Bo").run()
+    assert not at.exception, at.exception
+    assert at.dataframe[-1].value["listener"].tolist() == ["Bo"]
+    assert at.dataframe[-2].value["comparisons"].sum() == 2  # one vote: two versions compared once

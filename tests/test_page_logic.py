@@ -314,3 +314,16 @@ def test_messages_name_no_server_setting():
     text = message(RuntimeError("Put the files in /srv/w/demucs (or set STUDIO_WEIGHTS_DIR to a folder whose "
                                 "'demucs' subfolder holds them). Trim it (STUDIO_MAX_DURATION_S)."))
     assert "STUDIO_" not in text and "Put the files in demucs. Trim it." in text
+
+
+# ------------------------------------------------- versions named by the user (issue 17)
+def test_a_renamed_version_shows_its_name_with_its_kind_and_others_read_as_words():
+    from core.workflow.audition import page_names
+
+    linked = [{"render_key": "k1", "kind": "multi", "label": "multi_v0", "named": False},
+              {"render_key": "k2", "kind": "edit", "label": "Bridge: single_rock_indie_brooding_124bpm_A_v0",
+               "named": True}]
+    titles, labels, names = page_names(linked, [{"render_key": "k3", "title": "Song: multi_v1"}])
+    assert labels == {"k1": "Stitched version 1", "k2": "Bridge: single_rock_indie_brooding_124bpm_A_v0 (edited form)"}
+    assert names[version_id("k2")] == labels["k2"] and names[version_id("k3")] == "Song - Stitched version 2"
+    assert titles == {"k3": "Song - Stitched version 2"}

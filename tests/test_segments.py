@@ -508,3 +508,60 @@ def test_huge_numbers_and_deep_nesting_in_segments_are_edit_errors(text, words):
         segments_from_json(text)
     for word in words:
         assert word in str(err.value), str(err.value)
+
+
+# ------------------------------------------------------------------ half/double tempo (issue 17)
+def test_half_and_double_tempo_change_every_segment_and_one_undo_restores(tmp_path):
+    from core.workflow.edits import at_tempo_level, tempo_level
+
+    machine = validate_segments(FORM)
+    history = Store(tmp_path).edits("abc123", edits_key())
+    halved, note = at_tempo_level(machine, machine, level="half")
+    assert [s.tempo_bpm for s in halved] == [45.0, 56.0, 50.0] and note == "Tempo halved"
+    assert tempo_level(halved, machine) == "half" and tempo_level(machine, machine) == "as analysed"
+    save_edit(history, machine, halved, note=note)
+    assert Store(tmp_path).edits("abc123", edits_key()).notes() == ["Tempo halved"]  # one step in the history
+    # the stitched render follows: its timeline is built from the segments, at the new tempi
+    assert [r.tempo_bpm for r in timeline_from_segments(current_segments(history, machine)).regions] == [45, 56, 50]
+    # a tempo changed by hand moves with the others; "as analysed" brings the analysis' reading back
+    tweaked = [replace(halved[0], tempo_bpm=46.0), *halved[1:]]
+    assert tempo_level(tweaked, machine) == "half"
+    back, note = at_tempo_level(tweaked, machine, level="as analysed")
+    assert [s.tempo_bpm for s in back] == [92.0, 112.0, 100.0] and note == "Tempo doubled"
+    history.undo()
+    assert current_segments(history, machine) == machine
+
+
+def test_doubling_past_the_fastest_tempo_is_refused_and_changes_nothing(tmp_path):
+    from core.workflow.edits import at_tempo_level
+
+    machine = validate_segments(FORM)
+    history = Store(tmp_path).edits("abc123", edits_key())
+    with pytest.raises(EditError) as err:  # 112 BPM doubled is 224: never clamped to 200
+        at_tempo_level(machine, machine, level="double")
+    text = str(err.value)
+    assert "segment 2" in text and "224 BPM" in text and "20-200 BPM" in text and "nothing was changed" in text
+    slow = [replace(s, tempo_bpm=30.0) for s in machine]
+    with pytest.raises(EditError, match="Halving the tempo would take segment 1 .* to 15 BPM"):
+        at_tempo_level(slow, slow, level="half")
+    with pytest.raises(EditError, match="half, as analysed, double"):
+        at_tempo_level(machine, machine, level="triple")
+    assert history.count() == 0
+
+
+def test_segments_page_halves_the_tempo_as_one_undoable_edit(prepared):
+    store = _copy_store(prepared, Path(os.environ["STUDIO_DATA_DIR"]))
+    history = store.edits(prepared.content_hash, edits_key())
+    at = _segments_page()
+    assert at.button(key="tempo_analysed").disabled and not at.button(key="tempo_half").disabled
+    at.button(key="tempo_half").click()
+    at.run()
+    assert not at.exception and not at.error
+    tempi = at.data_editor[0].value["tempo_bpm"].tolist()
+    assert tempi == [round(s.tempo_bpm / 2, 1) for s in prepared.machine]
+    assert history.count() == 1 and history.notes() == ["Tempo halved"]
+    assert any("Tempo halved" in s.value for s in at.success)
+    assert at.button(key="tempo_half").disabled
+    at.button(key="segments_undo").click()
+    at.run()
+    assert at.data_editor[0].value["tempo_bpm"].tolist() == [s.tempo_bpm for s in prepared.machine]

@@ -10,6 +10,12 @@ from core.store.db import Database
 #: The longest listener name and vote note kept (a note is a sentence or two, not an essay).
 MAX_LISTENER_CHARS = 80
 MAX_NOTE_CHARS = 2000
+#: The longest name a user gives a version (a render or cover of a track).
+MAX_VERSION_NAME_CHARS = 80
+#: How a name the user gave is told from the automatic label in ``track_renders.label``
+#: (:meth:`HistoryStore.renders_of` strips it and says ``named``); automatic labels are ids
+#: ("multi_v0") or "edit 2 · seed 0", never this.
+_NAMED = "named:"
 
 
 class HistoryStore(Database):
@@ -17,17 +23,42 @@ class HistoryStore(Database):
 
     # ------------------------------------------------- versions of one track
     def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
-        """Record that a stored render is a version of a track (kind: single, multi, edit, cover)."""
+        """Record that a stored render is a version of a track (kind: single, multi, edit, cover).
+        Linking it again updates its kind, label and time, except a name the user gave it."""
         with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
-            db.execute("INSERT OR REPLACE INTO track_renders VALUES (?,?,?,?,?)",
-                       (track_hash, render_key, kind, label, time.time()))
+            db.execute("INSERT INTO track_renders VALUES (?,?,?,?,?) ON CONFLICT (track_hash, render_key) DO UPDATE "
+                       "SET kind=excluded.kind, created_at=excluded.created_at, label=CASE WHEN "
+                       "substr(label, 1, ?) = ? THEN label ELSE excluded.label END",
+                       (track_hash, render_key, kind, label, time.time(), len(_NAMED), _NAMED))
 
     def renders_of(self, track_hash: str) -> list[dict]:
-        """The renders linked to a track, oldest first: render_key, kind, label, created_at."""
+        """The renders linked to a track, oldest first: render_key, kind, label, created_at, and
+        ``named`` (True when the label is a name the user gave it, :meth:`rename_version`)."""
         with self._db() as db:
             rows = db.execute("SELECT render_key, kind, label, created_at FROM track_renders WHERE track_hash=? "
                               "ORDER BY created_at", (track_hash,)).fetchall()
-        return [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
+        out = [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
+        for row in out:
+            row["named"] = row["label"].startswith(_NAMED)
+            row["label"] = row["label"].removeprefix(_NAMED)
+        return out
+
+    def rename_version(self, track_hash: str, render_key: str, name: str) -> str:
+        """Give a version of a track (a linked render or cover) the user's ``name``; returns the
+        name as kept (spaces tidied). Two tabs renaming at once: the last one wins."""
+        name = " ".join(name.split()) if isinstance(name, str) else ""
+        if not name:
+            raise StoreError("A version needs a name: type one, then rename it.")
+        if len(name) > MAX_VERSION_NAME_CHARS:
+            raise StoreError(f"A version's name is kept up to {MAX_VERSION_NAME_CHARS} characters (this one has "
+                             f"{len(name)}): shorten it and rename again.")
+        with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
+            found = db.execute("UPDATE track_renders SET label=? WHERE track_hash=? AND render_key=?",
+                               (_NAMED + name, track_hash, render_key)).rowcount
+        if not found:
+            raise StoreError("This version is not linked to the track (it may have been removed in another tab): "
+                             "choose it again from the list.")
+        return name
 
     # ------------------------------------------------------------------ edits
     def edits(self, track_hash: str, options_key: str = "segments") -> "EditHistory":

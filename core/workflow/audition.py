@@ -19,11 +19,14 @@ from core.plots import PALETTE, place_labels, waveform_peaks
 from core.workflow.editor import segments_frame
 from core.workflow.edits import segments_from_json
 from core.workflow.listen import ORIGINAL, ListenError, blind_pairs, matched_gains_db, version_id
+from core.workflow.variations import display_name, display_titles
 
 #: The players' narrowest canvas (px) and label font (bold, px): label rows are placed for them.
 PLAYER_WIDTH_PX, PLAYER_FONT_PX = 900, 13
 #: The order in which linked renders are offered by default: the study's comparison first.
 KIND_PRIORITY = {"edit": 0, "multi": 1, "cover": 2, "single": 3}
+#: A version's kind in words, after a name the user gave it: "Verse idea (cover)".
+KIND_WORDS = {"single": "single", "multi": "stitched", "edit": "edited form", "cover": "cover"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,24 @@ def render_labels(linked, titles) -> dict[str, str]:
             name = name[len(row["kind"]) + 1:]
         labels[row["render_key"]] = f"{row['kind']}: {name}"
     return labels
+
+
+def version_labels(linked, titles, *, catalog=None) -> dict[str, str]:
+    """Each linked render's name for a page, by render key: a name the user gave it as given, with
+    its kind after it ("Verse idea (cover)"); an automatic one in words ("Stitched version 2",
+    :func:`core.workflow.variations.display_name` of :func:`render_labels`)."""
+    automatic = render_labels([r for r in linked if not r.get("named")], titles)
+    return {r["render_key"]: f"{r['label']} ({KIND_WORDS.get(r['kind'], r['kind'])})" if r.get("named")
+            else display_name(automatic[r["render_key"]], catalog=catalog) for r in linked}
+
+
+def page_names(linked, stored, *, catalog=None) -> tuple[dict, dict, dict]:
+    """What the Listen page names the versions by: (every stored render's title in words, by render key;
+    the linked renders' names, :func:`version_labels`; every version id's name, :func:`version_names`).
+    ``linked``: ``Store.renders_of`` rows; ``stored``: ``Store.list_renders`` rows."""
+    titles = display_titles(stored, catalog=catalog)
+    labels = version_labels(linked, titles, catalog=catalog)
+    return titles, labels, version_names(labels, titles)
 
 
 def render_name(render_key: str, labels, titles, *, other: str = "") -> str:

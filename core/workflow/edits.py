@@ -285,6 +285,60 @@ def merge_segments(segments, *, index: int, keep: str = "first", catalog=None) -
     return validate_segments([*segments[:index], merged, *segments[index + 2:]], catalog=catalog)
 
 
+#: The metrical levels a track's tempo can be read at, as factors of the analysis' reading: the
+#: beat tracker may hear every other beat (half) or twice as many beats (double).
+TEMPO_LEVELS = {"half": 0.5, "as analysed": 1.0, "double": 2.0}
+
+
+def _analysed_tempo(seg: EditedSegment, machine) -> float:
+    """The machine's tempo at the middle of ``seg`` (the analysed segment there)."""
+    middle = (seg.start_s + seg.end_s) / 2
+    return next((m.tempo_bpm for m in machine if m.start_s <= middle < m.end_s), machine[-1].tempo_bpm)
+
+
+def _level_of(seg: EditedSegment, machine) -> float:
+    """The metrical level (a factor of :data:`TEMPO_LEVELS`) nearest to ``seg``'s tempo over the analysed one."""
+    ratio = math.log2(float(seg.tempo_bpm) / float(_analysed_tempo(seg, machine)))
+    return min(TEMPO_LEVELS.values(), key=lambda f: abs(math.log2(f) - ratio))
+
+
+def tempo_level(segments, machine) -> str | None:
+    """The level the segments' tempi are read at ("half", "as analysed", "double"), relative to
+    ``machine`` (the machine's version); None when the segments are not all at one level."""
+    found = {_level_of(s, machine) for s in segments}
+    return next((name for name, f in TEMPO_LEVELS.items() if found == {f}), None)
+
+
+def at_tempo_level(segments, machine, *, level: str, catalog=None) -> tuple[list[EditedSegment], str]:
+    """Every segment's tempo read at ``level`` of :data:`TEMPO_LEVELS` (half, as analysed or
+    double the machine's reading at that segment), a tempo the musician changed by hand moved by
+    the same factor; and the note for the edit history ("Tempo doubled").
+
+    Refused with an :class:`EditError` naming the segment when a tempo would leave 20-200 BPM:
+    nothing is changed, a tempo is never clamped.
+    """
+    if level not in TEMPO_LEVELS:
+        raise EditError(f"The tempo can be read at {', '.join(TEMPO_LEVELS)} (got {shown(level)}).")
+    segments, machine, target = list(segments), list(machine), TEMPO_LEVELS[level]
+    if not machine:
+        raise EditError("There is no analysed version of this track to read the tempo against.")
+    lo, hi = TEMPO_RANGE_BPM
+    out, factors = [], set()
+    for n, seg in enumerate(segments, start=1):
+        analysed, now = _analysed_tempo(seg, machine), _level_of(seg, machine)
+        by_hand = abs(seg.tempo_bpm - analysed * now) > 0.1  # not the analysed tempo at a level: moved by hand
+        tempo = seg.tempo_bpm * target / now if by_hand else analysed * target
+        if not lo <= round(tempo, 1) <= hi:
+            verb = {0.5: "Halving", 2.0: "Doubling"}.get(target / now, f"Reading at {level}")
+            raise EditError(f"{verb} the tempo would take {_where(n, seg).lower()} to {round(tempo, 1):g} BPM, outside the "
+                            f"{lo:g}-{hi:g} BPM the studio plays: nothing was changed. Change that segment's tempo in the table first.")
+        out.append(replace(seg, tempo_bpm=tempo))
+        factors.add(target / now)
+    note = {frozenset({2.0}): "Tempo doubled", frozenset({0.5}): "Tempo halved"}.get(
+        frozenset(factors), f"Tempo read {'as analysed' if target == 1 else 'at ' + level}")
+    return validate_segments(out, catalog=catalog), note
+
+
 def follow_boundaries(before, after) -> list[EditedSegment]:
     """``after`` with shared boundaries kept shared: where a table edit moved only one side of a
     boundary (segment i's end, or segment i+1's start), the other side moves with it.

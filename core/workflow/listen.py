@@ -34,6 +34,10 @@ _BLOCK_S = 0.4
 ORIGINAL = "original"
 SAME = "same"
 SUMMARY_COLUMNS = ["version_id", "wins", "losses", "ties", "comparisons", "score"]
+#: The columns of the per-listener table (:func:`vote_table`).
+VOTE_TABLE_COLUMNS = ["listener", "pair", "preferred", "note"]
+#: How a vote given without a name is listed (and filtered).
+NO_NAME = "(no name)"
 
 
 class ListenError(StudioError):
@@ -167,7 +171,34 @@ def blind_pairs(letters: Iterable[str]) -> list[tuple[str, str]]:
     return list(itertools.combinations(sorted(letters), 2))
 
 
-def vote_summary(votes: Iterable[Mapping]) -> pd.DataFrame:
+def listener_of(vote: Mapping) -> str:
+    """Who gave a vote: the listener's name, or :data:`NO_NAME`."""
+    name = vote.get("listener") if isinstance(vote, Mapping) else None
+    return str(name or "").strip() or NO_NAME
+
+
+def listeners(votes: Iterable[Mapping]) -> list[str]:
+    """The listeners who voted, in the order of their first vote (:data:`NO_NAME` for votes without a name)."""
+    return list(dict.fromkeys(listener_of(v) for v in votes))
+
+
+def votes_by(votes: Iterable[Mapping], listener: str | None) -> list[Mapping]:
+    """The votes of one listener (a name from :func:`listeners`), or every vote for ``None``."""
+    return [v for v in votes if listener is None or listener_of(v) == listener]
+
+
+def vote_table(votes: Iterable[Mapping], *, names: Mapping[str, str], listener: str | None = None) -> pd.DataFrame:
+    """One row per vote, oldest first: the listener, the pair ("original vs Stitched version 1"),
+    the version preferred ("same" for a tie) and the listener's note; ``names``: version id ->
+    name (ids without a name are shown as they are); ``listener`` keeps one listener's votes."""
+    rows = [{"listener": listener_of(v),
+             "pair": f"{names.get(v['version_a'], v['version_a'])} vs {names.get(v['version_b'], v['version_b'])}",
+             "preferred": SAME if v["preferred"] == SAME else names.get(v["preferred"], v["preferred"]),
+             "note": str(v.get("note") or "")} for v in votes_by(votes, listener)]
+    return pd.DataFrame(rows, columns=VOTE_TABLE_COLUMNS)
+
+
+def vote_summary(votes: Iterable[Mapping], *, listener: str | None = None) -> pd.DataFrame:
     """Wins, losses and ties per version from blind A/B votes.
 
     Parameters
@@ -175,6 +206,8 @@ def vote_summary(votes: Iterable[Mapping]) -> pd.DataFrame:
     votes : iterable of mappings
         Each with ``version_a``, ``version_b`` and ``preferred`` (one of the two, or
         ``"same"``), as :meth:`core.store.store.Store.votes` returns them.
+    listener : str, optional
+        Count only this listener's votes (a name from :func:`listeners`); all votes when None.
 
     Returns
     -------
@@ -184,7 +217,7 @@ def vote_summary(votes: Iterable[Mapping]) -> pd.DataFrame:
         score first (ties broken by the version id).
     """
     rows: dict[str, dict[str, int]] = {}
-    for n, vote in enumerate(votes, start=1):
+    for n, vote in enumerate(votes_by(votes, listener), start=1):
         try:
             a, b, pref = str(vote["version_a"]), str(vote["version_b"]), str(vote["preferred"])
         except (KeyError, TypeError):

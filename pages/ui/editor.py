@@ -1,4 +1,4 @@
-"""The Segments page's editing widgets: the history bar, the segment table, the split and merge panels."""
+"""The Segments page's editing widgets: the history bar, the segment table, the split, merge and tempo panels."""
 
 from __future__ import annotations
 
@@ -7,27 +7,23 @@ import streamlit as st
 from core.analysis.key import PITCH_CLASSES
 from core.bounds import MAX_DURATION_S, TEMPO_RANGE_BPM
 from core.generate.timeline import json_upload_mb
+from core.workflow import edits
 from core.workflow.editor import BY_SEED, band_options, editor_table, pair_label, segment_downloads, segment_label
-from core.workflow.edits import EditError, merge_segments, segments_from_json, split_segment
 from pages.ui.media import download_buttons, message, plain
 
 
 def history_bar(history, *, status: str) -> str | None:
-    """Undo, redo and reset buttons beside the history's ``status`` (Markdown). None when no button was
-    pressed, else the step's message to show ("" for none)."""
+    """Undo, redo and reset beside the history's ``status`` (Markdown): None, else the step's message ("" for none)."""
     h1, h2, h3, h4 = st.columns([1, 1, 2, 4])
     h4.markdown(status)
-    if h1.button("Undo", key="segments_undo", disabled=not history.can_undo(), icon=":material/undo:"):
-        history.undo()
-        return ""
-    if h2.button("Redo", key="segments_redo", disabled=not history.can_redo(), icon=":material/redo:"):
-        history.redo()
-        return ""
+    for column, step, can in ((h1, "undo", history.can_undo()), (h2, "redo", history.can_redo())):
+        if column.button(step.title(), key=f"segments_{step}", disabled=not can, icon=f":material/{step}:"):
+            getattr(history, step)()
+            return ""
     if h3.button("Reset to the analysis", key="segments_reset", disabled=history.current() is None,
                  help="Back to the machine's version, as one more step in the history: Undo brings your edits back."):
         history.reset()
         return "Back to the machine's version (Undo brings your edits back)."
-    return None
 
 
 def _columns(catalog, widths: dict) -> dict:
@@ -40,8 +36,7 @@ def _columns(catalog, widths: dict) -> dict:
         "end_s": number("End (s)", min_value=0.0, max_value=MAX_DURATION_S, step=0.01, format="%.2f",
                         width=widths["end_s"], help="Moving an end moves the next start too."),
         "duration_s": number("Length (s)", format="%.2f", width=widths["duration_s"]),
-        "label": st.column_config.TextColumn("Section", width=widths["label"],
-                                             help="The section type the analysis found"),
+        "label": st.column_config.TextColumn("Section", width=widths["label"], help="The section type the analysis found"),
         "descriptor": select("Descriptor", options=catalog.names(), required=True, width=widths["descriptor"],
                              help="Type to search the catalog"),
         # no min/max: the table would clamp 250 to 200 silently; the edit is refused with the range instead
@@ -69,7 +64,7 @@ def _split(segments, catalog, revision):
                            key=f"split_at-{revision}-{seg.start_s}-{seg.end_s}")
     if st.button("Split", key="split_go", icon=":material/content_cut:"):
         note = f"Split segment {which + 1} at {at_s:g} s"
-        return split_segment(segments, index=which, at_s=at_s, catalog=catalog), note
+        return edits.split_segment(segments, index=which, at_s=at_s, catalog=catalog), note
     return None
 
 
@@ -84,36 +79,41 @@ def _merge(segments, catalog, revision):
                     key="merge_keep")
     if st.button("Merge", key="merge_go", icon=":material/merge:"):
         note = f"Merged segments {pair + 1} and {pair + 2}"
-        return merge_segments(segments, index=pair, keep=keep, catalog=catalog), note
+        return edits.merge_segments(segments, index=pair, keep=keep, catalog=catalog), note
     return None
 
 
-def split_and_merge(segments, *, catalog, revision: str):
-    """The split and merge panels side by side: the edit asked for, as (segments, note), or None (a refused
-    one gets its message in its panel). ``revision``: the track and its segments' version (new pickers each)."""
-    asked = None
-    for column, panel in zip(st.columns(2), (_split, _merge)):
+def _tempo(segments, catalog, machine):
+    st.markdown("**Tempo reads as**", help="Every segment at half or double the analysed tempo, or as analysed")
+    for level in edits.TEMPO_LEVELS:  # the level the segments are at now is the one not to press
+        if st.button(level, key=f"tempo_{level.split()[-1]}", disabled=level == edits.tempo_level(segments, machine)):
+            return edits.at_tempo_level(segments, machine, level=level, catalog=catalog)
+
+
+def split_and_merge(segments, *, catalog, revision: str, machine):
+    """The split, merge and tempo panels side by side: the edit asked, as (segments, note), or None (a refusal is
+    said in its panel). ``revision``: the track and its segments' version; ``machine``: the analysed segments."""
+    asked, tempo = None, lambda s, c, _: _tempo(s, c, machine)
+    for column, panel in zip(st.columns([2, 2, 1]), (_split, _merge, tempo)):
         with column.container(border=True):
             try:
                 asked = panel(segments, catalog, revision) or asked
-            except EditError as exc:
+            except edits.EditError as exc:
                 st.error(message(exc))
     return asked
 
 
 def segment_files(segments, *, name: str, duration_s: float, catalog, upload_key: str):
-    """The segments as JSON and CSV downloads, and a segments JSON upload: the uploaded segments
-    as (segments, note), once per upload and ``upload_key`` (the track), else None."""
-    files = [(*file, key) for file, key in zip(segment_downloads(segments, name=name),
-                                               ("segments_dl_json", "segments_dl_csv"))]
+    """Segments JSON and CSV downloads, and a JSON upload: (segments, note) once per upload and track, else None."""
+    files = [(*f, k) for f, k in zip(segment_downloads(segments, name=name), ("segments_dl_json", "segments_dl_csv"))]
     upload = download_buttons(files, spec=[1, 1, 2])[2].file_uploader(
         "Upload segments JSON", type=["json"], key="segments_json_upload", max_upload_size=json_upload_mb())
     applied: set = st.session_state.setdefault("segments_applied_uploads", set())
     if upload is None or (upload_key, upload.file_id) in applied:
         return None
     try:
-        loaded = segments_from_json(upload.getvalue(), duration_s=duration_s, catalog=catalog)
-    except EditError as exc:
+        loaded = edits.segments_from_json(upload.getvalue(), duration_s=duration_s, catalog=catalog)
+    except edits.EditError as exc:
         st.error(f"{plain(upload.name)}: {message(exc)}")
         return None
     applied.add((upload_key, upload.file_id))

@@ -10,7 +10,6 @@ import streamlit as st
 from core.describe.models import load_model
 from core.errors import StudioError
 from core.store.store import Store, default_data_dir
-from pages.ui.progress import page_progress, progress_bar, with_progress  # noqa: F401 (moved; pages import them here)
 from pages.ui.text import UNEXPECTED, message, plain
 
 LOG = logging.getLogger("studio.pages")
