@@ -18,7 +18,8 @@ stages take it (``analyze(track, store=store)``, ``render(timeline, store=store)
 
 ``Store`` is the union of the repositories: :class:`~core.store.tracks.TrackStore`,
 :class:`~core.store.artifacts.ArtifactStore`, :class:`~core.store.history.HistoryStore` and
-:class:`~core.store.timings.TimingStore` (how long the stages took here).
+:class:`~core.store.timings.TimingStore` (how long the stages took here) and
+:class:`~core.store.projects.ProjectStore` (projects: named groups of tracks).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.io import sweep_stale_temps
 from core.store.artifacts import ArtifactStore
 from core.store.db import ENV_DATA_DIR, ENV_MAX_DURATION, SCHEMA_VERSION, default_data_dir, max_duration_s
 from core.store.history import EditHistory, HistoryStore
+from core.store.projects import ProjectStore
 from core.store.timings import TimingStore
 from core.store.tracks import TrackStore
 
@@ -36,7 +38,7 @@ __all__ = ["ENV_DATA_DIR", "ENV_MAX_DURATION", "SCHEMA_VERSION", "EditHistory", 
            "max_duration_s"]
 
 
-class Store(TrackStore, ArtifactStore, HistoryStore, TimingStore):
+class Store(TrackStore, ArtifactStore, HistoryStore, TimingStore, ProjectStore):
     """Tracks, results and histories by content hash, in ``root`` (see module docstring).
 
     Opening a store sweeps the temporary files a killed write left (older than an hour:
