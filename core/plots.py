@@ -287,7 +287,9 @@ LANE_TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 #: One palette per lane (plotly's qualitative sets): a colour means one label in one lane only.
 LANE_PALETTES = (qualitative.T10, qualitative.Set2, qualitative.Dark2, qualitative.Set1, qualitative.Pastel,
                  qualitative.Safe)
-LANE_PX, LEGEND_ROW_PX, LANE_GAP_PX, LANES_TOP_PX, LANES_WIDTH_PX = 30, 26, 6, 50, 900
+LANE_PX, LEGEND_ROW_PX, LANE_GAP_PX, LANES_TOP_PX, LANES_WIDTH_PX = 30, 26, 6, 50, 480
+#: LANES_WIDTH_PX: the legend width a lane reserves rows for: the chart at the narrowest window the
+#: pages are checked at (1024 px, tests/test_browser_walkthrough.py), less the legend title.
 
 
 def _legend_rows(labels, *, width_px: float = LANES_WIDTH_PX, font_px: float = 10.0) -> int:

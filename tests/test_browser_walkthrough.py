@@ -1,5 +1,5 @@
 """Real browser, issue 17's walk-through: one real-length track (generated, 4 minutes) through
-Analyze, Segments, Render, Listen and Share, each step timed (cold, and a warm reopen of the
+Analyze, Segments, Render, Listen and Share (the stakeholder report downloaded), each step timed (cold, and a warm reopen of the
 analysis), every page checked at 1440 x 900 and 1024 x 768 (nothing wider than the window) and
 photographed. Run with ``pytest -m browser``; ``bench/page_timings.py`` runs it with
 ``STUDIO_WALKTHROUGH_OUT=docs/walkthrough`` to keep the screenshots and the timings."""
@@ -149,8 +149,15 @@ def _listen(walk: _Walk, url: str) -> None:
 
 def _share(walk: _Walk, url: str, tmp_path: Path) -> None:
     page = walk.page
-    if not (tb.ROOT / "pages" / "share.py").exists():
-        return
     walk.timed("share open", lambda: page.goto(f"{url}/share"),
-               lambda: page.get_by_role("heading", name="Share").wait_for())
-    walk.look("share")
+               lambda: page.get_by_role("button", name="Make the report").first.wait_for(timeout=60_000))
+    download = page.get_by_role("button", name="Download stakeholder report (HTML)").first
+    walk.timed("share make the report", lambda: page.get_by_role("button", name="Make the report").first.click(),
+               lambda: download.wait_for(timeout=120_000))
+    walk.look("share", at=download)
+    with page.expect_download(timeout=30_000) as info:
+        download.click()
+    report = tmp_path / info.value.suggested_filename
+    info.value.save_as(report)
+    html = report.read_text()
+    assert html.count("<audio") >= 2  # the original and the edited form's render (linked to the track)
