@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core.plots import overlay_figure
+from core.store.store import Store
 from core.workflow.listen import (
     ORIGINAL,
     ListenError,
@@ -172,7 +173,8 @@ def test_player_html_links_the_audio_and_refuses_embedded_audio(audio):
 # ------------------------------------------------------------------------------ the page (AppTest)
 
 
-def test_listen_page_player_blind_mode_and_votes(audio):
+def _listen_page(audio):
+    """A store with a track and its versions, and the Listen page open on it (AppTest)."""
     from streamlit.testing.v1 import AppTest
 
     from core.store.store import Store
@@ -183,6 +185,11 @@ def test_listen_page_player_blind_mode_and_votes(audio):
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
+    return store, track, keys, at
+
+
+def test_listen_page_player_blind_mode_and_votes(audio):
+    store, track, keys, at = _listen_page(audio)
     assert at.title[0].value == "Listen"
 
     config = _player_config(at)
@@ -363,16 +370,7 @@ def test_votes_carry_listener_and_note_and_filter_by_listener(tmp_path):
 
 
 def test_listen_page_renames_a_version_and_votes_with_a_name_and_note(audio):
-    from streamlit.testing.v1 import AppTest
-
-    from core.store.store import Store
-
-    store = Store()
-    track, keys = _populate(store, audio)
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
+    store, track, keys, at = _listen_page(audio)
     pick = at.selectbox(key="listen_rename_pick")
     assert pick.value == keys[0]
     at.text_input(key=f"listen_rename_name_{keys[0][:16]}").input("Chorus idea")

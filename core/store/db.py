@@ -82,6 +82,19 @@ MIGRATIONS = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def tidy_name(name, *, what: str, max_chars: int, then: str) -> str:
+    """A user's name for something (a version, a project) with its spaces tidied (runs of spaces,
+    tabs and line breaks become one); a StoreError naming ``what`` when it is empty or longer
+    than ``max_chars`` (``then``: what to do after, e.g. "rename it")."""
+    cleaned = " ".join(name.split()) if isinstance(name, str) else ""
+    if not cleaned:
+        raise StoreError(f"{what} needs a name: type one, then {then}.")
+    if len(cleaned) > max_chars:
+        raise StoreError(f"{what}'s name is kept up to {max_chars} characters (this one has {len(cleaned)}): "
+                         f"shorten it and {then}.")
+    return cleaned
+
+
 def default_data_dir() -> Path:
     env = os.environ.get(ENV_DATA_DIR)
     if env:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.errors import StoreError
-from core.store.db import Database
+from core.store.db import Database, tidy_name
 
 #: The longest listener name and vote note kept (a note is a sentence or two, not an essay).
 MAX_LISTENER_CHARS = 80
@@ -46,12 +46,7 @@ class HistoryStore(Database):
     def rename_version(self, track_hash: str, render_key: str, name: str) -> str:
         """Give a version of a track (a linked render or cover) the user's ``name``; returns the
         name as kept (spaces tidied). Two tabs renaming at once: the last one wins."""
-        name = " ".join(name.split()) if isinstance(name, str) else ""
-        if not name:
-            raise StoreError("A version needs a name: type one, then rename it.")
-        if len(name) > MAX_VERSION_NAME_CHARS:
-            raise StoreError(f"A version's name is kept up to {MAX_VERSION_NAME_CHARS} characters (this one has "
-                             f"{len(name)}): shorten it and rename again.")
+        name = tidy_name(name, what="A version", max_chars=MAX_VERSION_NAME_CHARS, then="rename it")
         with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
             found = db.execute("UPDATE track_renders SET label=? WHERE track_hash=? AND render_key=?",
                                (_NAMED + name, track_hash, render_key)).rowcount

@@ -10,7 +10,7 @@ import time
 import unicodedata
 
 from core.errors import StoreError
-from core.store.db import Database
+from core.store.db import Database, tidy_name
 
 #: The longest project name and note kept.
 MAX_PROJECT_NAME_CHARS = 80
@@ -20,12 +20,8 @@ MAX_PROJECT_NOTE_CHARS = 2000
 def project_name(name) -> str:
     """``name`` as a project is kept: spaces tidied (runs of spaces, tabs and line breaks become
     one space); a StoreError when it is empty, too long or holds control characters."""
-    cleaned = " ".join(name.split()) if isinstance(name, str) else ""
-    if not cleaned:
-        raise StoreError("A project needs a name: type one (for example the client or the brief), then create it.")
-    if len(cleaned) > MAX_PROJECT_NAME_CHARS:
-        raise StoreError(f"A project's name is kept up to {MAX_PROJECT_NAME_CHARS} characters (this one has "
-                         f"{len(cleaned)}): shorten it.")
+    cleaned = tidy_name(name, what="A project", max_chars=MAX_PROJECT_NAME_CHARS,
+                        then="create it (for example the client or the brief)")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in cleaned):
         raise StoreError("A project's name cannot hold invisible or control characters: type it again with "
                          "letters, digits, spaces and punctuation.")
