@@ -75,3 +75,23 @@ def test_several_tracks_go_through_one_queue_that_shows_each_state(abac_piece):
     assert len(at.tabs) == 2 and not at.error  # both tabs show their analysis
     at.run()  # everything stored: no queue
     assert not any("to analyse" in m.value for m in at.markdown)
+
+
+def test_a_failure_in_one_queued_track_leaves_the_others_going(abac_piece, monkeypatch, caplog):
+    from core.analysis.analyze import analyze
+    from pages.ui.text import UNEXPECTED
+
+    def flaky(track, **kwargs):
+        if track.name == "take 0":
+            raise RuntimeError("/srv/secret.py: boom")
+        return analyze(track, **kwargs)
+
+    monkeypatch.setattr("pages.ui.queue.analyze", flaky)
+    audio, sr, _ = abac_piece
+    store = Store()
+    hashes = [store.keep(wav_bytes(0.8 * audio[i * 12 * sr: (i + 1) * 12 * sr], sr), name=f"take {i}", suffix=".wav")
+              for i in range(2)]
+    at = _analyze_page(hashes)
+    states = {c.value for c in at.caption if "take" in c.value}
+    assert f"take 0: {UNEXPECTED}" in states and any(s.startswith("take 1: ready, in") for s in states)
+    assert "/srv/" not in " ".join(states) and "boom" in caplog.text

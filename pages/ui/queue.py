@@ -3,6 +3,7 @@ after another under a panel above the tabs that shows every track's state."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import streamlit as st
@@ -11,8 +12,10 @@ from core import StudioError
 from core.analysis.analyze import analyze
 from core.describe.describe import describe, description_key
 from pages.ui.progress import progress_bar
-from pages.ui.text import message, plain
+from pages.ui.text import UNEXPECTED, message, plain
 from pages.ui.widgets import cached_model, stored_track
+
+LOG = logging.getLogger("studio.pages")
 
 #: The timing stages of the Analyze page (core.store.timings): analysing, and classifying with
 #: one model and vocal mode (removing the vocals is most of its time).
@@ -52,9 +55,10 @@ def analysis_queue(hashes: list[str], *, store, options, model_name: str | None,
     for h in hashes:
         try:
             track = stored_track(h) if store.has_track(h) else None
-        except StudioError:  # its tab says why
-            track = None
-        steps = _to_do(h, store=store, options=options, model_name=model_name, vocal_mode=vocal_mode) if track else []
+            steps = _to_do(h, store=store, options=options, model_name=model_name, vocal_mode=vocal_mode) if track \
+                else []
+        except StudioError:  # an unreadable track or model: its tab says why
+            track, steps = None, []
         if steps:
             queue.append((track, steps))
     if not queue:
@@ -86,5 +90,9 @@ def _run_queued(row, track, steps, *, store, options, model_name, vocal_mode, st
                                  store=store, progress=progress)
     except StudioError as exc:  # its tab says it again, with the details
         row.caption(f"{plain(track.name)}: could not be analysed: {message(exc)}")
+        return
+    except Exception:  # a bug: this track's row says so, the other tracks still go through the queue
+        LOG.exception("queued analysis of %s failed", track.content_hash)
+        row.caption(f"{plain(track.name)}: {UNEXPECTED}")
         return
     row.caption(f"{plain(track.name)}: ready, in {time.monotonic() - started:.0f} s")
