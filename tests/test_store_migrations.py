@@ -147,6 +147,9 @@ def test_votes_from_a_version_2_store_survive_and_gain_listener_and_note(tmp_pat
         db.execute("DROP TABLE votes")
         db.execute("DROP TABLE projects")
         db.execute("DROP TABLE project_tracks")
+        db.execute("DROP TABLE timings")
+        db.execute("ALTER TABLE track_renders DROP COLUMN name")
+        db.execute("INSERT INTO track_renders VALUES ('t', 'r1', 'multi', 'multi_v0', 1.0)")
         db.execute("CREATE TABLE votes (track_hash TEXT NOT NULL, session TEXT NOT NULL, version_a TEXT NOT NULL, "
                    "version_b TEXT NOT NULL, preferred TEXT NOT NULL, created_at REAL NOT NULL)")
         db.execute("INSERT INTO votes VALUES ('t', 's', 'a', 'b', 'a', 1.0)")
@@ -158,6 +161,10 @@ def test_votes_from_a_version_2_store_survive_and_gain_listener_and_note(tmp_pat
     old, new = store.votes("t")
     assert (old["preferred"], old["listener"], old["note"]) == ("a", "", "")
     assert (new["preferred"], new["listener"], new["note"]) == ("b", "Ana", "B's chorus lifts")
+    assert [(r["label"], r["named"]) for r in store.renders_of("t")] == [("multi_v0", False)]  # old link kept
+    store.rename_version("t", "r1", "Chorus idea")
+    store.link_render("t", "r1", kind="multi", label="multi_v1")  # linked again: the user's name stays
+    assert [(r["label"], r["named"]) for r in store.renders_of("t")] == [("Chorus idea", True)]
     with pytest.raises(StoreError, match="shorten"):
         store.add_vote("t", version_a="a", version_b="b", preferred="a", session="s", note="x" * 5000)
 

@@ -563,10 +563,9 @@ def deliverables_key(render_key: str, *, rules_path: str = str(RULES_PATH)) -> s
 
 def render_options(store, render_key: str) -> ComposeOptions | None:
     """The form options a stored render was made with (None: not stored, or unreadable)."""
-    with store._db() as db:  # the store keeps them beside the render; get_render does not return them
-        row = db.execute("SELECT options_json FROM renders WHERE render_key=?", (render_key,)).fetchone()
     try:
-        return None if row is None else ComposeOptions(**json.loads(row[0]))
+        stored = store.render_options(render_key)
+        return None if stored is None else ComposeOptions(**stored)
     except (ValueError, TypeError, StudioError):
         return None
 

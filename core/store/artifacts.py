@@ -88,6 +88,12 @@ class ArtifactStore(Database):
             log.warning("Stored render %s is unreadable (%s): it will be rendered again.", key, exc)
             return None
 
+    def render_options(self, key: str) -> dict | None:
+        """The options a stored render was made with (``options_json`` beside it), or None."""
+        with self._db() as db:
+            row = db.execute("SELECT options_json FROM renders WHERE render_key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def list_renders(self, *, limit: int = 50) -> list[dict]:
         with self._db() as db:
             rows = db.execute(

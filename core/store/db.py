@@ -63,11 +63,13 @@ SCHEMA_V2 = (
 )
 
 #: Version 3: who voted and what they said (listener, note on each A/B vote); projects that
-#: group tracks (and, through the tracks, their renders, covers and votes); how long each stage
+#: group tracks (and, through the tracks, their renders, covers and votes); the name a user gave a
+#: version (``track_renders.name``, beside its automatic label); how long each stage
 #: took on this machine (the pages' estimates).
 SCHEMA_V3 = (
     "ALTER TABLE votes ADD COLUMN listener TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE votes ADD COLUMN note TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE track_renders ADD COLUMN name TEXT NOT NULL DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS projects (
     name TEXT PRIMARY KEY, note TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS project_tracks (

@@ -12,10 +12,6 @@ MAX_LISTENER_CHARS = 80
 MAX_NOTE_CHARS = 2000
 #: The longest name a user gives a version (a render or cover of a track).
 MAX_VERSION_NAME_CHARS = 80
-#: How a name the user gave is told from the automatic label in ``track_renders.label``
-#: (:meth:`HistoryStore.renders_of` strips it and says ``named``); automatic labels are ids
-#: ("multi_v0") or "edit 2 · seed 0", never this.
-_NAMED = "named:"
 
 
 class HistoryStore(Database):
@@ -24,32 +20,30 @@ class HistoryStore(Database):
     # ------------------------------------------------- versions of one track
     def link_render(self, track_hash: str, render_key: str, *, kind: str, label: str = "") -> None:
         """Record that a stored render is a version of a track (kind: single, multi, edit, cover).
-        Linking it again updates its kind, label and time, except a name the user gave it."""
+        Linking it again updates its kind, label and time; a name the user gave it stays."""
         with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
-            db.execute("INSERT INTO track_renders VALUES (?,?,?,?,?) ON CONFLICT (track_hash, render_key) DO UPDATE "
-                       "SET kind=excluded.kind, created_at=excluded.created_at, label=CASE WHEN "
-                       "substr(label, 1, ?) = ? THEN label ELSE excluded.label END",
-                       (track_hash, render_key, kind, label, time.time(), len(_NAMED), _NAMED))
+            db.execute("INSERT INTO track_renders (track_hash, render_key, kind, label, created_at) VALUES "
+                       "(?,?,?,?,?) ON CONFLICT (track_hash, render_key) DO UPDATE SET kind=excluded.kind, "
+                       "label=excluded.label, created_at=excluded.created_at",
+                       (track_hash, render_key, kind, label, time.time()))
 
     def renders_of(self, track_hash: str) -> list[dict]:
-        """The renders linked to a track, oldest first: render_key, kind, label, created_at, and
-        ``named`` (True when the label is a name the user gave it, :meth:`rename_version`)."""
+        """The renders linked to a track, oldest first: render_key, kind, label (the name the user
+        gave it, else the automatic label), created_at, and ``named`` (True for a user's name,
+        :meth:`rename_version`)."""
         with self._db() as db:
-            rows = db.execute("SELECT render_key, kind, label, created_at FROM track_renders WHERE track_hash=? "
-                              "ORDER BY created_at", (track_hash,)).fetchall()
-        out = [dict(zip(("render_key", "kind", "label", "created_at"), r)) for r in rows]
-        for row in out:
-            row["named"] = row["label"].startswith(_NAMED)
-            row["label"] = row["label"].removeprefix(_NAMED)
-        return out
+            rows = db.execute("SELECT render_key, kind, label, created_at, name FROM track_renders "
+                              "WHERE track_hash=? ORDER BY created_at", (track_hash,)).fetchall()
+        return [{"render_key": key, "kind": kind, "label": name or label, "created_at": created, "named": bool(name)}
+                for key, kind, label, created, name in rows]
 
     def rename_version(self, track_hash: str, render_key: str, name: str) -> str:
         """Give a version of a track (a linked render or cover) the user's ``name``; returns the
         name as kept (spaces tidied). Two tabs renaming at once: the last one wins."""
         name = tidy_name(name, what="A version", max_chars=MAX_VERSION_NAME_CHARS, then="rename it")
         with self._db() as db:  # one statement: atomic, and it waits for another writer (busy timeout)
-            found = db.execute("UPDATE track_renders SET label=? WHERE track_hash=? AND render_key=?",
-                               (_NAMED + name, track_hash, render_key)).rowcount
+            found = db.execute("UPDATE track_renders SET name=? WHERE track_hash=? AND render_key=?",
+                               (name, track_hash, render_key)).rowcount
         if not found:
             raise StoreError("This version is not linked to the track (it may have been removed in another tab): "
                              "choose it again from the list.")
