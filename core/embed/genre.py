@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +88,10 @@ class GenreModel:
         return out
 
 
+@lru_cache(maxsize=2)
 def load_genre_model(folder: Path = GENRE_MODEL_DIR) -> GenreModel:
-    """The bundle in ``folder`` (EmbeddingError with what to do when it is missing or damaged)."""
+    """The bundle in ``folder``, loaded once per process (EmbeddingError with what to do when it
+    is missing or damaged)."""
     import skops.io
 
     folder = Path(folder)

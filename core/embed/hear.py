@@ -9,12 +9,10 @@ lookup.
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 import pandas as pd
 
+from core.cachekey import fingerprint, stage_key
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, load_genre_model
 from core.embed.musicnn import column_names, tag_names, window_table
 from core.embed.weights import EMBED_VERSION, weights_fingerprint
@@ -24,15 +22,11 @@ TOP_TAGS = 3
 STORE_KIND = "realmusic"
 
 
-def _model_fingerprint() -> str:
-    return hashlib.sha256((GENRE_MODEL_DIR / "model.skops").read_bytes()).hexdigest()[:16]
-
-
 def real_music_key(track_hash: str, *, window_s: float, hop_s: float) -> str:
-    payload = json.dumps({"track": track_hash, "window_s": window_s, "hop_s": hop_s, "embed": EMBED_VERSION,
-                          "weights": weights_fingerprint(EMBED_MODEL), "genre": _model_fingerprint()},
-                         sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    """The stored table's key: the track, the grid, the embedding's version and weights and the
+    genre model, all by content (``core.cachekey``)."""
+    return stage_key("realmusic", EMBED_VERSION, track_hash, window_s, hop_s, weights_fingerprint(EMBED_MODEL),
+                     fingerprint(GENRE_MODEL_DIR / "model.skops"))
 
 
 def _top_tags(tags: np.ndarray) -> list[str]:
