@@ -9,6 +9,8 @@ lookup.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -22,11 +24,11 @@ TOP_TAGS = 3
 STORE_KIND = "realmusic"
 
 
-def real_music_key(track_hash: str, *, window_s: float, hop_s: float) -> str:
+def real_music_key(track_hash: str, *, window_s: float, hop_s: float, model_dir: Path = GENRE_MODEL_DIR) -> str:
     """The stored table's key: the track, the grid, the embedding's version and weights and the
-    genre model, all by content (``core.cachekey``)."""
+    genre model (``model_dir``), all by content (``core.cachekey``)."""
     return stage_key("realmusic", EMBED_VERSION, track_hash, window_s, hop_s, weights_fingerprint(EMBED_MODEL),
-                     fingerprint(GENRE_MODEL_DIR / "model.skops"))
+                     fingerprint(Path(model_dir) / "model.skops"))
 
 
 def _top_tags(tags: np.ndarray) -> list[str]:
@@ -35,17 +37,19 @@ def _top_tags(tags: np.ndarray) -> list[str]:
     return [", ".join(f"{names[j]} {tags[i, j]:.2f}" for j in row) for i, row in enumerate(order)]
 
 
-def real_music_windows(track, analysis, *, store=None, progress=None) -> pd.DataFrame:
+def real_music_windows(track, analysis, *, store=None, progress=None,
+                       model_dir: Path = GENRE_MODEL_DIR) -> pd.DataFrame:
     """Per window of ``analysis.windows``: start_s, end_s, real_genre, real_genre_prob,
-    catalog_genre, tags (the strongest three with their probabilities) and p_<genre>."""
+    catalog_genre, tags (the strongest three with their probabilities) and p_<genre>, from the
+    genre-model bundle in ``model_dir`` (the shipped GTZAN-10 model by default)."""
     grid = analysis.options.grid
-    key = real_music_key(track.content_hash, window_s=grid.window_s, hop_s=grid.hop_s)
+    key = real_music_key(track.content_hash, window_s=grid.window_s, hop_s=grid.hop_s, model_dir=model_dir)
     found = store.get_json(STORE_KIND, key) if store is not None else None
     if found is not None:
         if progress:
             progress(1.0, "Loaded from the store")
         return pd.DataFrame(found)
-    model = load_genre_model()
+    model = load_genre_model(Path(model_dir))
     if progress:
         progress(0.05, "Listening with musicnn (trained on the Million Song Dataset)")
     w = analysis.windows
