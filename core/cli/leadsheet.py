@@ -8,25 +8,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.audio.load import AUDIO_TYPES, load_track, read_audio_file
+from core.cli.inputs import open_track
 from core.covers.chords import CHORD_METHODS
 from core.covers.leadsheet import MELODY_METHODS, LeadSheetOptions, lead_sheet
 from core.io import atomic_write
 from core.progress import terminal_bar
-from core.store.store import Store, max_duration_s
 
 
 def cmd_leadsheet(args) -> int:
     """The lead sheet of one track: JSON and MIDI (melody, chords, bass) into ``--out``."""
     options = LeadSheetOptions(chord_method=args.chords, melody_method=args.melody, separate=not args.no_separation)
     path = Path(args.track)
-    data = read_audio_file(path)
-    store = None if args.no_store else Store(args.data_dir)
-    if store is not None:
-        suffix = path.suffix if path.suffix.lower().lstrip(".") in AUDIO_TYPES else ""
-        track = store.add_track(data, name=path.stem, suffix=suffix)
-    else:
-        track = load_track(data, name=path.stem, max_duration_s=max_duration_s())
+    track, store = open_track(path, data_dir=args.data_dir, no_store=args.no_store)
     with terminal_bar(path.name, enabled=not args.quiet) as bar:
         sheet = lead_sheet(track, options=options, progress=bar, store=store)
     out = Path(args.out)

@@ -29,6 +29,7 @@ from core.analysis.segment import BOUNDARY_METHODS, SegmentOptions
 from core.audio.load import AUDIO_TYPES, load_track, read_audio_file, safe_track_name, to_wav_bytes
 from core.bounds import MAX_DURATION_S
 from core.cli.compare import add_compare
+from core.cli.cover import add_cover
 from core.cli.export import add_export
 from core.cli.leadsheet import add_leadsheet
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
@@ -505,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help=f"tracebacks of unexpected failures (or {ENV_DEBUG}=1)")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_analyze, _add_render, _add_examples, _add_corpus, _add_train, _add_separate, _add_loop,
-                _add_levels, add_leadsheet, add_compare, add_export):
+                _add_levels, add_leadsheet, add_cover, add_compare, add_export):
         add(sub)
     for command in sub.choices.values():  # also after the command: python -m core analyze ... --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

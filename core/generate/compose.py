@@ -280,7 +280,7 @@ def _plan_form(d: Descriptor, *, duration_s: float, bar_s: float, options: Compo
     ending_bars = int(np.clip(bars_of(options.ending_s, 2 if resolve else 1), 1 if resolve else 0,
                               max(0, full_bars - intro_bars)))
     intensity = _intensity_plan(n_bars, intro_bars, ending_bars, options.climax_at, position, d.momentum)
-    levels = tuple(int(np.clip(math.ceil(v * (d.momentum + 1) * 0.9), 0, 4)) for v in intensity)
+    levels = _levels(intensity, d.momentum)
     sections = _sections(intensity, intro_bars=intro_bars, ending_bars=ending_bars, bar_s=bar_s,
                          duration_s=duration_s)
     return FormPlan(n_bars=n_bars, full_bars=full_bars, intro_bars=intro_bars, ending_bars=ending_bars,
@@ -364,6 +364,8 @@ class _Score:
     chords: ChordPlan
     motifs: tuple[list, list]  # (the body's motif, the climax's)
     parts: dict[str, pretty_midi.Instrument]
+    #: A given melody (a cover's): the lead plays it instead of the motifs (see :func:`compose_song`).
+    melody: tuple | None = None
 
 
 # ------------------------------------------------------------------------- roles
@@ -553,6 +555,8 @@ def _write_lead(s: _Score, bar: int, half: Half) -> None:
     """The lead: an arpeggio over the chord, or the motif fitted to it (the climax has its own
     motif); it enters with the band, and answers every other bar of the intro."""
     intensity, intro_bars = s.form.intensity[bar], s.form.intro_bars
+    if s.melody is not None:
+        return  # a song's own melody is written whole by _write_melody
     if not (intensity >= ROLE_ENTRY["lead"] or (bar < intro_bars and bar % 2 == 1)):
         return
     phrase_bar = max(0, bar - intro_bars)
@@ -655,7 +659,7 @@ def _write_ending(s: _Score, bar: int) -> None:
         for p in voice(tonic.pcs, center=56, previous=ctx.voicing.get("pad"), size=4):
             _note(parts["pad"], p, t0, t1, ctx.vel(0.6, 0.6))
     _note(parts["bass"], _bass_root(tonic.root_pc), t0, t1, ctx.vel(0.9, 0.6))
-    if "lead" in parts:
+    if "lead" in parts and s.melody is None:
         _note(parts["lead"], 60 + d.register + ((ctx.tonic - d.register) % 12), t0,
               min(t1, t0 + 2 * ctx.bar_s), ctx.vel(0.8, 0.6))
     if "drums" in parts and d.groove != "none":
@@ -816,9 +820,120 @@ def compose(
     motifs = (_motif(rng, descriptor.lead_rate),
               _motif(rng, descriptor.lead_rate * (1.5 if descriptor.density > 0.6 else 1.0)))
     _write(_Score(ctx, form, chords, motifs, parts))
+    return _arrangement(descriptor, band, programs, parts, form, tempo_bpm=tempo_bpm, tonic=tonic)
+
+
+def _arrangement(d: Descriptor, band: str, programs: dict, parts: dict, form: FormPlan, *, tempo_bpm: float,
+                 tonic: str) -> Arrangement:
+    """The written parts as one MIDI file (nothing past the end) and the arrangement's record."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
     pm.instruments = list(parts.values())
-    _tidy(pm.instruments, duration_s)
+    _tidy(pm.instruments, form.duration_s)
     kit = programs.get("drums")
-    return Arrangement(pm, descriptor.name, band, float(tempo_bpm), tonic, descriptor.mode, float(duration_s),
+    return Arrangement(pm, d.name, band, float(tempo_bpm), tonic, d.mode, float(form.duration_s),
                        list(form.sections), parts, drum_kit=0 if kit is None else int(kit))
+
+
+# ------------------------------------------------------------------ a given song (covers)
+@dataclass(frozen=True)
+class SongChord:
+    """A chord of a given song: its label, absolute root pitch class (0 = C), quality
+    (maj | min | dim | aug) and intervals above the root in semitones."""
+
+    label: str
+    root_pc: int
+    quality: str
+    intervals: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Song:
+    """A song to arrange, on a bar grid of 4/4 bars: per bar its chords as ``(beat, chord)``
+    pairs (one at beat 0, and a second at beat 2 where the chord changes mid-bar), its
+    intensity (0..1: how much of the band plays, how busy), and the melody as ``(start_beat,
+    end_beat, pitch, velocity)`` counted from the first bar's downbeat."""
+
+    tonic: str
+    bars: tuple[tuple[tuple[float, SongChord], ...], ...]
+    intensity: tuple[float, ...]
+    melody: tuple[tuple[float, float, int, int], ...] = ()
+
+    def __post_init__(self):
+        if not self.bars or len(self.intensity) != len(self.bars):
+            raise OptionError("A song needs at least one bar and one intensity per bar.")
+        if any(not bar or bar[0][0] != 0 or any(b not in (0, 2) for b, _ in bar) for bar in self.bars):
+            raise OptionError("Each bar of a song starts with a chord on beat 1 and may change on beat 3 only.")
+
+
+def _levels(intensity, momentum: int) -> tuple[int, ...]:
+    """Density level 0..4 of drums and percussion per bar, from its intensity and the momentum."""
+    return tuple(int(np.clip(math.ceil(v * (momentum + 1) * 0.9), 0, 4)) for v in intensity)
+
+
+def _song_form(d: Descriptor, song: Song, *, bar_s: float) -> FormPlan:
+    """The song's own form: its bars and intensities, no added intro, the last bar held."""
+    n_bars = len(song.bars)
+    duration_s = n_bars * bar_s
+    intensity = [float(np.clip(v, 0.0, 1.0)) for v in song.intensity]
+    sections = _sections(intensity, intro_bars=0, ending_bars=1, bar_s=bar_s, duration_s=duration_s)
+    return FormPlan(n_bars=n_bars, full_bars=n_bars, intro_bars=0, ending_bars=1, position="only",
+                    duration_s=duration_s, intensity=tuple(intensity), levels=_levels(intensity, d.momentum),
+                    sections=sections)
+
+
+def _song_chords(d: Descriptor, song: Song, *, tonic_pc: int) -> ChordPlan:
+    """The song's chords as halves, re-voiced in the descriptor's chord style (jazz sevenths,
+    rock power chords ...); the bass leads to the next chord's root."""
+    flat = [(i, beat, chord) for i, bar in enumerate(song.bars) for beat, chord in bar]
+    bars: list[list[Half]] = [[] for _ in song.bars]
+    for k, (i, beat, c) in enumerate(flat):
+        nxt = flat[k + 1][2] if k + 1 < len(flat) else c
+        end = flat[k + 1][1] if k + 1 < len(flat) and flat[k + 1][0] == i else 4.0
+        chord = Chord(c.label, (c.root_pc - tonic_pc) % 12, c.quality, tuple(c.intervals))
+        pcs = [(c.root_pc + iv) % 12 for iv in styled(chord, d.chord_style, d.mode)]
+        bars[i].append(Half(chord, c.root_pc % 12, pcs, float(beat), float(end), nxt.root_pc % 12))
+    return ChordPlan(tuple(tuple(b) for b in bars))
+
+
+def _write_melody(s: _Score) -> None:
+    """The song's melody on the lead, at its beats (swung where the genre swings), its
+    velocity between the song's and the band's dynamics."""
+    ctx, inst = s.ctx, s.parts["lead"]
+    for b0, b1, pitch, velocity in s.melody:
+        bar = int(b0 // 4)
+        if bar < 0 or bar >= s.form.n_bars:
+            continue
+        t0 = ctx.t(bar, b0 - 4 * bar)
+        t1 = t0 + max(0.05, (b1 - b0) * ctx.beat_s * 0.95)
+        vel = int(np.clip(0.5 * velocity + 0.5 * ctx.vel(0.9, s.form.intensity[bar]), 30, 120))
+        _note(inst, pitch, t0, t1, vel)
+
+
+def compose_song(descriptor: Descriptor, song: Song, *, tempo_bpm: float, band: str | None = None, seed: int = 0,
+                 lead_program: int | None = None, lead_fallback: int | None = None) -> Arrangement:
+    """Arrange a given song (a cover): its bars, chords, intensities and melody, played by the
+    descriptor's band in its grooves, comping rhythms, bass style and chord style at
+    ``tempo_bpm``. The lead plays the melody (on ``lead_program`` when given, else the band's
+    lead, else ``lead_fallback``); a song without a melody (sung by a kept vocal) has no lead."""
+    duration_s = len(song.bars) * 4 * 60.0 / tempo_bpm if tempo_bpm > 0 else 0.0
+    _check_request(duration_s=duration_s, tempo_bpm=tempo_bpm, tonic=song.tonic, seed=seed, position="only")
+    rng = np.random.default_rng([int(seed), 19] + [ord(c) for c in descriptor.name])
+    band = _pick_band(descriptor, band, rng)
+    programs = dict(descriptor.bands[band])
+    if lead_program is not None:
+        programs["lead"] = int(lead_program)
+    elif programs.get("lead") is None and lead_fallback is not None:
+        programs["lead"] = int(lead_fallback)
+    if not song.melody:
+        programs.pop("lead", None)
+    if song.melody and programs.get("lead") is None:
+        raise OptionError(f"The {band} band of {descriptor.name} has no lead to play the melody: name an instrument.")
+    ctx = _Ctx(descriptor, tempo_bpm, PITCH_CLASSES.index(song.tonic), rng)
+    form = _song_form(descriptor, song, bar_s=ctx.bar_s)
+    parts = _parts(descriptor, programs, rng)
+    chords = _song_chords(descriptor, song, tonic_pc=ctx.tonic)
+    score = _Score(ctx, form, chords, ([], []), parts, melody=tuple(song.melody) if song.melody else None)
+    _write(score)
+    if score.melody:
+        _write_melody(score)
+    return _arrangement(descriptor, band, programs, parts, form, tempo_bpm=tempo_bpm, tonic=song.tonic)

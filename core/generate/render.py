@@ -217,6 +217,15 @@ def _region_audio(arr: Arrangement, d, sr: int, stems: list[np.ndarray] | None =
     return mix_region(placed, genre=d.genre, reverb=d.reverb, kick_times_s=kicks, sr=sr)
 
 
+def mix_arrangement(arr: Arrangement, descriptor, *, sample_rate: int = SAMPLE_RATE, parallel: bool | None = None) -> np.ndarray:
+    """One arrangement synthesised and mixed as a region is (stereo, before the master), with its
+    release tail; the role stems on two processes for long pieces (``parallel`` None)."""
+    jobs = _jobs(arr, sample_rate)
+    if parallel is None:
+        parallel = arr.duration_s >= PARALLEL_MIN_S
+    return _region_audio(arr, descriptor, sample_rate, _run_jobs(jobs, parallel=parallel), jobs)
+
+
 def _region_midi(arr: Arrangement, region_id: str, start_s: float) -> list[pretty_midi.Instrument]:
     """The region's instruments moved to its start; the drum channel's program is the kit
     (bank 128 in the soundfont; a GS/GM2 kit select for a DAW)."""
