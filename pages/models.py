@@ -13,11 +13,19 @@ from core.plots import confusion_figure, distance_figure, embedding_figure, metr
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download
 from pages.ui.text import message, plain
+from pages.ui.train_folder import train_folder_form
 from pages.ui.widgets import cached_model
 
 through_navigation()
 
 PUBLISHED = "Published figures"  # the study is named in the docs, not on the page
+
+
+def _end() -> None:
+    """The page ends early (nothing to compare): the training form still comes last."""
+    train_folder_form()
+    st.stop()
+
 
 st.title("Models")
 st.caption("The descriptor classifiers, measured on renders they never saw in training (split by render, "
@@ -27,7 +35,7 @@ names = list_models()
 if not names:
     st.info("No models yet. Make a corpus and train one: `python -m core corpus --per-descriptor 6 --out "
             "build/corpus` then `python -m core train --corpus build/corpus --estimator mlp` (see README).")
-    st.stop()
+    _end()
 chosen = st.multiselect("Models to compare", names, default=names, key="models_chosen")
 models = []
 for n in chosen:
@@ -36,7 +44,7 @@ for n in chosen:
     except StudioError as exc:
         st.error(f"{plain(n)}: {message(exc)}")
 if not models:
-    st.stop()
+    _end()
 
 st.subheader("Accuracy on held-out renders")
 st.dataframe(accuracy_table(models).rename(columns={STUDY_COLUMN: PUBLISHED}).style.format("{:.3f}"),
@@ -71,3 +79,5 @@ if model.extras:
         st.plotly_chart(distance_figure(model, names=subset), key="distance_chart")
         download("Distance matrix CSV", distance_table(model, names=subset).to_csv(),
                  f"{model.name}_descriptor_distances.csv", CSV, key="distance_csv")
+
+train_folder_form()
