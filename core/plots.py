@@ -527,3 +527,101 @@ def real_genre_figure(table: pd.DataFrame, *, duration_s: float) -> go.Figure:
     fig.update_layout(title="Genre heard by the real-music model (GTZAN's 10 genres), per window", height=320,
                       margin=dict(l=80, r=20, t=50, b=40), xaxis=clock_axis(duration_s))
     return fig
+
+
+# ---------------------------------------------------------------------------- covers
+def _note_lines(notes) -> tuple[list, list, list]:
+    """x, y, hover text of notes as horizontal segments (None between them: one trace for all)."""
+    x, y, text = [], [], []
+    for n in notes:
+        name = f"{PITCH_CLASSES[n.pitch % 12]}{n.pitch // 12 - 1}"
+        x += [n.start_s, n.end_s, None]
+        y += [n.pitch, n.pitch, None]
+        text += [f"{name} at {n.start_s:.2f} s", f"{name} until {n.end_s:.2f} s", None]
+    return x, y, text
+
+
+def leadsheet_figure(sheet, samples: np.ndarray, sample_rate: int, *, columns: int = 1200) -> go.Figure:
+    """A lead sheet over the track's waveform on one time axis: the waveform with the form's
+    sections, then a piano roll of the melody and the bass with the chords written above it."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.25, 0.75])
+    edges, lo, hi = min_max_envelope(samples, columns=columns)
+    t = edges / float(sample_rate)
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color="#888", width=0.5), showlegend=False,
+                             hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(color="#888", width=0.5), fill="tonexty",
+                             showlegend=False, hoverinfo="skip"), row=1, col=1)
+    colours = label_colors([label for _, _, label in sheet.sections])
+    for start, end, label in sheet.sections:
+        fig.add_vrect(x0=start, x1=end, fillcolor=colours[label], opacity=0.18, line_width=0, row=1, col=1)
+    for name, notes, colour, width in (("melody", sheet.melody, PALETTE[0], 5), ("bass", sheet.bass, PALETTE[1], 4)):
+        x, y, text = _note_lines(notes)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=width), name=name,
+                                 hovertemplate="%{text}<extra>" + name + "</extra>", text=text), row=2, col=1)
+    top = max([n.pitch for n in sheet.melody] + [72]) + 3
+    chords = [(s, label) for s, _, label in sheet.chord_segments() if label != "N"]
+    fig.add_trace(go.Scatter(x=[s for s, _ in chords], y=[top] * len(chords), mode="text",
+                             text=[label.replace(":maj", "").replace(":min", "m") for _, label in chords],
+                             textposition="middle right", textfont=dict(size=10), name="chords",
+                             hovertemplate="%{text} from %{x:.1f} s<extra>chord</extra>"), row=2, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], showticklabels=False, row=1, col=1)
+    fig.update_yaxes(title_text="pitch (MIDI)", range=[min([n.pitch for n in sheet.bass] + [36]) - 2, top + 3], row=2, col=1)
+    fig.update_xaxes(**{k: v for k, v in clock_axis(samples.shape[0] / float(sample_rate)).items() if k != "title"})
+    fig.update_xaxes(title_text="time (m:ss)", row=2, col=1)
+    fig.update_layout(height=420, margin=dict(l=20, r=20, t=20, b=35), legend=dict(orientation="h", y=1.08))
+    return fig
+
+
+def taste_colors(genres) -> dict[str, str]:
+    """A colour per genre of a taste profile, the same in every chart (by name; ``unknown`` grey)."""
+    colors = label_colors(sorted({str(g) for g in genres} - {"unknown"}))
+    return dict(colors, unknown="#9a9a9a")
+
+
+def taste_distribution_figure(summary: Mapping) -> go.Figure:
+    """A taste profile (``TasteProfile.summary()``, profile.json): the share of tracks per genre of
+    the real-music model (left) and, per catalog genre, the share of tracks and the taste weight
+    with the library's cover targets marked (right)."""
+    genres = list(summary.get("genres", []))
+    catalog = list(summary.get("catalog_genres", []))
+    targets = {t["genre"] for t in summary.get("cover_targets", [])}
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.18,
+                        subplot_titles=("Tracks per genre (real-music model)", "Catalog genres: tracks and taste"))
+    colors = taste_colors(g["genre"] for g in genres)
+    fig.add_trace(go.Bar(y=[g["genre"] for g in genres], x=[g["share"] for g in genres], orientation="h",
+                         marker_color=[colors[g["genre"]] for g in genres], customdata=[g["tracks"] for g in genres],
+                         hovertemplate="%{y}: %{x:.0%} of the tracks (%{customdata})<extra></extra>", showlegend=False),
+                  row=1, col=1)
+    names = [c["genre"] + (" (cover target)" if c["genre"] in targets else "") for c in catalog]
+    fig.add_trace(go.Bar(y=names, x=[c["share"] for c in catalog], orientation="h", name="share of tracks",
+                         marker_color=PALETTE[0], hovertemplate="%{y}: %{x:.0%} of the tracks<extra></extra>"),
+                  row=1, col=2)
+    fig.add_trace(go.Bar(y=names, x=[c["taste_weight"] for c in catalog], orientation="h", name="taste weight",
+                         marker_color=PALETTE[1], hovertemplate="%{y}: taste weight %{x:.2f}<extra></extra>"),
+                  row=1, col=2)
+    rows = max(len(genres), len(catalog), 1)
+    fig.update_layout(height=120 + 26 * rows, barmode="group", margin=dict(l=150, r=20, t=50, b=40),
+                      legend=dict(orientation="h", y=-0.15))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+def taste_map_figure(points: pd.DataFrame) -> go.Figure:
+    """The library in embedding space (``TasteProfile.map_points()``): a point per track on the
+    first two principal components of its mean musicnn embedding, coloured by genre; the file,
+    descriptor and cover target on hover."""
+    explained = list(points.attrs.get("explained", [0.0, 0.0])) + [0.0, 0.0]
+    fig = go.Figure()
+    colors = taste_colors(points["genre"])
+    for genre, group in points.groupby("genre", sort=True):
+        fig.add_trace(go.Scatter(
+            x=group["pc1"], y=group["pc2"], mode="markers", name=str(genre), marker=dict(size=11, color=colors[genre]),
+            customdata=np.stack([group["file"], group["descriptor"], group["cover_target"]], axis=1),
+            hovertemplate="%{customdata[0]}<br>" + str(genre) + " · %{customdata[1]}<br>cover target: "
+                          "%{customdata[2]}<extra></extra>"))
+    fig.update_layout(title="The library in musicnn's embedding space (PCA of each track's mean)", height=460,
+                      margin=dict(l=60, r=20, t=50, b=50),
+                      xaxis=dict(title=f"component 1 ({explained[0]:.0%} of the variance)", zeroline=False),
+                      yaxis=dict(title=f"component 2 ({explained[1]:.0%} of the variance)", zeroline=False))
+    return fig

@@ -32,6 +32,7 @@ from core.cli.compare import add_compare
 from core.cli.cover import add_cover
 from core.cli.export import add_export
 from core.cli.leadsheet import add_leadsheet
+from core.cli.taste import add_taste
 from core.cli.train_folder import add_train_folder
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
 from core.describe.describe import Description, describe
@@ -509,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_analyze, _add_render, _add_examples, _add_corpus, _add_train, _add_separate, _add_loop,
                 _add_levels, add_leadsheet, add_cover, add_compare, add_export, add_train_folder):
         add(sub)
+    add_taste(sub)
     for command in sub.choices.values():  # also after the command: python -m core analyze ... --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
