@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 import time
 from pathlib import Path
+
+import jsonschema
 
 from core.errors import StoreError
 
@@ -78,3 +81,14 @@ def atomic_write(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def read_checked_json(path: Path, *, schema: dict, error: type, what: str):
+    """A JSON data file checked against a JSON schema; ``error`` (a StudioError class) with
+    ``what`` and the first line of the problem when it is missing, not JSON or does not fit."""
+    try:
+        raw = json.loads(Path(path).read_text())
+        jsonschema.validate(raw, schema)
+    except (OSError, ValueError, jsonschema.ValidationError) as exc:
+        raise error(f"{what} in {Path(path).name} cannot be used ({str(exc).splitlines()[0][:200]}).") from None
+    return raw

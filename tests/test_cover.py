@@ -18,6 +18,7 @@ from core.covers.arrange import CoverError, load_cover_rules, song_from_sheet
 from core.covers.cover import CoverOptions, make_cover
 from core.covers.leadsheet import LeadSheet
 from core.covers.songs import known_song
+from core.errors import StudioError
 from core.separation import DEFAULT_MODEL, model_availability
 from core.store.store import Store
 from tests.conftest import wav_bytes
@@ -101,6 +102,17 @@ def test_keeping_the_vocals_drops_the_lead_and_sings_the_stem(stored):
     assert cover.recipe["melody"] == "original vocals"
     assert all(i.name != "lead" for i in cover.render.midi.instruments)
     assert cover.render.peak_dbfs <= -0.9 and np.isfinite(cover.render.loudness_lufs)
+
+
+@pytest.mark.skipif(bool(model_availability()[DEFAULT_MODEL]), reason="Spleeter weights not here (make weights)")
+def test_a_timbre_cover_of_an_instrumental_says_there_is_no_vocal_line(stored):
+    """The timbre transfer itself is measured in tests/test_timbre.py; here: an instrumental
+    song's vocal stem holds no sung line, and the cover says what to do instead."""
+    store, track, _ = stored
+    with pytest.raises(CoverError, match="cannot be re-played on violin.*instrument play the melody"):
+        make_cover(track, options=CoverOptions(genre="pop", timbre="violin"), store=store)
+    with pytest.raises(StudioError, match="violin"):
+        CoverOptions(genre="pop", timbre="kazoo")
 
 
 # ------------------------------------------------------------------ the arrangement rules

@@ -16,6 +16,7 @@ import pretty_midi
 from core.cli.inputs import open_track
 from core.covers.arrange import load_cover_rules
 from core.covers.cover import CoverOptions, make_cover
+from core.covers.timbre import instruments
 from core.errors import OptionError
 from core.io import atomic_write
 from core.progress import terminal_bar
@@ -37,7 +38,7 @@ def melody_program(name: str | None) -> int | None:
 def cmd_cover(args) -> int:
     options = CoverOptions(genre=args.genre, descriptor=args.descriptor, tempo_bpm=args.tempo_bpm,
                            keep_vocals=args.keep_vocals, melody_program=melody_program(args.melody_instrument),
-                           seed=args.seed)
+                           seed=args.seed, timbre=args.timbre)
     path = Path(args.track)
     track, store = open_track(path, data_dir=args.data_dir, no_store=args.no_store)
     with terminal_bar(path.name, enabled=not args.quiet) as bar:
@@ -66,6 +67,8 @@ def add_cover(sub) -> None:
                         help="sing the original vocal (separated, warped onto the new tempo) over the new band")
     melody.add_argument("--melody-instrument", default=None,
                         help="General MIDI instrument for the melody, name or number (default: the band's lead)")
+    melody.add_argument("--timbre", choices=instruments(), default=None,
+                        help="re-play the original vocal line on this instrument (a timbre transfer)")
     cv.add_argument("--descriptor", default=None, help="a descriptor of the genre (default: the one that suits the song)")
     cv.add_argument("--tempo-bpm", type=float, default=None, help="the cover's tempo (default: moved toward the genre)")
     cv.add_argument("--seed", type=int, default=0, help="same seed, same cover (default 0)")

@@ -16,13 +16,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
 import librosa
 import mir_eval
 import numpy as np
@@ -32,6 +30,7 @@ from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM
 from core.errors import StudioError
 from core.generate.catalog import Descriptor
 from core.generate.compose import Song, SongChord
+from core.io import read_checked_json
 from core.paths import ASSETS
 
 COVER_RULES_PATH = ASSETS / "cover_rules.json"
@@ -42,6 +41,8 @@ MIN_MELODY_NOTES = 8
 #: differ by less than FLAT_DB in loudness is played at FLAT_INTENSITY throughout.
 QUIET_INTENSITY, LOUD_INTENSITY = 0.45, 1.0
 FLAT_DB, FLAT_INTENSITY = 1.5, 0.8
+#: Playing a song at its half or double tempo counts as this far (octaves) from a genre's range.
+FOLD_PENALTY_OCTAVES = 0.5
 
 
 class CoverError(StudioError):
@@ -83,11 +84,7 @@ class GenreRule:
 @lru_cache(maxsize=4)
 def load_cover_rules(path: Path = COVER_RULES_PATH) -> dict[str, GenreRule]:
     """Genre -> :class:`GenreRule`, checked against :data:`RULES_SCHEMA` (CoverError if not)."""
-    try:
-        raw = json.loads(Path(path).read_text())
-        jsonschema.validate(raw, RULES_SCHEMA)
-    except (OSError, ValueError, jsonschema.ValidationError) as exc:
-        raise CoverError(f"The cover rules in {Path(path).name} cannot be used ({str(exc).splitlines()[0][:200]}).") from None
+    raw = read_checked_json(path, schema=RULES_SCHEMA, error=CoverError, what="The cover rules")
     return {g: GenreRule(**r) for g, r in raw["genres"].items()}
 
 
@@ -99,11 +96,16 @@ def genre_rule(genre: str, rules: dict[str, GenreRule] | None = None) -> GenreRu
 
 
 # ----------------------------------------------------------------------------- choices
+def _gap(t: float, lo: float, hi: float) -> float:
+    """How far (in octaves) a tempo lies outside a range."""
+    return 0.0 if lo <= t <= hi else min(abs(math.log2(t / lo)), abs(math.log2(t / hi)))
+
+
 def _folded(tempo_bpm: float, lo: float, hi: float) -> float:
-    """The song's tempo, its half or its double: whichever lies nearest the range (in octaves)."""
-    def gap(t):
-        return 0.0 if lo <= t <= hi else min(abs(math.log2(t / lo)), abs(math.log2(t / hi)))
-    return min((tempo_bpm * f for f in (1.0, 0.5, 2.0)), key=gap)
+    """The song's tempo, its half or its double: whichever lies nearest the range (in octaves),
+    a half or double counted FOLD_PENALTY_OCTAVES further (a song keeps its own pulse when it can)."""
+    return min((tempo_bpm * f for f in (1.0, 0.5, 2.0)),
+               key=lambda t: _gap(t, lo, hi) + (FOLD_PENALTY_OCTAVES if t != tempo_bpm else 0.0))
 
 
 def choose_descriptor(descriptors: list[Descriptor], *, tempo_bpm: float, mode: str, prefer=()) -> Descriptor:
@@ -117,7 +119,8 @@ def choose_descriptor(descriptors: list[Descriptor], *, tempo_bpm: float, mode: 
     def cost(d: Descriptor):
         lo, hi = d.tempo_bpm
         t = _folded(tempo_bpm, lo, hi)
-        return (rank.get(d.subgenre, len(rank)), d.mode != mode, abs(math.log2(t / ((lo + hi) / 2))), d.name)
+        fold = FOLD_PENALTY_OCTAVES if t != tempo_bpm else 0.0
+        return (rank.get(d.subgenre, len(rank)), d.mode != mode, abs(math.log2(t / ((lo + hi) / 2))) + fold, d.name)
     return min(descriptors, key=cost)
 
 

@@ -4,7 +4,8 @@ The stages (each reported to ``progress``): the lead sheet (:mod:`core.covers.le
 separation, beats, chords, melody), the arrangement (:mod:`core.covers.arrange` and
 :func:`core.generate.compose.compose_song`: the song's form, chords, dynamics and melody
 played by the target genre's band), the synthesis and the genre's mix (the render engine), and,
-with ``keep_vocals``, the original vocal stem warped beat by beat onto the new tempo
+with ``keep_vocals`` (or ``timbre``: re-played by an instrument, :mod:`core.covers.timbre`),
+the original vocal stem warped beat by beat onto the new tempo
 (pedalboard's time stretch with a stretch factor that follows the song's beats) and mixed by
 the genre's vocal rule (``assets/cover_rules.json``). The master brings it to -14 LUFS with a
 -1 dBFS ceiling, as every render.
@@ -17,7 +18,7 @@ original; its recipe (``Cover.recipe``: everything needed to make it again) is s
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import librosa
 import numpy as np
@@ -37,6 +38,7 @@ from core.covers.arrange import (
     song_from_sheet,
 )
 from core.covers.leadsheet import LeadSheet, LeadSheetOptions, lead_sheet, leadsheet_key
+from core.covers.timbre import TimbreError, timbre, timbre_transfer
 from core.errors import OptionError, SeparationError
 from core.generate.catalog import load_catalog
 from core.generate.compose import compose_song
@@ -47,7 +49,9 @@ from core.separation import separate
 from core.version import __version__
 
 #: Bump when a change alters the cover made of the same track with the same options.
-COVER_VERSION = 1
+COVER_VERSION = 2
+#: The melody's lead sits this much above its usual place in the band (dB): a cover features the tune.
+MELODY_BOOST_DB = 4.0
 STORE_KIND = "covers"
 
 
@@ -56,7 +60,9 @@ class CoverOptions:
     """genre: a catalog genre; descriptor: one of its descriptors (None: the one that suits the
     song); tempo_bpm: None moves the song's tempo toward the genre; keep_vocals: the original
     vocal sings over the new band (else a lead instrument plays the melody: ``melody_program``,
-    a General MIDI program, or the band's lead); band: one of the descriptor's bands; seed."""
+    a General MIDI program, or the band's lead); timbre: the vocal line re-played by an instrument
+    of ``assets/timbres.json`` over the new band (a timbre transfer, :mod:`core.covers.timbre`);
+    band: one of the descriptor's bands; seed."""
 
     genre: str
     descriptor: str | None = None
@@ -65,12 +71,22 @@ class CoverOptions:
     melody_program: int | None = None
     band: str | None = None
     seed: int = 0
+    timbre: str | None = None
 
     def __post_init__(self):
+        if self.timbre is not None:
+            timbre(self.timbre)  # TimbreError naming the instruments when it is not one
+            if self.melody_program is not None:
+                raise OptionError("Choose either an instrument to play the melody or a timbre for the vocal line, not both.")
         if self.melody_program is not None and not 0 <= int(self.melody_program) <= 127:
             raise OptionError(f"The melody instrument must be a General MIDI program 0-127 (got {self.melody_program}).")
         if not isinstance(self.seed, (int, np.integer)) or not 0 <= int(self.seed) < 2**32:
             raise OptionError(f"The seed must be a whole number from 0 to 4294967295 (got {self.seed}).")
+
+    @property
+    def sung(self) -> bool:
+        """The original vocal line carries the melody (as it is, or re-played by a timbre)."""
+        return self.keep_vocals or self.timbre is not None
 
 
 @dataclass(frozen=True)
@@ -151,13 +167,22 @@ def vocal_bus(vocal: np.ndarray, sr: int, band: np.ndarray, rule) -> np.ndarray:
     return (stereo.T * np.float32(10 ** ((band_lufs + float(v["gain_db"]) - vocal_lufs) / 20))).astype(np.float32)
 
 
-def _with_vocals(track, sheet: LeadSheet, mix: np.ndarray, arr, rule, store, progress, *, scale: float) -> np.ndarray:
-    """The band's mix with the original vocal warped onto it (a song beat lasts ``scale`` cover beats)."""
+def _with_vocals(track, sheet: LeadSheet, mix: np.ndarray, arr, rule, store, progress, *, scale: float,
+                 instrument: str | None = None) -> np.ndarray:
+    """The band's mix with the original vocal (re-played by ``instrument`` when given) warped
+    onto it (a song beat lasts ``scale`` cover beats)."""
     try:
         stems = separate(track, store=store, progress=progress)
     except SeparationError as exc:
-        raise CoverError(f"The original vocals cannot be kept: {exc}") from None
-    vocal = librosa.resample(_mono(stems["vocals"]), orig_sr=track.sample_rate, target_sr=SAMPLE_RATE)
+        raise CoverError(f"The original vocals cannot be used: {exc}") from None
+    line = _mono(stems["vocals"])
+    if instrument is not None:
+        try:
+            line = timbre_transfer(line, track.sample_rate, instrument=instrument, fit_range=True, store=store)
+        except TimbreError as exc:
+            raise CoverError(f"The vocal line cannot be re-played on {instrument.replace('_', ' ')}: {exc} "
+                             "Let an instrument play the melody instead.") from None
+    vocal = librosa.resample(line, orig_sr=track.sample_rate, target_sr=SAMPLE_RATE)
     grid = bar_grid(sheet, scale=scale)
     warped = warp_to_grid(vocal, SAMPLE_RATE, beats_s=grid.beats_s, origin_s=float(grid.bar_times_s()[0]),
                           beat_s=60.0 * scale / arr.tempo_bpm, length=mix.shape[0])
@@ -175,25 +200,36 @@ def _midi(arr) -> pretty_midi.PrettyMIDI:
     return pm
 
 
+def _melody_words(options: CoverOptions, arr) -> str:
+    if options.timbre:
+        return f"the vocal line on {options.timbre.replace('_', ' ')}"
+    if options.keep_vocals:
+        return "original vocals"
+    return f"GM program {arr.roles['lead'].program}" if "lead" in arr.roles else "none"
+
+
 def _compute(track, options: CoverOptions, sheet: LeadSheet, report, store, progress) -> Cover:
     rule = genre_rule(options.genre)
-    check_sheet(sheet, with_melody=not options.keep_vocals)
+    check_sheet(sheet, with_melody=not options.sung)
     catalog = load_catalog()
     d = _descriptor(options, sheet, catalog, rule)
     tempo, scale = cover_tempo_bpm(float(sheet.tempo_bpm), d, rule)
     if options.tempo_bpm:
         tempo = float(options.tempo_bpm)
     song = song_from_sheet(sheet, _mono(track.samples), track.sample_rate, rule=rule,
-                           with_melody=not options.keep_vocals, scale=scale)
+                           with_melody=not options.sung, scale=scale)
     report(0.55, f"Arranging for {d.name.replace('_', ' ')} at {tempo:g} BPM")
     lead = options.melody_program
+    if song.melody:
+        d = replace(d, mix_db={**d.mix_db, "lead": d.mix_db.get("lead", 0.0) + MELODY_BOOST_DB})
     arr = compose_song(d, song, tempo_bpm=tempo, band=options.band, seed=int(options.seed), lead_program=lead,
                        lead_fallback=rule.melody_program)
     report(0.6, "Synthesising and mixing")
     mix = mix_arrangement(arr, d, sample_rate=SAMPLE_RATE)
-    if options.keep_vocals:
-        report(0.85, "Fitting the original vocals onto the new band")
-        mix = _with_vocals(track, sheet, mix, arr, rule, store, scaled(progress, 0.85, 0.9), scale=scale)
+    if options.sung:
+        report(0.85, f"Fitting the original vocals onto the new band{' as ' + options.timbre if options.timbre else ''}")
+        mix = _with_vocals(track, sheet, mix, arr, rule, store, scaled(progress, 0.85, 0.9), scale=scale,
+                           instrument=options.timbre)
     report(0.92, "Mastering")
     audio, lufs, peak = master(mix, SAMPLE_RATE, brightness=d.brightness)
     timeline = single_region(d.name, duration_s=arr.duration_s, tempo_bpm=tempo, tonic=song.tonic, band=arr.band,
@@ -205,9 +241,8 @@ def _compute(track, options: CoverOptions, sheet: LeadSheet, report, store, prog
                     regions=(region,), loudness_lufs=lufs, peak_dbfs=peak, versions=versions)
     recipe = {"format": "studio-cover", "version": COVER_VERSION, "options": asdict(options),
               "genre": options.genre, "descriptor": d.name, "band": arr.band, "tempo_bpm": tempo,
-              "source_tempo_bpm": sheet.tempo_bpm, "beats_per_song_beat": scale, "key": sheet.key, "bars": len(song.bars),
-              "melody_notes": len(song.melody), "melody": "original vocals" if options.keep_vocals else
-              f"GM program {arr.roles['lead'].program}" if "lead" in arr.roles else "none",
+              "source_tempo_bpm": sheet.tempo_bpm, "beats_per_song_beat": scale, "key": sheet.key,
+              "bars": len(song.bars), "melody_notes": len(song.melody), "melody": _melody_words(options, arr),
               "approach": rule.approach, "drop": rule.drop, "loudness_lufs": lufs, "peak_dbfs": peak,
               "track_hash": track.content_hash, "warnings": list(sheet.warnings), "versions": versions}
     return Cover(render=render, sheet=sheet, recipe=recipe)
@@ -218,7 +253,7 @@ def make_cover(track, *, options: CoverOptions, sheet_options: LeadSheetOptions 
     """A cover of ``track`` (a ``core.audio.load.Track``) in ``options.genre``; see the module
     docstring. With a ``store`` it is kept (and a second call with the same track and options is
     a lookup), linked to the track as a ``cover`` version. CoverError when the song has no pulse,
-    no melody (unless ``keep_vocals``), is shorter than 10 s, or the genre is unknown."""
+    no melody (unless the vocal line is kept), is shorter than 10 s, or the genre is unknown."""
     if not isinstance(options, CoverOptions):
         raise OptionError("options must be a CoverOptions.")
     genre_rule(options.genre)  # an unknown genre and a short clip are refused before any work
