@@ -2,7 +2,7 @@
 
 The pages are the files in pages/; each opens through this navigation, also when its URL is
 the first request after a server start (see pages/ui/entry.py). URL paths are the file names:
-/segments, /stems, /render, /listen, /taste, /share, /loop, /models; Analyze is "/".
+/segments, /stems, /render, /covers, /listen, /taste, /share, /loop, /models; Analyze is "/".
 The page icon is an image in assets/ (served by the app): a ``:material/...:`` page icon makes the
 browser fetch the favicon from Google's font server, which fails offline, and emoji need an emoji
 font the machine may lack. The navigation has no icons, for the same reason.
@@ -23,6 +23,7 @@ pages = [
     st.Page("pages/segments.py", title="Segments"),
     st.Page("pages/stems.py", title="Stems"),
     st.Page("pages/render.py", title="Render"),
+    st.Page("pages/covers.py", title="Covers"),
     st.Page("pages/listen.py", title="Listen"),
     st.Page("pages/taste.py", title="Taste"),
     st.Page("pages/share.py", title="Share"),

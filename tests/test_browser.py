@@ -331,6 +331,37 @@ def test_stems_page_separates_and_plays(browser, server, wav_30s):
 
 
 @pytest.mark.browser
+def test_covers_page_makes_a_cover_and_plays_it_beside_the_original(browser, server, tmp_path):
+    """Upload a song on the Covers page, make a jazz cover, and get the synchronised player (its
+    versions load), the lead sheet figure and the downloads."""
+    import soundfile as sf
+
+    from core.covers.songs import known_song
+
+    song = known_song(progression="jazz", bars=8, tempo_bpm=112.0, seed=31)
+    wav = tmp_path / "song for a cover.wav"
+    sf.write(wav, song.audio, song.sample_rate, subtype="PCM_16")
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{server}/covers")
+        page.get_by_role("heading", name="Covers").wait_for()
+        page.locator(UPLOAD_INPUT).set_input_files(str(wav))
+        page.get_by_role("button", name="Make the cover").click(timeout=ANALYSIS_TIMEOUT_MS)
+        page.get_by_role("button", name="Recipe (JSON)").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        frame = _player_frame(page, testid="multi-player")
+        frame.wait_for_function("() => [...document.querySelectorAll('audio')].length >= 3 && "
+                                "[...document.querySelectorAll('audio')].every((a) => a.readyState >= 1)",
+                                timeout=30_000)
+        assert page.get_by_role("button", name="Cover (WAV)").count() == 1
+        assert page.locator(".js-plotly-plot").count() >= 1
+        _assert_no_traceback(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 def test_loop_page_runs_the_loop(browser, server, tmp_path):
     """Upload a reference on the Loop page, run one variation, and see the charts and exports."""
     import soundfile as sf

@@ -32,6 +32,7 @@ from core.cli.compare import add_compare
 from core.cli.cover import add_cover
 from core.cli.export import add_export
 from core.cli.leadsheet import add_leadsheet
+from core.cli.similarity import add_cover_similarity
 from core.cli.taste import add_taste
 from core.cli.train_folder import add_train_folder
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
@@ -508,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help=f"tracebacks of unexpected failures (or {ENV_DEBUG}=1)")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_analyze, _add_render, _add_examples, _add_corpus, _add_train, _add_separate, _add_loop,
-                _add_levels, add_leadsheet, add_cover, add_compare, add_export, add_train_folder):
+                _add_levels, add_leadsheet, add_cover_similarity, add_cover, add_compare, add_export, add_train_folder):
         add(sub)
     add_taste(sub)
     for command in sub.choices.values():  # also after the command: python -m core analyze ... --debug

@@ -71,10 +71,28 @@ def _melody_bar(rng, root: int, bitmap: np.ndarray, t0: float, beat_s: float) ->
     return out
 
 
+#: Pitch-class names of transposed chord labels.
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def transposed_label(label: str, semitones: int) -> str:
+    """A Harte chord label moved by ``semitones`` ("C:maj", 2 -> "D:maj"; "N" stays)."""
+    root, sep, quality = label.partition(":")
+    if root == "N" or semitones % 12 == 0:
+        return label
+    pitch_class = (mir_eval.chord.pitch_class_to_semitone(root) + semitones) % 12
+    return SHARP_NAMES[pitch_class] + sep + quality
+
+
+
 def known_song(*, progression: str = "pop", bars: int = 8, tempo_bpm: float = 100.0, seed: int = 0,
                drums: bool = True, chord_program: int = 0, lead_program: int = 73, lead: bool = True,
-               accompaniment: bool = True, sample_rate: int = 22050) -> KnownSong:
-    """A short song in 4/4 with the chords of ``PROGRESSIONS[progression]`` (one per bar, looped)."""
+               accompaniment: bool = True, sample_rate: int = 22050, transpose_semitones: int = 0) -> KnownSong:
+    """A short song in 4/4 with the chords of ``PROGRESSIONS[progression]`` (one per bar, looped).
+
+    ``transpose_semitones`` moves every pitched note (and the chord labels) by that many
+    semitones after the song is written: the same song in another key, note for note.
+    """
     rng = np.random.default_rng(seed)
     beat_s = 60.0 / tempo_bpm
     pm = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
@@ -99,6 +117,13 @@ def known_song(*, progression: str = "pop", bars: int = 8, tempo_bpm: float = 10
             t = t0 + b * beat_s
             for pitch, vel in ((36 if b % 2 == 0 else 38, 100), (42, 60)):
                 drum_i.notes.append(pretty_midi.Note(vel, pitch, t, t + 0.1))
+    if transpose_semitones:
+        shift = int(transpose_semitones)
+        for n in chords_i.notes:
+            n.pitch += shift
+        melody = [Note(n.pitch + shift, n.start_s, n.end_s, n.velocity) for n in melody]
+        bass = [Note(n.pitch + shift, n.start_s, n.end_s, n.velocity) for n in bass]
+        labels = [transposed_label(label, shift) for label in labels]
     _balance({chords_i: 0.0, lead_i: 6.0, bass_i: 0.0, drum_i: 0.0})
     lead_i.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start_s, n.end_s) for n in melody]
     bass_i.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start_s, n.end_s) for n in bass]
