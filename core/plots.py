@@ -516,14 +516,24 @@ def overlay_figure(reference, render, *, segments: pd.DataFrame | None = None, c
 
 def real_genre_figure(table: pd.DataFrame, *, duration_s: float) -> go.Figure:
     """The real-music genre model's probabilities per window (a row per GTZAN genre), with the
-    window's strongest musicnn tags on hover."""
+    window's strongest musicnn tags on hover. Windows the model calls unknown (``real_unknown``:
+    unlike the music it learnt from, or silent) are a grey cell in a row "unknown" on top, their
+    genre rows left empty."""
     genres = [c[2:] for c in table.columns if c.startswith("p_")]
     centres = ((table["start_s"] + table["end_s"]) / 2).to_numpy()
-    z = np.stack([table[f"p_{g}"].to_numpy() for g in genres]) if genres else np.zeros((0, len(table)))
+    unknown = table["real_unknown"].to_numpy(dtype=bool) if "real_unknown" in table else np.zeros(len(table), bool)
+    z = np.stack([table[f"p_{g}"].to_numpy(dtype=float) for g in genres]) if genres else np.zeros((0, len(table)))
+    z[:, unknown] = np.nan
     tags = np.tile(table["tags"].astype(str).to_numpy(), (len(genres), 1))
     fig = go.Figure(go.Heatmap(z=z, x=centres, y=genres, customdata=tags, colorscale="Blues", zmin=0, zmax=1,
-                               colorbar=dict(title="prob.", thickness=10),
+                               colorbar=dict(title="prob.", thickness=10), hoverongaps=False,
                                hovertemplate="%{x:.0f} s · %{y} %{z:.2f}<br>tags: %{customdata}<extra></extra>"))
+    if unknown.any():
+        fig.add_trace(go.Heatmap(z=[np.where(unknown, 1.0, np.nan)], x=centres, y=["unknown"], zmin=0, zmax=1,
+                                 colorscale=[[0, "#b0b0b0"], [1, "#b0b0b0"]], showscale=False, hoverongaps=False,
+                                 customdata=[table["tags"].astype(str).to_numpy()],
+                                 hovertemplate="%{x:.0f} s · unknown: unlike the music the model learnt from"
+                                               "<br>tags: %{customdata}<extra></extra>"))
     fig.update_layout(title="Genre heard by the real-music model (GTZAN's 10 genres), per window", height=320,
                       margin=dict(l=80, r=20, t=50, b=40), xaxis=clock_axis(duration_s))
     return fig

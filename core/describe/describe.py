@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.analysis.analyze import Analysis, AnalysisOptions, analyze, window_feature_table
 from core.audio.load import track_from_array
+from core.describe.calibrate import load_calibration
 from core.describe.models import DescriptorModel, load_model
 from core.describe.predict import (
     VOCAL_MODES,
@@ -108,17 +109,20 @@ def _resolve_model(model) -> DescriptorModel:
 def description_key(track_hash: str, *, options: AnalysisOptions, model: DescriptorModel,
                     remove_vocals: str = "auto") -> str:
     """The complete key of a description: the track, the analysis options (with the analysis
-    version), the model's fingerprint, the vocal mode and, when vocals are checked, the
-    separation model, options, version and weights' fingerprint."""
+    version), the model's fingerprint (and its calibration's, when it has one), the vocal mode
+    and, when vocals are checked, the separation model, options, version and weights' fingerprint."""
     _check_mode(remove_vocals)
     separation = None
     if remove_vocals != "off":
         sep = SeparationOptions()
         separation = {"model": DEFAULT_MODEL, "options": sep.as_dict(), "version": SEPARATION_VERSION,
                       "weights": weights_fingerprint(sep.model, weights_dir=default_weights_dir())}
-    payload = json.dumps({"v": DESCRIBE_VERSION, "track": track_hash, "analysis": options.cache_key(),
-                          "model": model.name, "model_fingerprint": model.fingerprint,
-                          "remove_vocals": remove_vocals, "separation": separation}, sort_keys=True)
+    parts = {"v": DESCRIBE_VERSION, "track": track_hash, "analysis": options.cache_key(), "model": model.name,
+             "model_fingerprint": model.fingerprint, "remove_vocals": remove_vocals, "separation": separation}
+    calibration = load_calibration(model)
+    if calibration is not None:  # only then: descriptions made without one keep their keys
+        parts["calibration"] = calibration.fingerprint
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.analyze import Analysis
+from core.describe.calibrate import apply_calibration, load_calibration
 from core.describe.models import TARGETS, UNKNOWN, DescriptorModel
 from core.errors import OptionError
 from core.generate.catalog import load_catalog
@@ -17,7 +18,9 @@ MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenr
 
 def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFrame | None = None) -> pd.DataFrame:
     """The analysis' per-window table with, per target, the predicted label and its probability,
-    the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``).
+    the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``). When the
+    model has a calibration (``core.describe.calibrate``) the probabilities are calibrated and
+    ``ood_distance`` / ``ood`` say how unlike the renders each window is (``ood``: ``unknown``).
 
     ``features``: another per-window feature table on the same grid to classify instead of the
     analysis' own (the accompaniment's, when vocals are removed first).
@@ -26,6 +29,9 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     if len(source) != len(analysis.windows):
         raise OptionError("The feature table is not on the analysis' window grid.")
     pred = model.predict_windows(source)
+    calibration = load_calibration(model)
+    if calibration is not None:
+        pred = apply_calibration(model, source, pred, calibration)
     silent = analysis.windows["silent"].to_numpy(dtype=bool)
     if silent.any():
         for t in TARGETS:

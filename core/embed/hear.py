@@ -1,5 +1,6 @@
 """What models trained on real music hear in a track, per window of the ONE grid: the
-real-music genre (core.embed.genre, GTZAN's 10 genres) and musicnn's strongest tags.
+real-music genre (core.embed.genre, GTZAN's 10 genres, calibrated, "unknown" for windows unlike
+what it learnt from and for silent windows) and musicnn's strongest tags.
 
 ``real_music_windows(track, analysis, store=...)`` embeds the track once (MSD_musicnn, about
 3 s per minute of audio on 2 cores) and keeps the table in the store under a key of the track,
@@ -15,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from core.cachekey import fingerprint, stage_key
-from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, load_genre_model
+from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, NOVELTY_FILE, load_genre_model
 from core.embed.musicnn import column_names, tag_names, window_table
 from core.embed.weights import EMBED_VERSION, weights_fingerprint
 
+#: Bumped when the stored table's columns change (2: calibrated, real_unknown and real_distance).
+TABLE_VERSION = 2
 #: How many of the 50 tags each window lists.
 TOP_TAGS = 3
 STORE_KIND = "realmusic"
@@ -26,9 +29,12 @@ STORE_KIND = "realmusic"
 
 def real_music_key(track_hash: str, *, window_s: float, hop_s: float, model_dir: Path = GENRE_MODEL_DIR) -> str:
     """The stored table's key: the track, the grid, the embedding's version and weights and the
-    genre model (``model_dir``), all by content (``core.cachekey``)."""
-    return stage_key("realmusic", EMBED_VERSION, track_hash, window_s, hop_s, weights_fingerprint(EMBED_MODEL),
-                     fingerprint(Path(model_dir) / "model.skops"))
+    genre model (``model_dir``: its estimator, its meta with the temperature, its novelty), all by
+    content (``core.cachekey``)."""
+    folder = Path(model_dir)
+    return stage_key("realmusic", f"{EMBED_VERSION}.{TABLE_VERSION}", track_hash, window_s, hop_s,
+                     weights_fingerprint(EMBED_MODEL),
+                     fingerprint(*(folder / f for f in ("model.skops", "meta.json", NOVELTY_FILE))))
 
 
 def _top_tags(tags: np.ndarray) -> list[str]:
@@ -39,9 +45,10 @@ def _top_tags(tags: np.ndarray) -> list[str]:
 
 def real_music_windows(track, analysis, *, store=None, progress=None,
                        model_dir: Path = GENRE_MODEL_DIR) -> pd.DataFrame:
-    """Per window of ``analysis.windows``: start_s, end_s, real_genre, real_genre_prob,
-    catalog_genre, tags (the strongest three with their probabilities) and p_<genre>, from the
-    genre-model bundle in ``model_dir`` (the shipped GTZAN-10 model by default)."""
+    """Per window of ``analysis.windows``: start_s, end_s, real_genre ("unknown" where
+    real_unknown), real_genre_prob (calibrated), catalog_genre, real_unknown, real_distance, tags
+    (the strongest three with their probabilities) and p_<genre>, from the genre-model bundle in
+    ``model_dir`` (the shipped GTZAN-10 model by default). Silent windows are unknown."""
     grid = analysis.options.grid
     key = real_music_key(track.content_hash, window_s=grid.window_s, hop_s=grid.hop_s, model_dir=model_dir)
     found = store.get_json(STORE_KIND, key) if store is not None else None
@@ -57,8 +64,9 @@ def real_music_windows(track, analysis, *, store=None, progress=None,
     table = window_table(mono, track.sample_rate, starts_s=w["start_s"].to_numpy(), ends_s=w["end_s"].to_numpy(),
                          model=EMBED_MODEL, prefix="")
     features = np.stack([table[c] for c in column_names(EMBED_MODEL, prefix="")], axis=1)
-    out = pd.concat([w[["start_s", "end_s"]].reset_index(drop=True), model.predict(features)], axis=1)
-    out.insert(5, "tags", _top_tags(features[:, :len(tag_names(EMBED_MODEL))]))
+    silent = w["silent"].to_numpy(dtype=bool) if "silent" in w else None
+    out = pd.concat([w[["start_s", "end_s"]].reset_index(drop=True), model.predict(features, silent=silent)], axis=1)
+    out.insert(int(out.columns.get_loc("real_distance")) + 1, "tags", _top_tags(features[:, :len(tag_names(EMBED_MODEL))]))
     if store is not None:
         store.put_json(STORE_KIND, key, out.to_dict(orient="list"))
     if progress:
