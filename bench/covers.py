@@ -29,6 +29,7 @@ import soundfile as sf
 from core.audio.load import load_track, read_audio_file, track_from_array
 from core.covers.cover import CoverOptions, make_cover
 from core.covers.songs import PROGRESSIONS, known_song
+from core.errors import StudioError
 from core.store.store import Store
 from core.workflow.covers import Candidate, cover_score, descriptor_genre
 
@@ -60,7 +61,11 @@ def _candidate(track) -> Candidate:
 def _one(store, track, genre, pool, wav_dir: Path | None, *, keep_vocals: bool = False, timbre=None) -> dict:
     t0 = time.process_time()
     w0 = time.perf_counter()
-    cover = make_cover(track, options=CoverOptions(genre=genre, keep_vocals=keep_vocals, timbre=timbre), store=store)
+    try:
+        cover = make_cover(track, options=CoverOptions(genre=genre, keep_vocals=keep_vocals, timbre=timbre),
+                           store=store)
+    except StudioError as exc:  # refused (no melody, no pulse ...): counted, not ranked
+        return {"song": track.name, "genre": genre, "refused": str(exc)}
     cpu_s, wall_s = time.process_time() - t0, time.perf_counter() - w0
     others = [c for c in pool if c.content_hash != track.content_hash]
     score = cover_score(cover, original=_candidate(track), others=others, store=store)
@@ -78,10 +83,12 @@ def _one(store, track, genre, pool, wav_dir: Path | None, *, keep_vocals: bool =
 
 
 def _summary(rows: list[dict]) -> dict:
+    refused = [r for r in rows if "refused" in r]
+    rows = [r for r in rows if "refused" not in r]
     if not rows:
-        return {}
+        return {"refused": len(refused)}
     df = pd.DataFrame(rows)
-    return {"covers": len(df), "rank1": round(float((df["rank"] == 1).mean()), 3),
+    return {"covers": len(df), "refused": len(refused), "rank1": round(float((df["rank"] == 1).mean()), 3),
             "mean_rank": round(float(df["rank"].mean()), 2), "in_genre": round(float(df["in_genre"].mean()), 3),
             "in_genre_by_target": {g: round(float(d["in_genre"].mean()), 3) for g, d in df.groupby("genre")},
             "descriptor_model_in_genre": round(float((df["descriptor_model_majority"] == df["genre"]).mean()), 3),

@@ -519,7 +519,8 @@ RESEARCH_WORDS = ("Amper", "discrimination-generation", "multi-region", "single-
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/render.py", "pages/segments.py", "pages/listen.py",
-                                  "pages/loop.py", "pages/stems.py", "pages/models.py", "pages/share.py"])
+                                  "pages/loop.py", "pages/stems.py", "pages/models.py", "pages/share.py",
+                                  "pages/covers.py", "pages/taste.py"])
 def test_pages_speak_to_musicians_not_researchers(page):
     at = fresh_app()
     if page != "app.py":

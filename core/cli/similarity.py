@@ -100,6 +100,7 @@ def add_cover_similarity(sub) -> None:
     cs.add_argument("--out", required=True, help="output CSV: header row and first column are the file stems")
     cs.add_argument("--method", choices=tuple(DETECTORS), default=DEFAULT_DETECTOR,
                     help=f"cover detector (default {DEFAULT_DETECTOR}: key-invariant local alignment; "
+                         f"qmax-fine: a finer neighbourhood, for versions of one recording; "
                          f"fft2d: the Leiden paper's 2-D FFT baseline)")
     cs.add_argument("--data-dir", default=None, help="store folder (default $STUDIO_DATA_DIR)")
     cs.add_argument("--no-store", action="store_true", help="do not read or write the store cache")

@@ -226,13 +226,20 @@ def fft2d_scores(query: CoverFeatures, references: list[CoverFeatures]) -> np.nd
     return 1.0 / (1.0 + np.linalg.norm(refs - q, axis=1))
 
 
-def _qmax(query: CoverFeatures, references: list[CoverFeatures]) -> np.ndarray:
+def _qmax(query: CoverFeatures, references: list[CoverFeatures], **params) -> np.ndarray:
     return qmax_scores(query.chroma, [r.chroma for r in references], query_bpm=query.tempo_bpm,
-                       reference_bpms=[r.tempo_bpm for r in references])
+                       reference_bpms=[r.tempo_bpm for r in references], **params)
+
+
+def _qmax_fine(query: CoverFeatures, references: list[CoverFeatures]) -> np.ndarray:
+    """Qmax with a finer neighbourhood (7-beat embedding, 5 % neighbours): best on versions of one
+    recording and on engine renderings of songs that share a progression, worse on covers in
+    another genre (see core/covers/qmax.py)."""
+    return _qmax(query, references, dim=7, kappa=0.05)
 
 
 #: name -> ``scores(query, references) -> (len(references),) similarities`` (higher = more alike).
-DETECTORS = {"qmax": _qmax, "fft2d": fft2d_scores}
+DETECTORS = {"qmax": _qmax, "qmax-fine": _qmax_fine, "fft2d": fft2d_scores}
 DEFAULT_DETECTOR = "qmax"
 
 
