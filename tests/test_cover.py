@@ -14,7 +14,7 @@ import pytest
 
 import core
 from core.cli.main import main
-from core.covers.arrange import CoverError, load_cover_rules, song_from_sheet
+from core.covers.arrange import COVER_RULES_PATH, CoverError, genre_rule, load_cover_rules, song_from_sheet
 from core.covers.cover import CoverOptions, make_cover
 from core.covers.leadsheet import LeadSheet
 from core.covers.songs import known_song
@@ -158,6 +158,19 @@ def test_a_sheet_a_cover_cannot_be_made_of_says_why(over, words):
     audio, sr = _loud_b()
     with pytest.raises(CoverError, match=words):
         song_from_sheet(_sheet(**over), audio, sr, rule=load_cover_rules()["rock"])
+
+
+def test_a_genre_pair_overrides_the_target_genres_rule(tmp_path):
+    jazz, rock_to_jazz = genre_rule("jazz"), genre_rule("jazz", source="rock")
+    assert rock_to_jazz.tempo_shift_bpm == -20 and jazz.tempo_shift_bpm == -15
+    assert rock_to_jazz.vocal["gain_db"] == -1.5 and rock_to_jazz.vocal["highpass_hz"] == jazz.vocal["highpass_hz"]
+    assert genre_rule("jazz", source="cinematic") == jazz  # no rule for that pair: the genre's own
+    rules = json.loads(COVER_RULES_PATH.read_text())
+    rules["pairs"] = {"rock->polka": {"tempo_pull": 0.2}}
+    bad = tmp_path / "rules.json"
+    bad.write_text(json.dumps(rules))
+    with pytest.raises(CoverError, match="rock->polka"):
+        genre_rule("jazz", path=bad)
 
 
 def test_unknown_genre_and_damaged_rules_are_refused(tmp_path):

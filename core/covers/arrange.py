@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,9 +63,14 @@ _GENRE = {"type": "object", "additionalProperties": False,
                          "tempo_pull": {"type": "number", "minimum": 0, "maximum": 1},
                          "approach": {"type": "boolean"}, "drop": {"type": "boolean"},
                          "melody_program": {"type": "integer", "minimum": 0, "maximum": 127}, "vocal": _VOCAL}}
+_PAIR = {"type": "object", "additionalProperties": False,
+         "properties": {**{k: v for k, v in _GENRE["properties"].items() if k != "vocal"},
+                        "vocal": {**_VOCAL, "required": []}}}
 RULES_SCHEMA = {"type": "object", "required": ["version", "genres"],
                 "properties": {"version": {"const": 1}, "about": {"type": "string"},
-                               "genres": {"type": "object", "additionalProperties": _GENRE}}}
+                               "genres": {"type": "object", "additionalProperties": _GENRE},
+                               "pairs": {"type": "object", "additionalProperties": _PAIR,
+                                         "propertyNames": {"pattern": "^[a-z]+->[a-z]+$"}}}}
 
 
 @dataclass(frozen=True)
@@ -82,17 +87,33 @@ class GenreRule:
 
 
 @lru_cache(maxsize=4)
+def _rules_file(path: Path = COVER_RULES_PATH) -> dict:
+    raw = read_checked_json(path, schema=RULES_SCHEMA, error=CoverError, what="The cover rules")
+    unknown = [pair for pair in raw.get("pairs", {}) if pair.split("->")[1] not in raw["genres"]]
+    if unknown:
+        raise CoverError(f"The cover rules in {Path(path).name} cannot be used (a pair names a genre without a "
+                         f"recipe: {', '.join(unknown)}).")
+    return raw
+
+
 def load_cover_rules(path: Path = COVER_RULES_PATH) -> dict[str, GenreRule]:
     """Genre -> :class:`GenreRule`, checked against :data:`RULES_SCHEMA` (CoverError if not)."""
-    raw = read_checked_json(path, schema=RULES_SCHEMA, error=CoverError, what="The cover rules")
-    return {g: GenreRule(**r) for g, r in raw["genres"].items()}
+    return {g: GenreRule(**r) for g, r in _rules_file(path)["genres"].items()}
 
 
-def genre_rule(genre: str, rules: dict[str, GenreRule] | None = None) -> GenreRule:
-    rules = rules or load_cover_rules()
+def genre_rule(genre: str, *, source: str = "", path: Path = COVER_RULES_PATH) -> GenreRule:
+    """The recipe for covering a song of genre ``source`` (the catalog genre the real-music model
+    hears in the original; '' when unknown) in ``genre``: the genre's rule with the pair's
+    overrides (``pairs["source->genre"]``: the mix of a rock vocal in a jazz band is not the mix of
+    a folk one) merged on top."""
+    rules = load_cover_rules(path)
     if genre not in rules:
         raise CoverError(f"There is no cover recipe for '{genre}'; choose one of {', '.join(sorted(rules))}.")
-    return rules[genre]
+    pair = _rules_file(path).get("pairs", {}).get(f"{source}->{genre}")
+    if not pair:
+        return rules[genre]
+    rule = rules[genre]
+    return replace(rule, **{**pair, "vocal": {**rule.vocal, **pair.get("vocal", {})}})
 
 
 # ----------------------------------------------------------------------------- choices

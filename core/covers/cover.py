@@ -7,7 +7,8 @@ played by the target genre's band), the synthesis and the genre's mix (the rende
 with ``keep_vocals`` (or ``timbre``: re-played by an instrument, :mod:`core.covers.timbre`),
 the original vocal stem warped beat by beat onto the new tempo
 (pedalboard's time stretch with a stretch factor that follows the song's beats) and mixed by
-the genre's vocal rule (``assets/cover_rules.json``). The master brings it to -14 LUFS with a
+the genre's vocal rule (``assets/cover_rules.json``; a rule for the pair of the original's genre,
+as the real-music model hears it, and the target genre overrides the target's own). The master brings it to -14 LUFS with a
 -1 dBFS ceiling, as every render.
 
 A cover is kept in the store as a render (its one-region timeline says descriptor, tempo and key)
@@ -25,6 +26,8 @@ import numpy as np
 import pretty_midi
 import pyloudnorm
 
+from core.analysis.analyze import analyze
+from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM, in_tempo_range
 from core.cachekey import fingerprint, library_versions, stage_key
 from core.covers.arrange import (
     COVER_RULES_PATH,
@@ -38,18 +41,21 @@ from core.covers.arrange import (
     song_from_sheet,
 )
 from core.covers.leadsheet import LeadSheet, LeadSheetOptions, lead_sheet, leadsheet_key
-from core.covers.timbre import TimbreError, timbre, timbre_transfer
+from core.covers.timbre import TIMBRE_VERSION, TIMBRES_PATH, TimbreError, timbre, timbre_transfer
+from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR
+from core.embed.hear import real_music_windows
+from core.embed.weights import EmbeddingError, weights_fingerprint
 from core.errors import OptionError, SeparationError
 from core.generate.catalog import load_catalog
 from core.generate.compose import compose_song
 from core.generate.render import LIBRARIES, SAMPLE_RATE, RegionRender, Render, data_fingerprint, master, mix_arrangement
 from core.generate.timeline import single_region
 from core.progress import scaled
-from core.separation import separate
+from core.separation import DEFAULT_MODEL, model_availability, separate
 from core.version import __version__
 
 #: Bump when a change alters the cover made of the same track with the same options.
-COVER_VERSION = 2
+COVER_VERSION = 3
 #: The melody's lead sits this much above its usual place in the band (dB): a cover features the tune.
 MELODY_BOOST_DB = 4.0
 STORE_KIND = "covers"
@@ -78,6 +84,9 @@ class CoverOptions:
             timbre(self.timbre)  # TimbreError naming the instruments when it is not one
             if self.melody_program is not None:
                 raise OptionError("Choose either an instrument to play the melody or a timbre for the vocal line, not both.")
+        if self.tempo_bpm is not None and not in_tempo_range(self.tempo_bpm):
+            raise OptionError(f"The cover's tempo must be between {TEMPO_MIN_BPM:g} and {TEMPO_MAX_BPM:g} BPM "
+                              f"(got {self.tempo_bpm}).")
         if self.melody_program is not None and not 0 <= int(self.melody_program) <= 127:
             raise OptionError(f"The melody instrument must be a General MIDI program 0-127 (got {self.melody_program}).")
         if not isinstance(self.seed, (int, np.integer)) or not 0 <= int(self.seed) < 2**32:
@@ -103,19 +112,39 @@ class Cover:
 
 
 def cover_key(track_hash: str, options: CoverOptions, sheet_options: LeadSheetOptions) -> str:
-    """The cover's key: the track, the options, the lead sheet's key, the render data and rules."""
+    """The cover's key: the track, the options, the lead sheet's key, the render data, the cover
+    rules and timbre profiles, and what names the original's genre (the real-music model's files
+    and musicnn's weights, or their absence), all by content."""
+    model_files = [GENRE_MODEL_DIR / f for f in ("model.skops", "meta.json", "novelty.npz")]
+    try:
+        embedding = weights_fingerprint(EMBED_MODEL)
+    except EmbeddingError:
+        embedding = "no musicnn weights"
     return stage_key("cover", COVER_VERSION, track_hash, asdict(options), leadsheet_key(track_hash, sheet_options),
-                     data_fingerprint(), fingerprint(COVER_RULES_PATH), library_versions(*LIBRARIES), length=24)
+                     data_fingerprint(), fingerprint(COVER_RULES_PATH, TIMBRES_PATH, *model_files), embedding,
+                     TIMBRE_VERSION, library_versions(*LIBRARIES), length=24)
+
+
+def check_options(options: CoverOptions) -> None:
+    """What can be refused before any listening: the genre, the descriptor, the separation a sung
+    line needs (CoverError with what to do)."""
+    genre_rule(options.genre)
+    catalog = load_catalog()
+    names = [n for n in catalog.names() if catalog.get(n).genre == options.genre]
+    if options.descriptor is not None and options.descriptor not in names:
+        raise CoverError(f"'{options.descriptor}' is not a {options.genre} descriptor; choose one of "
+                         f"{', '.join(names[:12])}{' ...' if len(names) > 12 else ''}.")
+    missing = model_availability()[DEFAULT_MODEL]
+    if options.sung and missing:
+        raise CoverError(f"The original vocals need the separation model ({missing}); let an instrument play the "
+                         "melody instead, or install the weights (make weights).")
 
 
 def _descriptor(options: CoverOptions, sheet: LeadSheet, catalog, rule):
     """The target descriptor: the one named (CoverError if it is not of the genre), else chosen."""
     names = [n for n in catalog.names() if catalog.get(n).genre == options.genre]
     if options.descriptor is not None:
-        if options.descriptor not in names:
-            raise CoverError(f"'{options.descriptor}' is not a {options.genre} descriptor; choose one of "
-                             f"{', '.join(names[:12])}{' ...' if len(names) > 12 else ''}.")
-        return catalog.get(options.descriptor)
+        return catalog.get(options.descriptor)  # checked by check_options
     mode = "minor" if sheet.key.endswith("minor") else "major"
     return choose_descriptor([catalog.get(n) for n in names], tempo_bpm=float(sheet.tempo_bpm), mode=mode,
                              prefer=rule.subgenres)
@@ -200,6 +229,19 @@ def _midi(arr) -> pretty_midi.PrettyMIDI:
     return pm
 
 
+def source_genre(track, *, store=None) -> str:
+    """The catalog genre the real-music model hears most in the original's known windows ('' when
+    it cannot tell: no musicnn weights, no genre with a catalog counterpart, all unknown)."""
+    try:
+        table = real_music_windows(track, analyze(track, store=store), store=store)
+    except EmbeddingError:
+        return ""
+    if "real_unknown" in table:
+        table = table[~table["real_unknown"].astype(bool)]
+    genres = table["catalog_genre"][table["catalog_genre"] != ""]
+    return str(genres.mode().iloc[0]) if len(genres) else ""
+
+
 def _melody_words(options: CoverOptions, arr) -> str:
     if options.timbre:
         return f"the vocal line on {options.timbre.replace('_', ' ')}"
@@ -209,13 +251,15 @@ def _melody_words(options: CoverOptions, arr) -> str:
 
 
 def _compute(track, options: CoverOptions, sheet: LeadSheet, report, store, progress) -> Cover:
-    rule = genre_rule(options.genre)
     check_sheet(sheet, with_melody=not options.sung)
+    source = source_genre(track, store=store)
+    rule = genre_rule(options.genre, source=source)
     catalog = load_catalog()
     d = _descriptor(options, sheet, catalog, rule)
     tempo, scale = cover_tempo_bpm(float(sheet.tempo_bpm), d, rule)
-    if options.tempo_bpm:
+    if options.tempo_bpm is not None:  # the user's tempo: the song's beat maps to its nearest half, once or double
         tempo = float(options.tempo_bpm)
+        scale = min((0.5, 1.0, 2.0), key=lambda f: abs(np.log2(tempo / (f * float(sheet.tempo_bpm)))))
     song = song_from_sheet(sheet, _mono(track.samples), track.sample_rate, rule=rule,
                            with_melody=not options.sung, scale=scale)
     report(0.55, f"Arranging for {d.name.replace('_', ' ')} at {tempo:g} BPM")
@@ -240,7 +284,7 @@ def _compute(track, options: CoverOptions, sheet: LeadSheet, report, store, prog
     render = Render(audio=audio, sample_rate=SAMPLE_RATE, midi=_midi(arr), timeline=timeline, seed=int(options.seed),
                     regions=(region,), loudness_lufs=lufs, peak_dbfs=peak, versions=versions)
     recipe = {"format": "studio-cover", "version": COVER_VERSION, "options": asdict(options),
-              "genre": options.genre, "descriptor": d.name, "band": arr.band, "tempo_bpm": tempo,
+              "genre": options.genre, "source_genre": source, "descriptor": d.name, "band": arr.band, "tempo_bpm": tempo,
               "source_tempo_bpm": sheet.tempo_bpm, "beats_per_song_beat": scale, "key": sheet.key,
               "bars": len(song.bars), "melody_notes": len(song.melody), "melody": _melody_words(options, arr),
               "approach": rule.approach, "drop": rule.drop, "loudness_lufs": lufs, "peak_dbfs": peak,
@@ -256,7 +300,7 @@ def make_cover(track, *, options: CoverOptions, sheet_options: LeadSheetOptions 
     no melody (unless the vocal line is kept), is shorter than 10 s, or the genre is unknown."""
     if not isinstance(options, CoverOptions):
         raise OptionError("options must be a CoverOptions.")
-    genre_rule(options.genre)  # an unknown genre and a short clip are refused before any work
+    check_options(options)  # an unknown genre or descriptor, a short clip ... are refused before any work
     if track.duration_s < MIN_SONG_S:
         raise CoverError(f"The track is {track.duration_s:.1f} s long; a cover needs at least {MIN_SONG_S:g} s of music.")
     report = progress or (lambda f, m: None)

@@ -378,8 +378,7 @@ def save_bundle(model, target: Path, *, metrics: dict, force: bool = False) -> N
         if old.exists() and not target.exists():
             os.replace(old, target)
         raise FolderError(f"Cannot write the model to {target}: {exc.strerror or exc}.") from None
-    finally:
-        getattr(load_genre_model, "cache_clear", lambda: None)()  # a replaced bundle is read again, not remembered
+    finally:  # load_genre_model is keyed by the bundle's content: a replaced bundle is read again
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.cachekey import fingerprint
 from core.embed.musicnn import column_names
 from core.embed.weights import EmbeddingError
 from core.errors import OptionError
@@ -336,10 +337,17 @@ def _read_novelty(folder: Path) -> Novelty | None:
         return Novelty.from_arrays(arrays, prefix="")
 
 
-@lru_cache(maxsize=4)
 def load_genre_model(folder: Path = GENRE_MODEL_DIR) -> GenreModel:
-    """The bundle in ``folder``, loaded once per process (EmbeddingError with what to do when it
-    is missing or damaged)."""
+    """The bundle in ``folder``, loaded once per process and content (a bundle replaced on disk,
+    by another process too, is read again; EmbeddingError with what to do when it is missing or
+    damaged)."""
+    folder = Path(folder)
+    return _load_genre_model(folder, fingerprint(*(folder / f for f in ("model.skops", "meta.json", "novelty.npz"))))
+
+
+@lru_cache(maxsize=4)
+def _load_genre_model(folder: Path, _content: str) -> GenreModel:
+    """:func:`load_genre_model` for one content fingerprint of the bundle's files."""
     import skops.io
 
     folder = Path(folder)

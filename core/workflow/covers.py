@@ -11,33 +11,50 @@ the studio's descriptor model that learnt from renders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pretty_midi
 
 from core.analysis.analyze import analyze
 from core.audio.load import load_track, track_from_array
-from core.covers.detect import DEFAULT_DETECTOR, CoverDetectionError, cover_features, rank_of, similarity
+from core.cachekey import fingerprint, stage_key
+from core.covers.detect import (
+    DEFAULT_DETECTOR,
+    DETECT_VERSION,
+    STORE_KIND,
+    CoverDetectionError,
+    CoverFeatures,
+    cover_features,
+    features_key,
+    rank_of,
+    similarity,
+)
 from core.describe.describe import describe
 from core.describe.models import list_models
-from core.embed.genre import TO_CATALOG
+from core.embed.genre import GENRE_MODEL_DIR, TO_CATALOG
 from core.embed.hear import real_music_windows
 from core.errors import StudioError
 from core.generate.synth import render_midi
 from core.paths import ASSETS
 
 EXAMPLES_DIR = ASSETS / "examples"
+GENRE_MODEL_FILES = tuple(GENRE_MODEL_DIR / f for f in ("model.skops", "meta.json", "novelty.npz"))
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A song the original is ranked among: its name and audio (and content hash, to cache its features)."""
+    """A song the original is ranked among: its name and audio, or a ``load()`` that decodes it
+    only when its cover features are not stored yet (by ``content_hash``), so a large library is
+    never held in memory at once."""
 
     name: str
-    samples: np.ndarray
+    samples: np.ndarray | None
     sample_rate: int
     content_hash: str = ""
+    load: Callable[[], tuple[np.ndarray, int]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -66,19 +83,29 @@ class CoverScore:
 
 
 def _features(c: Candidate, store):
-    return cover_features(c.samples, c.sample_rate, track_hash=c.content_hash or None, store=store)
+    if store is not None and c.content_hash:
+        stored = store.get_json(STORE_KIND, features_key(c.content_hash))
+        if stored is not None:
+            try:
+                return CoverFeatures.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                pass  # damaged: computed again below
+    samples, sr = (c.samples, c.sample_rate) if c.load is None else c.load()
+    return cover_features(samples, sr, track_hash=c.content_hash or None, store=store)
 
 
-def _rank(cover_track, original: Candidate, others: list[Candidate], *, store, method: str):
-    """(rank, similarity to the original, the closest other song's name) or a note why not."""
+def _rank(cover_track, original: Candidate, others: list[Candidate], *, store, method: str, progress=None):
+    """(rank, similarity to the original, the closest other song's name, songs compared, a note why not)."""
+    report = progress or (lambda f, m: None)
     try:
         query = cover_features(cover_track.samples, cover_track.sample_rate, track_hash=cover_track.content_hash,
                                store=store)
         reference = _features(original, store)
     except CoverDetectionError as exc:
-        return None, None, "", str(exc)
+        return None, None, "", 0, str(exc)
     feats, names = [], []
-    for other in others:
+    for i, other in enumerate(others):
+        report(0.8 * i / max(len(others), 1), f"Listening to {other.name} ({i + 1} of {len(others)})")
         try:
             feats.append(_features(other, store))
             names.append(other.name)
@@ -89,7 +116,7 @@ def _rank(cover_track, original: Candidate, others: list[Candidate], *, store, m
     if feats:
         from_others = [similarity(query, f, method=method) for f in feats]
         nearest = names[int(np.argmax(from_others))]
-    return rank, similarity(query, reference, method=method), nearest, ""
+    return rank, similarity(query, reference, method=method), nearest, 1 + len(feats), ""
 
 
 def _real_genre(cover_track, genre: str, *, store) -> tuple[float, str] | None:
@@ -116,37 +143,60 @@ def descriptor_genre(cover_track, genre: str, *, store) -> tuple[float, str]:
 
 
 def cover_score(cover, *, original: Candidate, others: list[Candidate], store=None,
-                method: str = DEFAULT_DETECTOR) -> CoverScore:
+                method: str = DEFAULT_DETECTOR, progress=None) -> CoverScore:
     """How recognisable ``cover`` (a :class:`core.covers.cover.Cover`) is as ``original`` among
     ``others``, and how much of it the genre models hear as its target genre."""
     audio, sr = cover.render.audio, cover.render.sample_rate
     cover_track = track_from_array(audio, sr, name="cover")
-    rank, sim, nearest, note = _rank(cover_track, original, others, store=store, method=method)
+    report = progress or (lambda f, m: None)
+    rank, sim, nearest, compared, note = _rank(cover_track, original, others, store=store, method=method,
+                                               progress=progress)
     genre = cover.recipe["genre"]
+    report(0.85, f"Listening for {genre}")
     real = _real_genre(cover_track, genre, store=store)
     if real is not None:
         share, majority, model = *real, "real-music genre model (GTZAN 10 genres)"
     else:
         share, majority = descriptor_genre(cover_track, genre, store=store)
         model = "descriptor model (learnt from renders)"
-    return CoverScore(rank=rank, candidates=1 + len(others), similarity=sim, nearest_other=nearest, genre=genre,
+    report(1.0, "Judged")
+    return CoverScore(rank=rank, candidates=compared, similarity=sim, nearest_other=nearest, genre=genre,
                       genre_share=share, majority_genre=majority, genre_model=model, note=note)
 
 
-def library_candidates(store, *, exclude: str, limit: int = 200) -> list[Candidate]:
-    """The other songs a cover's original is ranked among: the store's tracks (not ``exclude``,
-    the original) and the studio's shipped examples (assets/examples: one piece per genre)."""
-    out = []
-    for row in store.list_tracks()[:limit]:
-        if row["content_hash"] == exclude:
-            continue
-        track = store.get_track(row["content_hash"])
-        if track is not None:
-            out.append(Candidate(track.name, track.samples, track.sample_rate, track.content_hash))
-    for path in sorted(EXAMPLES_DIR.glob("*.ogg")):
+def _stored_loader(store, content_hash: str):
+    def load():
+        track = store.get_track(content_hash)
+        if track is None:
+            raise CoverDetectionError("This stored track can no longer be read.")
+        return track.samples, track.sample_rate
+    return load
+
+
+def _example_loader(path):
+    def load():
         track = load_track(path.read_bytes(), name=path.stem)
-        out.append(Candidate(path.stem, track.samples, track.sample_rate, track.content_hash))
+        return track.samples, track.sample_rate
+    return load
+
+
+def library_candidates(store, *, exclude: str) -> list[Candidate]:
+    """The other songs a cover's original is ranked among: every track in the store (not
+    ``exclude``, the original) and the studio's shipped examples (assets/examples: one piece per
+    genre). Nothing is decoded here: each is read only if its cover features are not stored."""
+    out = [Candidate(row["name"], None, 0, row["content_hash"], load=_stored_loader(store, row["content_hash"]))
+           for row in store.list_tracks() if row["content_hash"] != exclude]
+    for path in sorted(EXAMPLES_DIR.glob("*.ogg")):
+        digest = "example-" + hashlib.sha256(path.read_bytes()).hexdigest()
+        out.append(Candidate(path.stem, None, 0, digest, load=_example_loader(path)))
     return out
+
+
+def candidates_key(original: Candidate, others: list[Candidate], *, method: str = DEFAULT_DETECTOR) -> str:
+    """The key of a stored score: the original, every candidate, the detector and its version,
+    and the genre models by content (a changed library or model is judged again)."""
+    return stage_key("cover_score", DETECT_VERSION, method, original.content_hash,
+                     sorted(c.content_hash for c in others), fingerprint(*GENRE_MODEL_FILES), list_models())
 
 
 def melody_audio(sheet, *, sample_rate: int = 22050, program: int = 11) -> np.ndarray:

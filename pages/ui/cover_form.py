@@ -58,3 +58,6 @@ def taste_button(store, track) -> None:
     if target in load_cover_rules():
         st.session_state["covers_genre"] = target
         st.caption(f"Your library leans toward {plain(', '.join(profile.cover_targets))}: suggested {plain(target)}.")
+    elif profile is not None:
+        st.caption("No suggestion: the library's taste points at no genre this song is not already "
+                   "(profile more tracks on the Taste page), or this song could not be heard.")

@@ -8,11 +8,17 @@ import streamlit as st
 
 from core.plots import leadsheet_figure
 from core.workflow.audition import Version, original_version, render_version
-from core.workflow.covers import Candidate, cover_score, library_candidates, melody_audio
-from pages.ui.media import JSON, download_buttons
+from core.workflow.covers import Candidate, candidates_key, cover_score, library_candidates, melody_audio
+from pages.ui.media import JSON, download_buttons, render_media
 from pages.ui.players import multi_player
 from pages.ui.progress import with_progress
 from pages.ui.text import plain
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _melody(cover_key: str, _sheet):
+    """The lead sheet's melody alone, synthesised once per cover (not on every rerun)."""
+    return melody_audio(_sheet)
 
 
 def _stems(store, track) -> list[Version]:
@@ -32,15 +38,16 @@ def show_cover(track, cover, *, store) -> None:
                f"melody: {plain(r['melody'])}.")
     for warning in r.get("warnings", []):
         st.caption(plain(warning))
-    melody = Version("melody", f"{cover.key}-melody", "melody (MIDI)", melody_audio(cover.sheet), 22050)
+    melody = Version("melody", f"{cover.key}-melody", "melody (MIDI)", _melody(cover.key, cover.sheet), 22050)
     versions = [original_version(track), render_version(cover.key, cover.render, label=f"cover · {r['genre']}"),
                 *_stems(store, track)]
     multi_player(versions + ([melody] if cover.sheet.melody else []))
     st.plotly_chart(leadsheet_figure(cover.sheet, track.samples, track.sample_rate), key=f"covers_sheet_{cover.key}")
     base = f"{track.name}_{r['genre']}_cover"
+    media = render_media(cover.key) or {"wav": cover.render.wav_bytes(), "midi": cover.render.midi_bytes()}
     download_buttons([
-        ("Cover (WAV)", cover.render.wav_bytes(), f"{base}.wav", "audio/wav", f"covers_wav_{cover.key}"),
-        ("Cover (MIDI)", cover.render.midi_bytes(), f"{base}.mid", "audio/midi", f"covers_mid_{cover.key}"),
+        ("Cover (WAV)", media["wav"], f"{base}.wav", "audio/wav", f"covers_wav_{cover.key}"),
+        ("Cover (MIDI)", media["midi"], f"{base}.mid", "audio/midi", f"covers_mid_{cover.key}"),
         ("Lead sheet (JSON)", cover.sheet.to_json(), f"{track.name}_leadsheet.json", JSON, f"covers_ls_{cover.key}"),
         ("Melody, chords, bass (MIDI)", cover.sheet.midi_bytes(), f"{track.name}_leadsheet.mid", "audio/midi",
          f"covers_lsmid_{cover.key}"),
@@ -51,17 +58,18 @@ def show_cover(track, cover, *, store) -> None:
 def score_panel(track, cover, *, store) -> None:
     """On request: the rank of the original among the library and the examples, and the genre check."""
     st.subheader("Is it still the song, and is it the genre?")
-    stored_key = f"{cover.key}-{len(store.list_tracks())}"
+    others = library_candidates(store, exclude=track.content_hash)  # names and loaders: nothing decoded yet
+    original = Candidate(track.name, track.samples, track.sample_rate, track.content_hash)
+    stored_key = f"{cover.key}-{candidates_key(original, others)}"
     score = store.get_json("cover_scores", stored_key)
     if score is None:
-        st.caption("The cover detector ranks the original among every other track in the studio and the shipped "
-                   "examples; the genre models listen to the cover's windows.")
+        st.caption(f"The cover detector ranks the original among the {len(others)} other tracks in the studio and "
+                   "the shipped examples; the genre models listen to the cover's windows.")
         if not st.button("Judge the cover", key=f"covers_judge_{cover.key}"):
             return
-        others = library_candidates(store, exclude=track.content_hash)
-        original = Candidate(track.name, track.samples, track.sample_rate, track.content_hash)
         result = with_progress("Judging the cover", lambda progress: cover_score(
-            cover, original=original, others=others, store=store), error="The cover could not be judged: ", stop=False)
+            cover, original=original, others=others, store=store, progress=progress),
+            error="The cover could not be judged: ", stop=False)
         if result is None:
             return
         score = asdict(result)
