@@ -399,7 +399,7 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
 @pytest.mark.browser
 @pytest.mark.parametrize("path, title", [("render", "Render"), ("segments", "Segments"), ("stems", "Stems"),
                                          ("listen", "Listen"), ("share", "Share"), ("loop", "Loop"), ("models", "Models"),
-                                         ("covers", "Covers"), ("taste", "Taste"), ("", "Analyze")])
+                                         ("", "Analyze")])
 def test_page_url_opened_first_on_a_fresh_server(browser, tmp_path_factory, path, title):
     """A bookmarked page URL right after a restart must get the app's navigation and its page,
     not Streamlit's old pages/ directory listing nor a "Page not found" detour."""
