@@ -26,7 +26,6 @@ import numpy as np
 import pretty_midi
 import pyloudnorm
 
-from core.analysis.analyze import analyze
 from core.bounds import TEMPO_MAX_BPM, TEMPO_MIN_BPM, in_tempo_range
 from core.cachekey import fingerprint, library_versions, stage_key
 from core.covers.arrange import (
@@ -43,7 +42,7 @@ from core.covers.arrange import (
 from core.covers.leadsheet import LeadSheet, LeadSheetOptions, lead_sheet, leadsheet_key
 from core.covers.timbre import TIMBRE_VERSION, TIMBRES_PATH, TimbreError, timbre, timbre_transfer
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR
-from core.embed.hear import real_music_windows
+from core.embed.hear import heard_catalog_genres
 from core.embed.weights import EmbeddingError, weights_fingerprint
 from core.errors import OptionError, SeparationError
 from core.generate.catalog import load_catalog
@@ -233,12 +232,10 @@ def source_genre(track, *, store=None) -> str:
     """The catalog genre the real-music model hears most in the original's known windows ('' when
     it cannot tell: no musicnn weights, no genre with a catalog counterpart, all unknown)."""
     try:
-        table = real_music_windows(track, analyze(track, store=store), store=store)
+        genres = heard_catalog_genres(track, store=store)
     except EmbeddingError:
         return ""
-    if "real_unknown" in table:
-        table = table[~table["real_unknown"].astype(bool)]
-    genres = table["catalog_genre"][table["catalog_genre"] != ""]
+    genres = genres[genres != ""]
     return str(genres.mode().iloc[0]) if len(genres) else ""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.analysis.analyze import analyze
 from core.cachekey import fingerprint, stage_key
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, NOVELTY_FILE, load_genre_model
 from core.embed.musicnn import column_names, tag_names, window_table
@@ -72,3 +73,14 @@ def real_music_windows(track, analysis, *, store=None, progress=None,
     if progress:
         progress(1.0, "Done")
     return out
+
+
+def heard_catalog_genres(track, *, store=None) -> pd.Series:
+    """The catalog genre ('' where the GTZAN genre has none) of each window of ``track`` that the
+    real-music model knows (the windows it flags unknown are left out): what the track sounds like
+    to a model that learnt from real recordings."""
+    table = real_music_windows(track, analyze(track, store=store), store=store)
+    if "real_unknown" in table:
+        table = table[~table["real_unknown"].astype(bool)]
+    return table["catalog_genre"].reset_index(drop=True)
+

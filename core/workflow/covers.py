@@ -11,16 +11,13 @@ the studio's descriptor model that learnt from renders.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pretty_midi
 
-from core.analysis.analyze import analyze
 from core.audio.load import load_track, track_from_array
-from core.cachekey import fingerprint, stage_key
+from core.cachekey import file_fingerprint, fingerprint, stage_key
 from core.covers.detect import (
     DEFAULT_DETECTOR,
     DETECT_VERSION,
@@ -35,7 +32,7 @@ from core.covers.detect import (
 from core.describe.describe import describe
 from core.describe.models import list_models
 from core.embed.genre import GENRE_MODEL_DIR, TO_CATALOG
-from core.embed.hear import real_music_windows
+from core.embed.hear import heard_catalog_genres
 from core.errors import StudioError
 from core.generate.synth import render_midi
 from core.paths import ASSETS
@@ -120,15 +117,13 @@ def _rank(cover_track, original: Candidate, others: list[Candidate], *, store, m
 
 
 def _real_genre(cover_track, genre: str, *, store) -> tuple[float, str] | None:
-    """Share of windows on ``genre`` and the majority catalog genre by the real-music model, or
-    None when no GTZAN genre maps onto ``genre``."""
+    """Share of the known windows on ``genre`` and their majority catalog genre by the real-music
+    model ("unknown" when it knows none), or None when no GTZAN genre maps onto ``genre``."""
     if genre not in TO_CATALOG.values():
         return None
-    analysis = analyze(cover_track, store=store)
-    table = real_music_windows(cover_track, analysis, store=store)
-    if "real_unknown" in table:
-        table = table[~table["real_unknown"].astype(bool)] if (~table["real_unknown"].astype(bool)).any() else table
-    catalog = table["catalog_genre"].replace("", "(no catalog genre)")
+    catalog = heard_catalog_genres(cover_track, store=store).replace("", "(no catalog genre)")
+    if catalog.empty:
+        return 0.0, "unknown"
     return float((catalog == genre).mean()), str(catalog.mode().iloc[0])
 
 
@@ -187,7 +182,7 @@ def library_candidates(store, *, exclude: str) -> list[Candidate]:
     out = [Candidate(row["name"], None, 0, row["content_hash"], load=_stored_loader(store, row["content_hash"]))
            for row in store.list_tracks() if row["content_hash"] != exclude]
     for path in sorted(EXAMPLES_DIR.glob("*.ogg")):
-        digest = "example-" + hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = "example-" + file_fingerprint(path)  # by content, re-read only when the file changes
         out.append(Candidate(path.stem, None, 0, digest, load=_example_loader(path)))
     return out
 
@@ -201,10 +196,9 @@ def candidates_key(original: Candidate, others: list[Candidate], *, method: str 
 
 def melody_audio(sheet, *, sample_rate: int = 22050, program: int = 11) -> np.ndarray:
     """The lead sheet's melody alone (on a vibraphone by default), mono, for the player."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=float(sheet.tempo_bpm or 120.0))
-    inst = pretty_midi.Instrument(program=program, name="melody")
-    inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start_s, n.end_s) for n in sheet.melody]
-    pm.instruments.append(inst)
+    pm = sheet.to_midi()
+    pm.instruments = [i for i in pm.instruments if i.name == "melody"]
+    pm.instruments[0].program = program
     audio = render_midi(pm, sr=sample_rate, tail_s=0.5)
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     return (mono / max(float(np.max(np.abs(mono))), 1e-9) * 0.7).astype(np.float32) if mono.size else mono
