@@ -22,7 +22,7 @@ def main() -> None:
         DEFAULT_FEATURE_SETS,
         TARGETS,
         DescriptorModel,
-        _fit_hierarchy,
+        fit_hierarchy,
         split_by_render,
         training_table,
     )
@@ -31,7 +31,7 @@ def main() -> None:
     tr, te = split_by_render(t, test_size=0.3, seed=0)
     labels = {k: sorted(t[k].astype(str).unique()) for k in TARGETS}
     m = DescriptorModel(name='h', kind='mlp', columns=cols, feature_sets=tuple(DEFAULT_FEATURE_SETS), labels=labels,
-                        descriptors=[], threshold=0.4, estimators=_fit_hierarchy('mlp', x[tr], t.iloc[tr], 0))
+                        descriptors=[], threshold=0.4, estimators=fit_hierarchy('mlp', x[tr], t.iloc[tr], 0))
     test = t.iloc[te].reset_index(drop=True)
     pred = m.predict_windows(test)
     for dur in (None, 10.0, 30.0, 60.0):

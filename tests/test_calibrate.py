@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from core.describe import calibrate as dcal
-from core.describe.models import TARGETS, UNKNOWN, DescriptorModel, _fit_hierarchy
+from core.describe.models import TARGETS, UNKNOWN, DescriptorModel, fit_hierarchy
 from core.embed.genre import (
     GenreFit,
     ece,
@@ -118,7 +118,7 @@ def _tiny_descriptor_model(seed: int = 0, n: int = 240):
     x = rng.normal(size=(n, len(cols))) + 1.5 * (genre == "rock")[:, None]
     labels = {t: sorted(set(y[t])) for t in TARGETS}
     model = DescriptorModel(name="tinycal", kind="logreg", columns=cols, feature_sets=("amper21",),
-                            estimators=_fit_hierarchy("logreg", x, y, seed), labels=labels,
+                            estimators=fit_hierarchy("logreg", x, y, seed), labels=labels,
                             descriptors=[{"name": "rock_indie_sad", "genre": "rock", "subgenre": "indie", "mood": "sad"}])
     table = pd.DataFrame(x, columns=cols).assign(render_id=[f"r{i // 8}" for i in range(n)], **y)
     return model, table

@@ -21,7 +21,7 @@ from core.describe.models import (
     DescriptorModel,
     ModelError,
     _check_trees,
-    _fit_hierarchy,
+    fit_hierarchy,
     fit_estimator,
     load_model,
 )
@@ -59,7 +59,7 @@ def test_new_estimators_train_save_load_and_predict_the_same(kind, tmp_path, mon
     x = table[COLUMNS].to_numpy()
     labels = {t: sorted(table[t].astype(str).unique()) for t in TARGETS}
     model = DescriptorModel(name=f"tiny-{kind}", kind=kind, columns=COLUMNS, feature_sets=DEFAULT_FEATURE_SETS,
-                            estimators=_fit_hierarchy(kind, x, table, 0), labels=labels, descriptors=[])
+                            estimators=fit_hierarchy(kind, x, table, 0), labels=labels, descriptors=[])
     assert (model.predict_windows(table, threshold=0).genre == table.genre).mean() >= 0.9
     model.save(tmp_path / "data" / "models" / f"tiny-{kind}")
     back = load_model(f"tiny-{kind}")

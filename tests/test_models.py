@@ -156,7 +156,7 @@ def _tiny_model(kind: str = "knn", *, n: int = 60, seed: int = 0):
     import numpy as np
     import pandas as pd
 
-    from core.describe.models import DescriptorModel, _fit_hierarchy
+    from core.describe.models import DescriptorModel, fit_hierarchy
 
     rng = np.random.default_rng(seed)
     cols = [f"f{i}" for i in range(14)]
@@ -167,7 +167,7 @@ def _tiny_model(kind: str = "knn", *, n: int = 60, seed: int = 0):
     x = rng.normal(size=(n, len(cols))) + (genre == "rock")[:, None]
     labels = {t: sorted(set(y[t])) for t in TARGETS}
     model = DescriptorModel(name=f"tiny{kind}", kind=kind, columns=cols, feature_sets=("amper21",),
-                            estimators=_fit_hierarchy(kind, x, y, seed), labels=labels,
+                            estimators=fit_hierarchy(kind, x, y, seed), labels=labels,
                             descriptors=[{"name": "rock_indie_sad", "genre": "rock", "subgenre": "indie", "mood": "sad"}])
     return model, pd.DataFrame(rng.normal(size=(20, len(cols))), columns=cols)
 

@@ -35,6 +35,10 @@ from core.describe.predict import (
     top_descriptors,
     voice_share,
 )
+from core.describe.transfer import needs_musicnn, with_musicnn
+from core.embed.genre import EMBED_MODEL
+from core.embed.weights import EMBED_VERSION
+from core.embed.weights import weights_fingerprint as embed_weights
 from core.errors import OptionError, SeparationError
 from core.progress import scaled
 from core.separation import (
@@ -119,6 +123,8 @@ def description_key(track_hash: str, *, options: AnalysisOptions, model: Descrip
                       "weights": weights_fingerprint(sep.model, weights_dir=default_weights_dir())}
     parts = {"v": DESCRIBE_VERSION, "track": track_hash, "analysis": options.cache_key(), "model": model.name,
              "model_fingerprint": model.fingerprint, "remove_vocals": remove_vocals, "separation": separation}
+    if needs_musicnn(model):  # the embedding's weights, by content
+        parts["musicnn"] = {"version": EMBED_VERSION, "weights": embed_weights(EMBED_MODEL)}
     calibration = load_calibration(model)
     if calibration is not None:  # only then: descriptions made without one keep their keys
         parts["calibration"] = calibration.fingerprint
@@ -131,12 +137,13 @@ def _percent(share: float) -> str:
     return f"{share:.0%}"
 
 
-def check_vocals(track, analysis: Analysis, *, remove_vocals: str = "auto", store=None,
-                 progress=None) -> tuple[VocalCheck, pd.DataFrame | None]:
+def check_vocals(track, analysis: Analysis, *, remove_vocals: str = "auto", store=None, progress=None,
+                 model: DescriptorModel | None = None) -> tuple[VocalCheck, pd.DataFrame | None]:
     """Separate the track (unless ``remove_vocals`` is "off" or it is silent) and decide whether
     to classify its accompaniment: "on" always, "auto" when it has a voice (``voice_share`` >=
     ``VOICE_FRAMES_MIN``). Returns the check and the accompaniment's per-window features on the
-    analysis' grid (None when the full mix is classified).
+    analysis' grid (None when the full mix is classified), with the musicnn columns when
+    ``model`` listens with musicnn.
 
     In "auto", a separation model that cannot run means the full mix is classified, with the
     reason in the note; in "on" the ``SeparationError`` is raised.
@@ -160,6 +167,8 @@ def check_vocals(track, analysis: Analysis, *, remove_vocals: str = "auto", stor
         progress(0.8, "Features of the accompaniment")
     accompaniment = track_from_array(stems["accompaniment"], stems.sample_rate, name=f"{track.name}-accompaniment")
     features = window_feature_table(accompaniment, grid=analysis.options.grid)
+    if model is not None and needs_musicnn(model):
+        features = with_musicnn(features, accompaniment)
     note = f"Vocals removed before classifying (a voice in {_percent(shown)} of the track's seconds)."
     return VocalCheck(remove_vocals, True, shown, note), features
 
@@ -172,8 +181,9 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
     Returns the per-window table (analysis columns + predictions) and the vocal check. Not
     cached: :func:`describe` is the cached stage.
     """
-    vocals, features = check_vocals(track, analysis, remove_vocals=remove_vocals, store=store, progress=progress)
-    table = predict(analysis, model, features=features)
+    vocals, features = check_vocals(track, analysis, remove_vocals=remove_vocals, store=store, progress=progress,
+                                    model=model)
+    table = predict(analysis, model, features=features, track=track)
     if progress:
         progress(1.0, "Classified")
     return table, vocals

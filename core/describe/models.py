@@ -571,7 +571,7 @@ def feature_columns_of(table: pd.DataFrame, sets: tuple[str, ...]) -> list[str]:
     return cols
 
 
-def _fit_hierarchy(kind: str, x: np.ndarray, y: pd.DataFrame, seed: int, progress=None) -> dict:
+def fit_hierarchy(kind: str, x: np.ndarray, y: pd.DataFrame, seed: int, progress=None) -> dict:
     estimators = {}
     for i, target in enumerate(TARGETS):
         if progress:
@@ -690,7 +690,7 @@ def train(
     name = name or kind
     base = dict(name=name, kind=kind, columns=cols, feature_sets=tuple(feature_sets), labels=labels,
                 descriptors=descriptors, threshold=threshold)
-    held_out = DescriptorModel(estimators=_fit_hierarchy(kind, x[train_idx], table.iloc[train_idx], seed,
+    held_out = DescriptorModel(estimators=fit_hierarchy(kind, x[train_idx], table.iloc[train_idx], seed,
                                                          lambda f, m: report(0.45 * f, m)), **base)
     report(0.45, "Measuring on held-out renders")
     metrics = evaluate(held_out, table.iloc[test_idx])
@@ -698,9 +698,9 @@ def train(
                         "test_renders": int(table.iloc[test_idx].render_id.nunique()),
                         "train_windows": int(train_idx.size), "test_windows": int(test_idx.size)}
     report(0.47, "Maps of the windows and the descriptors")
-    extras = _views(held_out, table, x, test_idx, seed)
+    extras = model_views(held_out, table, x, test_idx, seed)
     report(0.5, "Refitting on every render")
-    final = _fit_hierarchy(kind, x, table, seed, lambda f, m: report(0.5 + 0.5 * f, m))
+    final = fit_hierarchy(kind, x, table, seed, lambda f, m: report(0.5 + 0.5 * f, m))
     report(1.0, "Done")
     return DescriptorModel(estimators=final, metrics=metrics, extras=extras,
                            config={"test_size": test_size, "seed": seed, "window_step": window_step,
@@ -709,7 +709,7 @@ def train(
                            versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__}, **base)
 
 
-def _views(model: DescriptorModel, table: pd.DataFrame, x: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
+def model_views(model: DescriptorModel, table: pd.DataFrame, x: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
     """A 2-D map (PCA and t-SNE) of a sample of windows, and descriptor distances as the
     held-out model sees them (1 - cosine similarity of their mean descriptor probabilities)."""
     from sklearn.decomposition import PCA

@@ -8,6 +8,7 @@ import pandas as pd
 from core.analysis.analyze import Analysis
 from core.describe.calibrate import apply_calibration, load_calibration
 from core.describe.models import TARGETS, UNKNOWN, DescriptorModel
+from core.describe.transfer import needs_musicnn, with_musicnn
 from core.errors import OptionError
 from core.generate.catalog import load_catalog
 from core.span import Span
@@ -16,7 +17,8 @@ MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenr
                     "momentum", "tempo_bpm", "key", "descriptor", "confidence")
 
 
-def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFrame | None = None) -> pd.DataFrame:
+def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFrame | None = None,
+            track=None) -> pd.DataFrame:
     """The analysis' per-window table with, per target, the predicted label and its probability,
     the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``). When the
     model has a calibration (``core.describe.calibrate``) the probabilities are calibrated and
@@ -24,10 +26,17 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
 
     ``features``: another per-window feature table on the same grid to classify instead of the
     analysis' own (the accompaniment's, when vocals are removed first).
+
+    ``track``: the analysed audio, which a model on the musicnn embedding
+    (``core.describe.transfer``) hears when ``features`` does not already hold its columns.
     """
     source = analysis.windows if features is None else features
     if len(source) != len(analysis.windows):
         raise OptionError("The feature table is not on the analysis' window grid.")
+    if needs_musicnn(model) and not set(model.columns) <= set(source.columns):
+        if track is None:
+            raise OptionError(f"Model '{model.name}' listens with musicnn: pass the track to classify.")
+        source = with_musicnn(source, track)
     pred = model.predict_windows(source)
     calibration = load_calibration(model)
     if calibration is not None:

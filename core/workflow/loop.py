@@ -318,6 +318,6 @@ def run_loop(title: str, track, *, store, model, variations: int = 3, seed: int 
         keys.append(render_key(item.timeline, seed=item.seed))
         store.link_render(track.content_hash, keys[-1], kind=item.kind, label=item.key)
         audio = track_from_array(rendered.audio, rendered.sample_rate, name=f"{title}-{item.key}")
-        results.append((item, predict(analyze(audio), model)))  # renders carry no voice
+        results.append((item, predict(analyze(audio), model, track=audio)))  # renders carry no voice
     report(1.0, "Loop done")
     return LoopResult(plan, keys, single_region_table(results), multi_region_table(results, description.majority))

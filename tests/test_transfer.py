@@ -1,0 +1,104 @@
+"""Descriptor models that transfer to real music (core.describe.transfer): the real-mix chain and
+a hierarchy on the musicnn embedding, used through describe() like any other model."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.analysis.analyze import AnalysisOptions
+from core.audio.grid import WindowGrid
+from core.audio.load import track_from_array
+from core.describe.describe import describe, description_key
+from core.describe.models import load_model
+from core.describe.predict import predict
+from core.describe.transfer import musicnn_columns, needs_musicnn, real_mix, transfer_model, with_musicnn
+from core.embed.genre import EMBED_MODEL
+from core.embed.weights import musicnn_folder, weights_present
+from core.errors import OptionError
+from core.generate.catalog import load_catalog
+from core.generate.render import render
+from core.generate.timeline import single_region
+
+needs_weights = pytest.mark.skipif(not weights_present("MSD_musicnn"), reason="musicnn weights not fetched (make weights)")
+SR = 22050
+DESCRIPTORS = ("rock_indie_driving", "cinematic_ambient_dreamy")
+
+
+def test_the_real_mix_is_drawn_from_its_seed_and_never_clips():
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * SR) / SR
+    tone = 0.9 * np.sin(2 * np.pi * 220 * t)
+    audio = np.stack([tone, 0.5 * tone + 0.01 * rng.standard_normal(t.size)], axis=1).astype(np.float32)
+    a, b, c = real_mix(audio, SR, seed=1), real_mix(audio, SR, seed=1), real_mix(audio, SR, seed=2)
+    assert a.shape == audio.shape and np.isfinite(a).all() and np.abs(a).max() <= 1.0
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c, atol=1e-3)
+    assert real_mix(audio[:, :1], SR, seed=3).shape == (audio.shape[0], 1)
+
+
+@pytest.fixture(scope="module")
+def heard_renders():
+    """Three 12 s renders of each of two descriptors of different genres, heard by musicnn."""
+    catalog = load_catalog()
+    assert all(d in catalog.descriptors for d in DESCRIPTORS)
+    rows, tracks = [], {}
+    for name in DESCRIPTORS:
+        for i in range(3):
+            result = render(single_region(name, duration_s=12.0), seed=i, parallel=False, sample_rate=SR)
+            track = track_from_array(result.audio, result.sample_rate, name=f"{name}-{i}")
+            tracks[(name, i)] = track
+            starts, ends, _ = WindowGrid().windows(track.duration_s)
+            frame = with_musicnn(pd.DataFrame({"start_s": starts, "end_s": ends}), track)
+            for k, v in catalog.get(name).labels().items():
+                frame[k] = str(v)
+            frame["render_id"] = f"{name}-{i}"
+            rows.append(frame)
+    return pd.concat(rows, ignore_index=True), tracks
+
+
+@needs_weights
+def test_a_transfer_model_learns_the_embedding_and_classifies_an_upload_through_describe(heard_renders, tmp_path,
+                                                                                         monkeypatch):
+    table, tracks = heard_renders
+    train = table[~table.render_id.str.endswith("-2")]
+    model = transfer_model(train, kind="logreg", seed=0, name="t")
+    assert needs_musicnn(model) and model.columns == musicnn_columns()
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    model.save(tmp_path / "data" / "models" / "t")
+    loaded = load_model("t")
+    assert loaded.feature_sets == ("musicnn",)
+    for name in DESCRIPTORS:  # the held-out render of each descriptor is heard as its genre
+        d = describe(tracks[(name, 2)], model=loaded, remove_vocals="off")
+        genre = load_catalog().get(name).labels()["genre"]
+        assert (d.windows["genre"] == genre).mean() >= 0.5, d.windows["genre"].tolist()
+        assert set(musicnn_columns()).isdisjoint(d.windows.columns)  # the analysis' columns and predictions only
+    with pytest.raises(OptionError, match="musicnn"):
+        predict(d.analysis, loaded)  # no track to hear
+
+
+@needs_weights
+def test_real_windows_teach_the_genre_head_only(heard_renders):
+    table, _ = heard_renders
+    real = table[table.render_id.str.startswith("rock")].assign(genre="jazz")
+    plain = transfer_model(table, kind="logreg", seed=0)
+    taught = transfer_model(table, real=real, kind="logreg", seed=0, real_weight=2)
+    assert "jazz" in taught.estimators["genre"].classes_ and "jazz" not in plain.estimators["genre"].classes_
+    assert sorted(taught.estimators["subgenre"]) == sorted(plain.estimators["subgenre"])  # rock and cinematic only
+
+
+@needs_weights
+def test_a_musicnn_model_keys_its_descriptions_by_the_embeddings_weights(heard_renders, tmp_path, monkeypatch):
+    table, _ = heard_renders
+    model = transfer_model(table, kind="logreg", seed=0)
+    before = description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off")
+    copy = tmp_path / "weights" / "musicnn" / EMBED_MODEL
+    shutil.copytree(musicnn_folder(EMBED_MODEL), copy)
+    monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off") == before
+    with open(copy / "model.index", "ab") as f:
+        f.write(b"retrained")
+    assert description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off") != before
