@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.describe.models import list_models
+from core.describe.models import default_model_name, list_models
 from core.describe.predict import VOCAL_MODES
 from core.workflow.overview import example_files, track_names
 from pages.ui.analysis import analysis_options, show_track
@@ -30,7 +30,7 @@ options = analysis_options()
 models = list_models()
 m1, m2 = st.columns([2, 1])
 model_name = m1.selectbox("Style model (genre, mood... every 10 s)", [NO_MODEL] + models,
-                          index=(models.index("mlp") + 1) if "mlp" in models else 0, key="model_pick")
+                          index=models.index(default_model_name(models)) + 1 if models else 0, key="model_pick")
 vocal_mode = m2.selectbox("Remove vocals before classifying", VOCAL_MODES, format_func=VOCAL_LABELS.get,
                           key="vocal_mode", disabled=model_name == NO_MODEL,
                           help="The models learnt from instrumental renders, so a voice confuses them. The "

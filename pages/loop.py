@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from core import StudioError
-from core.describe.models import list_models
+from core.describe.models import default_model_name, list_models
 from core.describe.study import amper_study
 from core.plots import loop_summary_figure, loop_titles_figure
 from core.workflow.loop import TARGETS_MULTI, TARGETS_SINGLE, cached_loop, loop_key
@@ -50,7 +50,8 @@ state["loop_tracks"] = [h for h in state["loop_tracks"] if h in names]
 c1, c2, c3 = st.columns([3, 1, 1])
 chosen = c1.multiselect("Reference tracks", list(names), format_func=names.get, key="loop_tracks")
 models = list_models()
-model_name = c2.selectbox("Model", models, index=models.index("mlp") if "mlp" in models else 0, key="loop_model")
+model_name = c2.selectbox("Model", models, index=models.index(default_model_name(models)) if models else 0,
+                          key="loop_model")
 variations = int(c3.number_input("Variations", 1, 10, 3, key="loop_variations"))
 if not chosen:
     st.stop()

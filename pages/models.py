@@ -7,7 +7,14 @@ import streamlit as st
 
 from core import StudioError
 from core.describe.models import TARGETS, list_models
-from core.describe.study import STUDY_COLUMN, accuracy_table, descriptors_of_genres, distance_table, training_note
+from core.describe.study import (
+    STUDY_COLUMN,
+    accuracy_table,
+    descriptors_of_genres,
+    distance_table,
+    real_music_table,
+    training_note,
+)
 from core.generate.catalog import load_catalog
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
 from pages.ui.entry import through_navigation
@@ -52,6 +59,12 @@ st.dataframe(accuracy_table(models).rename(columns={STUDY_COLUMN: PUBLISHED}).st
 st.plotly_chart(metrics_figure(models), key="metrics_chart")
 st.caption("Window: every 10 s window on its own. Render: the majority of a render's windows. "
            f"{PUBLISHED}: what the original research's classifiers scored on its own one-style renders.")
+real = real_music_table(models)
+if len(real):
+    st.subheader("On real recordings")
+    st.dataframe(real, hide_index=True, key="real_table")
+    st.caption("Majority genre per real clip whose genre maps onto the catalog; the renders' figures above say "
+               "little about a real record.")
 with st.expander("Training details"):
     for m in models:
         st.markdown(training_note(m))

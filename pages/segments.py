@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.describe.models import default_model_name
 from core.generate.catalog import load_catalog
 from core.generate.render import render, render_key
 from core.workflow.editor import bands_caption, edit_render_label, open_edits, segments_frame, segments_from_table
@@ -20,7 +21,7 @@ from pages.ui.widgets import cached_model, get_store, remembered, require_stored
 
 through_navigation()
 
-MODEL = "mlp"
+MODEL = default_model_name()
 #: Pixel widths of the table's columns, in order.
 COLUMN_WIDTHS = {"segment": 40, "start_s": 80, "end_s": 80, "duration_s": 80, "label": 65, "descriptor": 290,
                  "tempo_bpm": 115, "tonic": 70, "band": 180}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.describe.models import DEFAULT_MODEL_NAME
 from tests.conftest import ROOT, wav_bytes
 
 APP = str(ROOT / "app.py")
@@ -43,7 +44,7 @@ def test_upload_shows_player_charts_tables_and_downloads(clip):
     assert any("CQT chroma" in spec for spec in charts)
     assert any("Tempo per window" in spec for spec in charts)
     # the shipped default model (assets/models/mlp) adds prediction lanes and the majority table
-    assert at.selectbox(key="model_pick").value == "mlp"
+    assert at.selectbox(key="model_pick").value == DEFAULT_MODEL_NAME == "hybrid"
     assert any("Predictions per window" in spec for spec in charts)
     assert len(at.dataframe) == 4  # segments, windows, majority, real-music genre
     labels = [b.proto.label for b in at.get("download_button")]
@@ -146,7 +147,7 @@ def test_models_page_shows_the_shipped_models():
     at.switch_page("pages/models.py")
     at.run()
     assert not at.exception
-    assert set(at.multiselect(key="models_chosen").value) >= {"knn", "mlp"}
+    assert set(at.multiselect(key="models_chosen").value) >= {"knn", "mlp", "hybrid"}
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("held-out" in spec for spec in charts)  # the accuracy chart
     assert any("rows sum to 1" in spec for spec in charts)  # a confusion matrix

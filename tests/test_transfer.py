@@ -9,11 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analysis.analyze import AnalysisOptions
+from core.analysis.analyze import AnalysisOptions, analyze, window_feature_table
 from core.audio.grid import WindowGrid
 from core.audio.load import track_from_array
 from core.describe.describe import describe, description_key
-from core.describe.models import load_model
+from core.describe.models import (
+    DEFAULT_MODEL_NAME,
+    GATE,
+    STUDIO,
+    STUDIO_GENRE,
+    _proba,
+    default_model_name,
+    load_model,
+)
 from core.describe.predict import predict
 from core.describe.transfer import musicnn_columns, needs_musicnn, real_mix, transfer_model, with_musicnn
 from core.embed.genre import EMBED_MODEL
@@ -102,3 +110,28 @@ def test_a_musicnn_model_keys_its_descriptions_by_the_embeddings_weights(heard_r
     with open(copy / "model.index", "ab") as f:
         f.write(b"retrained")
     assert description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off") != before
+
+
+@needs_weights
+def test_the_shipped_hybrid_weighs_its_genre_heads_by_how_much_a_window_sounds_like_a_studio_render(heard_renders):
+    _, tracks = heard_renders
+    model = load_model(DEFAULT_MODEL_NAME)
+    assert default_model_name() == DEFAULT_MODEL_NAME == model.name and GATE in model.estimators
+    assert {"real_music", "by_soundfont"} <= set(model.metrics)
+    assert model.metrics["real_music"]["majority_accuracy"] >= 0.7 and model.metrics["real_music"]["top_share"] <= 0.35
+    track = tracks[("rock_indie_driving", 0)]
+    analysis = analyze(track)
+    studio = with_musicnn(analysis.windows, track)
+    mixed_track = track_from_array(real_mix(track.samples, track.sample_rate, seed=4), track.sample_rate, name="m")
+    mixed = with_musicnn(window_feature_table(mixed_track), mixed_track)
+    gate = {name: _proba(model.estimators[GATE], model._matrix(t))[STUDIO].mean() for name, t in
+            (("studio", studio), ("mixed", mixed))}
+    assert gate["studio"] > 0.5 > gate["mixed"], gate
+    probs = model.probabilities(studio)["genre"]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    x = model._matrix(studio)
+    w = _proba(model.estimators[GATE], x)[STUDIO].to_numpy()[:, None]
+    by_hand = (w * _proba(model.estimators[STUDIO_GENRE], x).reindex(columns=probs.columns, fill_value=0).to_numpy()
+               + (1 - w) * _proba(model.estimators["genre"], x).reindex(columns=probs.columns, fill_value=0).to_numpy())
+    assert np.allclose(probs.to_numpy(), by_hand)
+    assert (predict(analysis, model, track=track)["genre"] == "rock").mean() >= 0.5

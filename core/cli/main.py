@@ -37,7 +37,7 @@ from core.cli.taste import add_taste
 from core.cli.train_folder import add_train_folder
 from core.describe.corpus import CorpusSpec, build_corpus, load_corpora
 from core.describe.describe import Description, describe
-from core.describe.models import ESTIMATORS, TARGETS, load_model, model_dirs, train
+from core.describe.models import DEFAULT_MODEL_NAME, ESTIMATORS, TARGETS, load_model, model_dirs, train
 from core.errors import StudioError
 from core.generate.catalog import load_catalog
 from core.generate.examples import write_examples
@@ -489,7 +489,7 @@ def _add_loop(sub) -> None:
     lp.add_argument("tracks", nargs="+", help="reference tracks, or folders of them")
     lp.add_argument("--out", required=True, help="output folder: both tables (CSV) and OUT/<title>/ renders")
     lp.add_argument("--variations", type=_number(int, 1, MAX_VARIATIONS), default=3, help="renders per timeline (other seeds and bands)")
-    lp.add_argument("--model", default="mlp", help="descriptor model (default mlp)")
+    lp.add_argument("--model", default=DEFAULT_MODEL_NAME, help=f"descriptor model (default {DEFAULT_MODEL_NAME})")
     lp.add_argument("--seed", type=SEED, default=0)
     lp_vocals = lp.add_mutually_exclusive_group()
     lp_vocals.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="on", default="auto")

@@ -17,6 +17,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from core.describe.models import DEFAULT_MODEL_NAME
 from core.embed.genre import GENRE_MODEL_DIR
 from core.io import atomic_write
 from core.progress import terminal_bar
@@ -77,7 +78,7 @@ def add_taste(sub) -> None:
     t = sub.add_parser("taste", help="Profile a library: genres, descriptors and cover targets of its tracks.")
     t.add_argument("inputs", nargs="+", help="audio files, folders of them (walked) or zips")
     t.add_argument("--out", required=True, help="output folder: tracks.csv and profile.json")
-    t.add_argument("--model", default="mlp", help="descriptor model (default mlp)")
+    t.add_argument("--model", default=DEFAULT_MODEL_NAME, help=f"descriptor model (default {DEFAULT_MODEL_NAME})")
     t.add_argument("--genre-model", default=str(GENRE_MODEL_DIR),
                    help="real-music genre model folder (default: the shipped GTZAN-10 model)")
     t.add_argument("--remove-vocals", dest="remove_vocals", action="store_const", const="auto", default="off",

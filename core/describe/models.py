@@ -42,6 +42,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from core.analysis.features import feature_columns
 from core.errors import OptionError, StudioError, check_choice
@@ -191,6 +192,10 @@ class _Constant:
         return np.ones((len(x), 1))
 
 
+#: Below this many rows a classifier is fitted on one OpenMP thread (see ``_fit``).
+SMALL_FIT_ROWS = 20_000
+
+
 def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: bool):
     """One fitted classifier of ``y`` from ``x``: a constant one when ``y`` has a single class
     (the classifier of a parent value with one child), else the estimator ``kind``."""
@@ -206,7 +211,10 @@ def _fit(kind: str, x: np.ndarray, y: np.ndarray, seed: int, *, one_vs_rest: boo
     est = spec.build(**sizes)
     if one_vs_rest and spec.one_vs_rest:
         est = OneVsRestClassifier(est)
-    est.fit(x, y)
+    # OpenMP on small fits: starting its threads on busy cores cost 150x the fit itself (a
+    # 60-window gradient-boosting hierarchy took 31 s instead of 0.2 s while other work ran)
+    with threadpool_limits(limits=1 if len(y) < SMALL_FIT_ROWS else None, user_api="openmp"):
+        est.fit(x, y)
     for mlp in _mlps(est):  # float32 weights ship half the bytes, same predictions to 1e-6
         mlp.coefs_ = [w.astype(np.float32) for w in mlp.coefs_]
         mlp.intercepts_ = [b.astype(np.float32) for b in mlp.intercepts_]
@@ -237,6 +245,23 @@ def _mlps(est) -> list:
         if hasattr(last, "coefs_"):
             out.append(last)
     return out
+
+
+#: A gated model (``core.describe.transfer.gated_model``) holds two genre heads and a gate: the
+#: gate's P(studio) says how much a window sounds like the renders the studio head learnt from.
+GATE = "gate"
+STUDIO_GENRE = "genre_studio"
+STUDIO = "studio"
+
+
+def gated_genre(estimators: dict, x: np.ndarray, genre: pd.DataFrame) -> pd.DataFrame:
+    """P(genre) = P(studio) P_studio-head(genre) + (1 - P(studio)) P_genre-head(genre), per window."""
+    gate = _proba(estimators[GATE], x)
+    studio = _proba(estimators[STUDIO_GENRE], x)
+    w = gate[STUDIO].to_numpy()[:, None] if STUDIO in gate else np.zeros((len(x), 1))
+    labels = sorted(set(genre.columns) | set(studio.columns))
+    return pd.DataFrame(w * studio.reindex(columns=labels, fill_value=0.0).to_numpy()
+                        + (1 - w) * genre.reindex(columns=labels, fill_value=0.0).to_numpy(), columns=labels)
 
 
 def _proba(model, x: np.ndarray) -> pd.DataFrame:
@@ -293,6 +318,8 @@ class DescriptorModel:
                 out[target] = _proba(est, x)
             else:
                 out[target] = {parent: _proba(m, x) for parent, m in est.items()}
+        if GATE in self.estimators:
+            out["genre"] = gated_genre(self.estimators, x, out["genre"])
         return out
 
     def predict_windows(self, table: pd.DataFrame, *, top: int = 3, threshold: float | None = None) -> pd.DataFrame:
@@ -407,6 +434,20 @@ def find_model(name: str) -> Path:
             return c
     known = list_models()
     raise ModelError(f"No model called '{name}'. Known models: {', '.join(known) or 'none (train one)'}.")
+
+
+#: The descriptor model pages and commands use unless told otherwise: the gated model
+#: (``core.describe.transfer.gated_model``: right on real recordings and on the studio's renders).
+DEFAULT_MODEL_NAME = "hybrid"
+
+
+def default_model_name(names: list[str] | None = None) -> str:
+    """:data:`DEFAULT_MODEL_NAME` when installed, else ``mlp``, else the first known model ("" if none)."""
+    names = list_models() if names is None else list(names)
+    for n in (DEFAULT_MODEL_NAME, "mlp"):
+        if n in names:
+            return n
+    return names[0] if names else ""
 
 
 def list_models() -> list[str]:

@@ -81,6 +81,21 @@ def accuracy_table(models, *, study: StudyFigures | None = None) -> pd.DataFrame
     return table
 
 
+def real_music_table(models) -> pd.DataFrame:
+    """One row per model that was measured on real recordings (``metrics["real_music"]``): the
+    clips, the share whose majority genre is right, and the share of all windows on the single
+    most frequent genre (a collapsed model puts most windows on one)."""
+    rows = []
+    for m in models:
+        real = m.metrics.get("real_music")
+        if isinstance(real, dict) and "majority_accuracy" in real:
+            rows.append({"model": m.name, "real clips": real.get("clips"),
+                         "majority genre right": real["majority_accuracy"],
+                         "windows on the top genre": real.get("top_share"), "top genre": real.get("top_genre"),
+                         "measured on": real.get("dataset", ""), "grouping": real.get("grouping", "")})
+    return pd.DataFrame(rows)
+
+
 def training_note(model) -> str:
     """One line (markdown) on how a model was trained and measured."""
     split = model.metrics.get("split", {})

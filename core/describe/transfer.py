@@ -19,7 +19,17 @@ import numpy as np
 import pandas as pd
 import pedalboard
 
-from core.describe.models import TARGETS, DescriptorModel, fit_estimator, fit_hierarchy
+from core.analysis.features import feature_columns
+from core.describe.models import (
+    GATE,
+    PARENT,
+    STUDIO,
+    STUDIO_GENRE,
+    TARGETS,
+    DescriptorModel,
+    fit_estimator,
+    fit_hierarchy,
+)
 from core.embed.genre import EMBED_MODEL
 from core.embed.musicnn import column_names, window_table
 from core.generate.catalog import load_catalog
@@ -60,8 +70,13 @@ MUSICNN_SET = "musicnn"
 
 
 def musicnn_columns() -> list[str]:
-    """The window-table columns a transfer model reads (``musicnn.tag_rock`` ... ``musicnn.emb_199``)."""
+    """The window-table columns of the musicnn set (``musicnn.tag_rock`` ... ``musicnn.emb_199``)."""
     return column_names(EMBED_MODEL)
+
+
+def set_columns(feature_sets: tuple[str, ...]) -> list[str]:
+    """The columns of ``feature_sets``: the analysis' sets (``core.analysis.features``) and ``musicnn``."""
+    return [c for s in feature_sets for c in (musicnn_columns() if s == MUSICNN_SET else feature_columns(s))]
 
 
 def _repeat(x: np.ndarray, y: np.ndarray, times: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,32 +84,35 @@ def _repeat(x: np.ndarray, y: np.ndarray, times: int) -> tuple[np.ndarray, np.nd
 
 
 def fit_transfer(renders: pd.DataFrame, *, real: pd.DataFrame | None = None, kind: str = "logreg", seed: int = 0,
-                 real_weight: int = 1, progress=None) -> dict:
-    """The hierarchy's estimators from musicnn windows of renders (labelled by their descriptor);
-    the genre head also learns ``real`` windows (labelled by catalog genre), each repeated
-    ``real_weight`` times. Subgenre, mood and the rest learn the renders only."""
-    cols = musicnn_columns()
-    x = renders[cols].to_numpy(dtype=float)
+                 real_weight: int = 1, feature_sets: tuple[str, ...] = (MUSICNN_SET,), progress=None) -> dict:
+    """The hierarchy's estimators from windows of renders (labelled by their descriptor) on
+    ``feature_sets``; the genre head also learns ``real`` windows (labelled by catalog genre),
+    each repeated ``real_weight`` times. Subgenre, mood and the rest learn the renders only."""
+    cols = set_columns(feature_sets)
+    x = np.nan_to_num(renders[cols].to_numpy(dtype=float), nan=0.0)
     estimators = fit_hierarchy(kind, x, renders, seed, progress)
     if real is not None and len(real):
-        xr, yr = _repeat(real[cols].to_numpy(dtype=float), real["genre"].astype(str).to_numpy(), real_weight)
+        xr, yr = _repeat(np.nan_to_num(real[cols].to_numpy(dtype=float), nan=0.0), real["genre"].astype(str).to_numpy(), real_weight)
         estimators["genre"] = fit_estimator(kind, np.concatenate([x, xr]),
                                             np.concatenate([renders["genre"].astype(str).to_numpy(), yr]), seed=seed)
     return estimators
 
 
 def transfer_model(renders: pd.DataFrame, *, real: pd.DataFrame | None = None, kind: str = "logreg", seed: int = 0,
-                   name: str = "musicnn", threshold: float = 0.4, real_weight: int = 1, metrics: dict | None = None,
+                   name: str = "musicnn", threshold: float = 0.4, real_weight: int = 1,
+                   feature_sets: tuple[str, ...] = (MUSICNN_SET,), metrics: dict | None = None,
                    config: dict | None = None, progress=None) -> DescriptorModel:
-    """A :class:`DescriptorModel` on the musicnn feature set (``fit_transfer``), ready to save."""
+    """A :class:`DescriptorModel` on ``feature_sets`` (musicnn alone by default; ``fit_transfer``),
+    ready to save."""
     import sklearn
 
     catalog = load_catalog()
     labels = {t: sorted(renders[t].astype(str).unique()) for t in TARGETS}
     descriptors = [{"name": n, **{k: str(v) for k, v in catalog.get(n).labels().items() if k != "descriptor"}}
                    for n in sorted(set(renders["descriptor"])) if n in catalog.descriptors]
-    estimators = fit_transfer(renders, real=real, kind=kind, seed=seed, real_weight=real_weight, progress=progress)
-    return DescriptorModel(name=name, kind=kind, columns=musicnn_columns(), feature_sets=(MUSICNN_SET,),
+    estimators = fit_transfer(renders, real=real, kind=kind, seed=seed, real_weight=real_weight,
+                              feature_sets=feature_sets, progress=progress)
+    return DescriptorModel(name=name, kind=kind, columns=set_columns(feature_sets), feature_sets=tuple(feature_sets),
                            estimators=estimators, labels=labels, descriptors=descriptors, threshold=threshold,
                            metrics=metrics or {}, config=config or {},
                            versions={"scikit-learn": sklearn.__version__, "numpy": np.__version__})
@@ -112,3 +130,60 @@ def with_musicnn(table: pd.DataFrame, track) -> pd.DataFrame:
     heard = window_table(mono, track.sample_rate, starts_s=table["start_s"].to_numpy(),
                          ends_s=table["end_s"].to_numpy(), model=EMBED_MODEL)
     return pd.concat([table.reset_index(drop=True), pd.DataFrame(heard)], axis=1).set_axis(table.index, axis=0)
+
+
+# ----------------------------------------------------------------------- the gated model
+def take_columns(columns: list[str], names: list[str]):
+    """A fitted selector of ``names`` out of a matrix whose columns are ``columns`` (a stock
+    scikit-learn ``ColumnTransformer``: a bundle holding it still loads with trusted types only)."""
+    from sklearn.compose import ColumnTransformer
+
+    index = [columns.index(n) for n in names]
+    return ColumnTransformer([("take", "passthrough", index)], remainder="drop").fit(np.zeros((1, len(columns))))
+
+
+def _on(columns: list[str], names: list[str], estimator):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("columns", take_columns(columns, names)), ("model", estimator)])
+
+
+def studio_labels(renders: pd.DataFrame, *, soundfont: str = "TimGM6mb") -> np.ndarray:
+    """``studio`` for the windows the studio head learnt from (renders with ``soundfont``, not
+    through the real mix), ``other`` for every other render window."""
+    known = (renders["soundfont"].astype(str) == soundfont) & (renders["variant"].astype(str) == "clean")
+    return np.where(known.to_numpy(), STUDIO, "other")
+
+
+def fit_gate(renders: pd.DataFrame, real: pd.DataFrame, columns: list[str], *, seed: int = 0):
+    """P(studio) from ``columns``: studio renders against real-mix and other-soundfont renders and
+    real windows (a standardised logistic regression)."""
+    x = np.nan_to_num(np.concatenate([renders[columns].to_numpy(dtype=float), real[columns].to_numpy(dtype=float)]))
+    y = np.concatenate([studio_labels(renders), np.full(len(real), "other")])
+    return fit_estimator("logreg", x, y, seed=seed)
+
+
+def gated_model(base: DescriptorModel, renders: pd.DataFrame, real: pd.DataFrame, *, seed: int = 0,
+                name: str = "gated", real_weight: int = 1, metrics: dict | None = None,
+                config: dict | None = None) -> DescriptorModel:
+    """``base`` (a model of the Amper-study features, exact on the studio's own renders) with a
+    genre head on the musicnn embedding that learnt renders and ``real`` windows, and a gate that
+    weighs the two genre heads per window by how much it sounds like a studio render. Subgenre,
+    mood and the rest stay ``base``'s, conditioned on the gated genre."""
+    columns = list(base.columns) + [c for c in musicnn_columns() if c not in base.columns]
+    mus = musicnn_columns()
+    xr, yr = _repeat(np.nan_to_num(real[mus].to_numpy(dtype=float)), real["genre"].astype(str).to_numpy(),
+                     real_weight)
+    head = fit_estimator("logreg", np.concatenate([np.nan_to_num(renders[mus].to_numpy(dtype=float)), xr]),
+                         np.concatenate([renders["genre"].astype(str).to_numpy(), yr]), seed=seed)
+    estimators = {"genre": _on(columns, mus, head), STUDIO_GENRE: _on(columns, base.columns, base.estimators["genre"]),
+                  GATE: fit_gate(renders, real, columns, seed=seed)}
+    for target in TARGETS[1:]:
+        est = base.estimators[target]
+        estimators[target] = (_on(columns, base.columns, est) if PARENT[target] is None else
+                              {p: _on(columns, base.columns, m) for p, m in est.items()})
+    return DescriptorModel(name=name, kind=f"gated {base.kind} + musicnn logreg", columns=columns,
+                           feature_sets=(*base.feature_sets, MUSICNN_SET), estimators=estimators,
+                           labels=base.labels, descriptors=base.descriptors, threshold=base.threshold,
+                           metrics=metrics or {}, config=config or {}, versions=base.versions)
+

@@ -30,7 +30,7 @@ from core.covers.detect import (
     similarity,
 )
 from core.describe.describe import describe
-from core.describe.models import list_models
+from core.describe.models import default_model_name, list_models
 from core.embed.genre import GENRE_MODEL_DIR, TO_CATALOG
 from core.embed.hear import heard_catalog_genres
 from core.errors import StudioError
@@ -132,7 +132,7 @@ def descriptor_genre(cover_track, genre: str, *, store) -> tuple[float, str]:
     names = list_models()
     if not names:
         raise StudioError("No descriptor model is installed to judge the cover's genre (see README: train).")
-    windows = describe(cover_track, model="mlp" if "mlp" in names else names[0], store=store,
+    windows = describe(cover_track, model=default_model_name(names), store=store,
                        remove_vocals="off").windows
     return float((windows["genre"] == genre).mean()), str(windows["genre"].mode().iloc[0])
 

@@ -50,7 +50,7 @@ from core.analysis.analyze import AnalysisOptions
 from core.audio.load import content_hash, load_track
 from core.cachekey import fingerprint, stage_key
 from core.describe.describe import describe, description_key
-from core.describe.models import DescriptorModel, load_model
+from core.describe.models import DEFAULT_MODEL_NAME, DescriptorModel, load_model
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, TO_CATALOG, GenreModel, load_genre_model
 from core.embed.musicnn import column_names, tag_names, window_table
 from core.embed.weights import EMBED_VERSION, weights_fingerprint
@@ -93,7 +93,7 @@ class TasteOptions:
     """How a library is heard: the descriptor ``model`` (a name), the real-music genre model's
     bundle folder, the vocal mode of the descriptor model and the analysis options (the grid)."""
 
-    model: str = "mlp"
+    model: str = DEFAULT_MODEL_NAME
     genre_model_dir: Path = GENRE_MODEL_DIR
     remove_vocals: str = "off"
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)

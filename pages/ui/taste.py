@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.describe.models import default_model_name
 from core.errors import StudioError
 from core.plots import taste_distribution_figure, taste_map_figure
 from core.workflow.taste import (
@@ -25,7 +26,7 @@ from pages.ui.widgets import cached_model
 @st.cache_resource(show_spinner=False)
 def taste_models():
     """The shipped descriptor and real-music genre models, loaded once per server process."""
-    return load_taste_models(TasteOptions(), descriptor=cached_model("mlp"))
+    return load_taste_models(TasteOptions(), descriptor=cached_model(default_model_name()))
 
 
 def profile_with_progress(library: Library, *, store) -> TasteProfile | None:
