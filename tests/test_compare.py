@@ -21,8 +21,8 @@ from core.describe.models import (
     DescriptorModel,
     ModelError,
     _check_trees,
-    fit_hierarchy,
     fit_estimator,
+    fit_hierarchy,
     load_model,
 )
 from core.generate.catalog import load_catalog

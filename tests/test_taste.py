@@ -189,7 +189,7 @@ def test_cli_profiles_a_folder_skips_bad_files_and_reads_the_store_the_second_ti
     assert sum(g["share"] for g in doc["genres"]) == pytest.approx(1.0)
     first = (out / "tracks.csv").read_bytes()
     calls = []
-    for name in ("describe", "window_table", "load_track"):  # count calls; the real functions still run
+    for name in ("describe", "heard_windows", "load_track"):  # count calls; the real functions still run
         real = getattr(taste, name)
         monkeypatch.setattr(taste, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     assert cli(["taste", str(folder), "--out", str(out), "--data-dir", str(data), "--quiet", "--jobs", "1"]) == 1

@@ -24,12 +24,16 @@ from core.describe.models import (
 )
 from core.describe.predict import predict
 from core.describe.transfer import musicnn_columns, needs_musicnn, real_mix, transfer_model, with_musicnn
+from core.embed import hear
 from core.embed.genre import EMBED_MODEL
+from core.embed.hear import real_music_windows
+from core.embed.musicnn import window_table
 from core.embed.weights import musicnn_folder, weights_present
 from core.errors import OptionError
 from core.generate.catalog import load_catalog
 from core.generate.render import render
 from core.generate.timeline import single_region
+from core.store.store import Store
 
 needs_weights = pytest.mark.skipif(not weights_present("MSD_musicnn"), reason="musicnn weights not fetched (make weights)")
 SR = 22050
@@ -135,3 +139,15 @@ def test_the_shipped_hybrid_weighs_its_genre_heads_by_how_much_a_window_sounds_l
                + (1 - w) * _proba(model.estimators["genre"], x).reindex(columns=probs.columns, fill_value=0).to_numpy())
     assert np.allclose(probs.to_numpy(), by_hand)
     assert (predict(analysis, model, track=track)["genre"] == "rock").mean() >= 0.5
+
+
+@needs_weights
+def test_the_hybrid_and_the_real_music_lane_hear_a_track_once(heard_renders, tmp_path, monkeypatch):
+    _, tracks = heard_renders
+    track = tracks[("cinematic_ambient_dreamy", 1)]
+    store = Store(tmp_path / "store")
+    calls = []
+    monkeypatch.setattr(hear, "window_table", lambda *a, **k: calls.append(1) or window_table(*a, **k))
+    described = describe(track, model=DEFAULT_MODEL_NAME, remove_vocals="off", store=store)
+    lane = real_music_windows(track, described.analysis, store=store)
+    assert calls == [1] and len(lane) == len(described.windows)

@@ -168,7 +168,7 @@ def check_vocals(track, analysis: Analysis, *, remove_vocals: str = "auto", stor
     accompaniment = track_from_array(stems["accompaniment"], stems.sample_rate, name=f"{track.name}-accompaniment")
     features = window_feature_table(accompaniment, grid=analysis.options.grid)
     if model is not None and needs_musicnn(model):
-        features = with_musicnn(features, accompaniment)
+        features = with_musicnn(features, accompaniment, store=store)
     note = f"Vocals removed before classifying (a voice in {_percent(shown)} of the track's seconds)."
     return VocalCheck(remove_vocals, True, shown, note), features
 
@@ -183,7 +183,7 @@ def classify(analysis: Analysis, model: DescriptorModel, *, track, remove_vocals
     """
     vocals, features = check_vocals(track, analysis, remove_vocals=remove_vocals, store=store, progress=progress,
                                     model=model)
-    table = predict(analysis, model, features=features, track=track)
+    table = predict(analysis, model, features=features, track=track, store=store)
     if progress:
         progress(1.0, "Classified")
     return table, vocals

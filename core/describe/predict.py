@@ -18,7 +18,7 @@ MAJORITY_COLUMNS = ("start_s", "end_s", "label", "duration_s", "genre", "subgenr
 
 
 def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFrame | None = None,
-            track=None) -> pd.DataFrame:
+            track=None, store=None) -> pd.DataFrame:
     """The analysis' per-window table with, per target, the predicted label and its probability,
     the top 3 descriptors and a low-confidence flag (silent windows are ``unknown``). When the
     model has a calibration (``core.describe.calibrate``) the probabilities are calibrated and
@@ -28,7 +28,8 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     analysis' own (the accompaniment's, when vocals are removed first).
 
     ``track``: the analysed audio, which a model on the musicnn embedding
-    (``core.describe.transfer``) hears when ``features`` does not already hold its columns.
+    (``core.describe.transfer``) hears when ``features`` does not already hold its columns (once
+    per track and grid with a ``store``).
     """
     source = analysis.windows if features is None else features
     if len(source) != len(analysis.windows):
@@ -36,7 +37,7 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     if needs_musicnn(model) and not set(model.columns) <= set(source.columns):
         if track is None:
             raise OptionError(f"Model '{model.name}' listens with musicnn: pass the track to classify.")
-        source = with_musicnn(source, track)
+        source = with_musicnn(source, track, store=store)
     pred = model.predict_windows(source)
     calibration = load_calibration(model)
     if calibration is not None:

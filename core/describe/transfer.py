@@ -31,7 +31,8 @@ from core.describe.models import (
     fit_hierarchy,
 )
 from core.embed.genre import EMBED_MODEL
-from core.embed.musicnn import column_names, window_table
+from core.embed.hear import heard_windows
+from core.embed.musicnn import column_names
 from core.generate.catalog import load_catalog
 
 
@@ -123,13 +124,13 @@ def needs_musicnn(model: DescriptorModel) -> bool:
     return MUSICNN_SET in tuple(model.feature_sets)
 
 
-def with_musicnn(table: pd.DataFrame, track) -> pd.DataFrame:
+def with_musicnn(table: pd.DataFrame, track, *, store=None) -> pd.DataFrame:
     """``table`` (per window of the ONE grid: ``start_s``, ``end_s``...) with the musicnn columns
-    of ``track``'s audio added (MSD_musicnn, about 3 s per minute of audio on 2 cores)."""
-    mono = track.samples.mean(axis=1) if track.samples.ndim == 2 else track.samples
-    heard = window_table(mono, track.sample_rate, starts_s=table["start_s"].to_numpy(),
-                         ends_s=table["end_s"].to_numpy(), model=EMBED_MODEL)
-    return pd.concat([table.reset_index(drop=True), pd.DataFrame(heard)], axis=1).set_axis(table.index, axis=0)
+    of ``track``'s audio added (MSD_musicnn, about 3 s per minute of audio on 2 cores; with a
+    ``store``, heard once per track and grid: ``core.embed.hear.heard_windows``)."""
+    heard = heard_windows(track, table["start_s"].to_numpy(), table["end_s"].to_numpy(), store=store)
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(heard, columns=musicnn_columns())],
+                     axis=1).set_axis(table.index, axis=0)
 
 
 # ----------------------------------------------------------------------- the gated model

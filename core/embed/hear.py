@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.analyze import analyze
-from core.cachekey import fingerprint, stage_key
+from core.cachekey import digest, fingerprint, stage_key
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, NOVELTY_FILE, load_genre_model
 from core.embed.musicnn import column_names, tag_names, window_table
 from core.embed.weights import EMBED_VERSION, weights_fingerprint
@@ -26,6 +26,34 @@ TABLE_VERSION = 2
 #: How many of the 50 tags each window lists.
 TOP_TAGS = 3
 STORE_KIND = "realmusic"
+
+
+HEARD_KIND = "musicnn-windows"
+
+
+def heard_key(track_hash: str, starts_s, ends_s) -> str:
+    """The store key of a track's musicnn window features: the track, the windows (their start and
+    end times), the embedding's version and weights."""
+    grid = digest([np.round(np.asarray(starts_s, dtype=float), 3).tolist(),
+                   np.round(np.asarray(ends_s, dtype=float), 3).tolist()])
+    return stage_key(HEARD_KIND, EMBED_VERSION, track_hash, grid, weights_fingerprint(EMBED_MODEL))
+
+
+def heard_windows(track, starts_s, ends_s, *, store=None) -> np.ndarray:
+    """(n_windows, 250) MSD_musicnn tags and embedding per window (``column_names`` order), heard
+    once per track and window grid: with a ``store`` every later caller (the real-music lane, the
+    hybrid descriptor model, Taste) reads them back instead of listening again."""
+    key = heard_key(track.content_hash, starts_s, ends_s)
+    found = store.get_json(HEARD_KIND, key) if store is not None else None
+    if found is not None and len(found["features"]) == len(starts_s):
+        return np.asarray(found["features"], dtype=float)
+    mono = track.samples.mean(axis=1) if track.samples.ndim == 2 else track.samples
+    table = window_table(mono, track.sample_rate, starts_s=np.asarray(starts_s, dtype=float),
+                         ends_s=np.asarray(ends_s, dtype=float), model=EMBED_MODEL, prefix="")
+    features = np.stack([table[c] for c in column_names(EMBED_MODEL, prefix="")], axis=1)
+    if store is not None:
+        store.put_json(HEARD_KIND, key, {"features": features.tolist()})
+    return features
 
 
 def real_music_key(track_hash: str, *, window_s: float, hop_s: float, model_dir: Path = GENRE_MODEL_DIR) -> str:
@@ -61,10 +89,7 @@ def real_music_windows(track, analysis, *, store=None, progress=None,
     if progress:
         progress(0.05, "Listening with musicnn (trained on the Million Song Dataset)")
     w = analysis.windows
-    mono = track.samples.mean(axis=1) if track.samples.ndim == 2 else track.samples
-    table = window_table(mono, track.sample_rate, starts_s=w["start_s"].to_numpy(), ends_s=w["end_s"].to_numpy(),
-                         model=EMBED_MODEL, prefix="")
-    features = np.stack([table[c] for c in column_names(EMBED_MODEL, prefix="")], axis=1)
+    features = heard_windows(track, w["start_s"].to_numpy(), w["end_s"].to_numpy(), store=store)
     silent = w["silent"].to_numpy(dtype=bool) if "silent" in w else None
     out = pd.concat([w[["start_s", "end_s"]].reset_index(drop=True), model.predict(features, silent=silent)], axis=1)
     out.insert(int(out.columns.get_loc("real_distance")) + 1, "tags", _top_tags(features[:, :len(tag_names(EMBED_MODEL))]))

@@ -52,7 +52,8 @@ from core.cachekey import fingerprint, stage_key
 from core.describe.describe import describe, description_key
 from core.describe.models import DEFAULT_MODEL_NAME, DescriptorModel, load_model
 from core.embed.genre import EMBED_MODEL, GENRE_MODEL_DIR, TO_CATALOG, GenreModel, load_genre_model
-from core.embed.musicnn import column_names, tag_names, window_table
+from core.embed.hear import heard_windows
+from core.embed.musicnn import tag_names
 from core.embed.weights import EMBED_VERSION, weights_fingerprint
 from core.errors import AudioError, StudioError
 from core.generate.catalog import load_catalog
@@ -167,18 +168,9 @@ def track_key(track_hash: str, models: TasteModels) -> str:
 
 
 def window_features(track, windows: pd.DataFrame, *, options: AnalysisOptions, store=None) -> np.ndarray:
-    """(n_windows, 250) musicnn tags and embedding per window of ``windows`` (stored by content)."""
-    key = windows_key(track.content_hash, options)
-    found = store.get_json(WINDOWS_KIND, key) if store is not None else None
-    if found is not None and len(found["features"]) == len(windows):
-        return np.asarray(found["features"], dtype=float)
-    mono = track.samples.mean(axis=1) if track.samples.ndim == 2 else track.samples
-    table = window_table(mono, track.sample_rate, starts_s=windows["start_s"].to_numpy(),
-                         ends_s=windows["end_s"].to_numpy(), model=EMBED_MODEL, prefix="")
-    features = np.stack([table[c] for c in column_names(EMBED_MODEL, prefix="")], axis=1)
-    if store is not None:
-        store.put_json(WINDOWS_KIND, key, {"features": features.tolist()})
-    return features
+    """(n_windows, 250) musicnn tags and embedding per window of ``windows``, heard once per track
+    and grid for every caller (:func:`core.embed.hear.heard_windows`)."""
+    return heard_windows(track, windows["start_s"].to_numpy(), windows["end_s"].to_numpy(), store=store)
 
 
 @dataclass(frozen=True)
