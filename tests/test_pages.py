@@ -148,6 +148,8 @@ def test_models_page_shows_the_shipped_models():
     at.run()
     assert not at.exception
     assert set(at.multiselect(key="models_chosen").value) >= {"knn", "mlp", "hybrid"}
+    real = next(d.value for d in at.dataframe if "majority genre right" in d.value).set_index("model")
+    assert real.loc["hybrid", "majority genre right"] > 0.7 > real.loc["mlp", "majority genre right"]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("held-out" in spec for spec in charts)  # the accuracy chart
     assert any("rows sum to 1" in spec for spec in charts)  # a confusion matrix
