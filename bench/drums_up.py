@@ -36,9 +36,10 @@ def main() -> None:
             parts.append(a * 10 ** (gain_db / 20))
         n = min(len(p) for p in parts)
         y, _, _ = master(sum(p[:n] for p in parts), 44100)
-        analysis = core.analyze(core.track_from_array(y, 44100))
+        analysis_track = core.track_from_array(y, 44100)
+        analysis = core.analyze(analysis_track)
         for mname, m in models.items():
-            w = predict(analysis, m)
+            w = predict(analysis, m, track=analysis_track)
             top = Counter(w.genre + "_" + w.subgenre).most_common(2)
             print(f"{name:32s} {mname}: {top}  right genre {np.mean(w.genre == d.genre):.2f}", flush=True)
 

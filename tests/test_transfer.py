@@ -12,12 +12,15 @@ import pytest
 from core.analysis.analyze import AnalysisOptions, analyze, window_feature_table
 from core.audio.grid import WindowGrid
 from core.audio.load import track_from_array
+from core.describe import predict as predict_module
+from core.describe.calibrate import fit_descriptor_calibration
 from core.describe.describe import describe, description_key
 from core.describe.models import (
     DEFAULT_MODEL_NAME,
     GATE,
     STUDIO,
     STUDIO_GENRE,
+    ModelError,
     _proba,
     default_model_name,
     load_model,
@@ -34,6 +37,7 @@ from core.generate.catalog import load_catalog
 from core.generate.render import render
 from core.generate.timeline import single_region
 from core.store.store import Store
+from core.workflow.loop import loop_key
 
 needs_weights = pytest.mark.skipif(not weights_present("MSD_musicnn"), reason="musicnn weights not fetched (make weights)")
 SR = 22050
@@ -99,6 +103,7 @@ def test_real_windows_teach_the_genre_head_only(heard_renders):
     plain = transfer_model(table, kind="logreg", seed=0)
     taught = transfer_model(table, real=real, kind="logreg", seed=0, real_weight=2)
     assert "jazz" in taught.estimators["genre"].classes_ and "jazz" not in plain.estimators["genre"].classes_
+    assert "jazz" in taught.labels["genre"]  # what calibration and the pages list
     assert sorted(taught.estimators["subgenre"]) == sorted(plain.estimators["subgenre"])  # rock and cinematic only
 
 
@@ -111,9 +116,28 @@ def test_a_musicnn_model_keys_its_descriptions_by_the_embeddings_weights(heard_r
     shutil.copytree(musicnn_folder(EMBED_MODEL), copy)
     monkeypatch.setenv("STUDIO_WEIGHTS_DIR", str(tmp_path / "weights"))
     assert description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off") == before
+    loop_before = loop_key("track", model=model, variations=1, seed=0, remove_vocals="off")
     with open(copy / "model.index", "ab") as f:
         f.write(b"retrained")
     assert description_key("track", options=AnalysisOptions(), model=model, remove_vocals="off") != before
+    assert loop_key("track", model=model, variations=1, seed=0, remove_vocals="off") != loop_before
+
+
+def test_without_musicnn_weights_the_default_falls_back_and_a_musicnn_model_says_why(heard_renders, monkeypatch):
+    assert default_model_name(["hybrid", "mlp", "knn"], musicnn_ready=True) == "hybrid"
+    assert default_model_name(["hybrid", "mlp", "knn"], musicnn_ready=False) == "mlp"
+    assert default_model_name(["hybrid", "knn"], musicnn_ready=False) == "knn"
+    table, tracks = heard_renders
+    model = transfer_model(table, kind="logreg", seed=0)
+    track = tracks[("rock_indie_driving", 0)]
+    analysis = analyze(track)
+    with pytest.raises(OptionError, match="the track it should hear"):  # accompaniment features, full-mix track
+        predict(analysis, model, features=analysis.windows, track=track)
+    monkeypatch.setattr(predict_module, "weights_present", lambda *a, **k: False)
+    with pytest.raises(ModelError, match="make weights.*mlp"):
+        predict(analysis, model, track=track)
+    with pytest.raises(ModelError, match="not calibrated"):
+        fit_descriptor_calibration(model, table)
 
 
 @needs_weights

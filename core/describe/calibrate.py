@@ -31,6 +31,7 @@ import pandas as pd
 
 from core.cachekey import digest
 from core.describe.models import (
+    MUSICNN_SET,
     PARENT,
     TARGETS,
     UNKNOWN,
@@ -157,6 +158,9 @@ def fit_descriptor_calibration(model: DescriptorModel, table: pd.DataFrame, *,
     corpus table: features, labels and ``render_id``; renders the model never learnt from)."""
     if "render_id" not in table or not len(table):
         raise OptionError("Calibrating a descriptor model needs held-out render windows with their render ids.")
+    if MUSICNN_SET in tuple(model.feature_sets):
+        raise ModelError(f"Model '{model.name}' listens with musicnn and learnt real recordings too: a calibration "
+                         "fitted on renders alone would call real music unknown. It is not calibrated this way.")
     raw, _ = calibrated_confidences(model, table, None)
     probs = model.probabilities(table)
     temperatures = {}

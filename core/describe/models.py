@@ -45,6 +45,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from core.analysis.features import feature_columns
+from core.embed.genre import EMBED_MODEL
+from core.embed.weights import weights_present
 from core.errors import OptionError, StudioError, check_choice
 from core.generate.catalog import load_catalog
 from core.io import atomic_write
@@ -247,6 +249,10 @@ def _mlps(est) -> list:
     return out
 
 
+#: The feature set of models on the musicnn embedding (``core.describe.transfer``; the network
+#: is the real-music genre model's, ``core.embed.genre.EMBED_MODEL``).
+MUSICNN_SET = "musicnn"
+
 #: A gated model (``core.describe.transfer.gated_model``) holds two genre heads and a gate: the
 #: gate's P(studio) says how much a window sounds like the renders the studio head learnt from.
 GATE = "gate"
@@ -441,13 +447,25 @@ def find_model(name: str) -> Path:
 DEFAULT_MODEL_NAME = "hybrid"
 
 
-def default_model_name(names: list[str] | None = None) -> str:
-    """:data:`DEFAULT_MODEL_NAME` when installed, else ``mlp``, else the first known model ("" if none)."""
+def default_model_name(names: list[str] | None = None, *, musicnn_ready: bool | None = None) -> str:
+    """:data:`DEFAULT_MODEL_NAME` when installed and runnable, else ``mlp``, else the first known
+    model ("" if none). A model that listens with musicnn is runnable only with its weights
+    (``musicnn_ready``: default, whether ``make weights`` has fetched them)."""
     names = list_models() if names is None else list(names)
+    if musicnn_ready is None:
+        musicnn_ready = weights_present(EMBED_MODEL)
+    usable = [n for n in names if musicnn_ready or MUSICNN_SET not in _feature_sets_of(n)]
     for n in (DEFAULT_MODEL_NAME, "mlp"):
-        if n in names:
+        if n in usable:
             return n
-    return names[0] if names else ""
+    return usable[0] if usable else (names[0] if names else "")
+
+
+def _feature_sets_of(name: str) -> tuple[str, ...]:
+    try:
+        return tuple(json.loads((find_model(name) / "meta.json").read_text()).get("feature_sets", ()))
+    except (ModelError, OSError, ValueError):
+        return ()
 
 
 def list_models() -> list[str]:

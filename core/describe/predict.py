@@ -7,8 +7,9 @@ import pandas as pd
 
 from core.analysis.analyze import Analysis
 from core.describe.calibrate import apply_calibration, load_calibration
-from core.describe.models import TARGETS, UNKNOWN, DescriptorModel
+from core.describe.models import EMBED_MODEL, TARGETS, UNKNOWN, DescriptorModel, ModelError
 from core.describe.transfer import needs_musicnn, with_musicnn
+from core.embed.weights import weights_present
 from core.errors import OptionError
 from core.generate.catalog import load_catalog
 from core.span import Span
@@ -35,8 +36,11 @@ def predict(analysis: Analysis, model: DescriptorModel, *, features: pd.DataFram
     if len(source) != len(analysis.windows):
         raise OptionError("The feature table is not on the analysis' window grid.")
     if needs_musicnn(model) and not set(model.columns) <= set(source.columns):
-        if track is None:
-            raise OptionError(f"Model '{model.name}' listens with musicnn: pass the track to classify.")
+        if track is None or features is not None:  # never hear other audio than the features came from
+            raise OptionError(f"Model '{model.name}' listens with musicnn: pass the track it should hear.")
+        if not weights_present(EMBED_MODEL):
+            raise ModelError(f"Model '{model.name}' listens with musicnn, whose weights are not installed here: "
+                             "run `make weights`, or choose the mlp model.")
         source = with_musicnn(source, track, store=store)
     pred = model.predict_windows(source)
     calibration = load_calibration(model)

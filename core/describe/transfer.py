@@ -22,6 +22,7 @@ import pedalboard
 from core.analysis.features import feature_columns
 from core.describe.models import (
     GATE,
+    MUSICNN_SET,
     PARENT,
     STUDIO,
     STUDIO_GENRE,
@@ -66,8 +67,6 @@ def real_mix(audio: np.ndarray, sample_rate: int, *, seed: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- the model
-#: The feature set of a transfer model: musicnn's 50 tags and 200-d embedding per window.
-MUSICNN_SET = "musicnn"
 
 
 def musicnn_columns() -> list[str]:
@@ -109,6 +108,8 @@ def transfer_model(renders: pd.DataFrame, *, real: pd.DataFrame | None = None, k
 
     catalog = load_catalog()
     labels = {t: sorted(renders[t].astype(str).unique()) for t in TARGETS}
+    if real is not None and len(real):  # the genre head also knows the real windows' genres
+        labels["genre"] = sorted(set(labels["genre"]) | set(real["genre"].astype(str)))
     descriptors = [{"name": n, **{k: str(v) for k, v in catalog.get(n).labels().items() if k != "descriptor"}}
                    for n in sorted(set(renders["descriptor"])) if n in catalog.descriptors]
     estimators = fit_transfer(renders, real=real, kind=kind, seed=seed, real_weight=real_weight,

@@ -153,7 +153,7 @@ def cover_score(cover, *, original: Candidate, others: list[Candidate], store=No
         share, majority, model = *real, "real-music genre model (GTZAN 10 genres)"
     else:
         share, majority = descriptor_genre(cover_track, genre, store=store)
-        model = "descriptor model (learnt from renders)"
+        model = f"descriptor model ({default_model_name()})"
     report(1.0, "Judged")
     return CoverScore(rank=rank, candidates=compared, similarity=sim, nearest_other=nearest, genre=genre,
                       genre_share=share, majority_genre=majority, genre_model=model, note=note)

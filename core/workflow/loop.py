@@ -27,9 +27,12 @@ from core.audio.load import track_from_array
 from core.bounds import MIN_REGION_S, clip_tempo
 from core.cachekey import library_versions, stage_key
 from core.describe.describe import Description, describe
-from core.describe.models import TARGETS, UNKNOWN
+from core.describe.models import EMBED_MODEL, TARGETS, UNKNOWN
 from core.describe.predict import known_labels, predict, top_descriptors
 from core.describe.study import amper_study
+from core.describe.transfer import needs_musicnn
+from core.embed.weights import EMBED_VERSION
+from core.embed.weights import weights_fingerprint as embed_weights
 from core.errors import OptionError, StudioError
 from core.generate.catalog import load_catalog
 from core.generate.render import LIBRARIES, RENDER_VERSION, data_fingerprint, render, render_key
@@ -266,9 +269,12 @@ def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocal
     the analysis version), the render data's content, the separation weights' content and the
     versions of the loop, the renderer and the libraries the renders and stems depend on."""
     weights = weights_fingerprint(DEFAULT_MODEL, weights_dir=weights_dir or default_weights_dir())
-    return stage_key("loop", LOOP_VERSION, track_hash, model.name, model.fingerprint, variations, seed, remove_vocals,
-                     (options or AnalysisOptions()).cache_key(), RENDER_VERSION, data_fingerprint(), weights,
-                     library_versions(*LIBRARIES, "torch"))
+    parts = [track_hash, model.name, model.fingerprint, variations, seed, remove_vocals,
+             (options or AnalysisOptions()).cache_key(), RENDER_VERSION, data_fingerprint(), weights,
+             library_versions(*LIBRARIES, "torch")]
+    if needs_musicnn(model):  # the renders are judged by what musicnn hears too
+        parts.append({"musicnn": EMBED_VERSION, "weights": embed_weights(EMBED_MODEL)})
+    return stage_key("loop", LOOP_VERSION, *parts)
 
 
 def cached_loop(title: str, track, *, store, model, variations: int = 3, seed: int = 0, remove_vocals: str = "auto",

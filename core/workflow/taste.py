@@ -66,7 +66,7 @@ LOG = logging.getLogger(__name__)
 #: Bump when a stored row or the profile changes.
 TASTE_VERSION = 1
 FORMAT = "music-studio taste profile"
-ROW_KIND, WINDOWS_KIND = "taste", "taste_windows"
+ROW_KIND = "taste"
 #: A track shorter than one musicnn patch (3 s) is too short to profile.
 MIN_TRACK_S = 3.0
 UNKNOWN = "unknown"
