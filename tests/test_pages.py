@@ -159,6 +159,28 @@ def test_models_page_shows_the_shipped_models():
     assert not at.exception
 
 
+def test_the_default_model_picked_on_the_models_page_is_where_every_page_starts():
+    import core.describe.models as models
+
+    at = fresh_app()
+    at.switch_page("pages/models.py")
+    at.run()
+    assert at.selectbox(key="default_model_pick").value == DEFAULT_MODEL_NAME
+    at.selectbox(key="default_model_pick").set_value("knn")
+    at.run()
+    at.button(key="default_model_set").click()
+    at.run()
+    assert not at.exception and any("knn is now the default" in s.value for s in at.success)
+    assert models.default_model_name() == "knn"
+    again = fresh_app()  # another session, as after a restart
+    again.run()
+    assert again.selectbox(key="model_pick").value == "knn"
+    with pytest.raises(models.ModelError, match="No model called"):
+        models.choose_default("nope")
+    (models.default_data_dir() / "models" / models.CHOSEN_DEFAULT_FILE).write_text("{not json")
+    assert models.default_model_name() == DEFAULT_MODEL_NAME  # a damaged choice: the shipped default
+
+
 # -------------------------------------------------------------------- Stems page
 def test_stems_page_separates_plays_and_downloads(clip):
     at = fresh_app()

@@ -35,6 +35,7 @@ import hashlib
 import inspect
 import io
 import json
+import logging
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,8 @@ def _mlps(est) -> list:
     return out
 
 
+log = logging.getLogger(__name__)
+
 #: The feature set of models on the musicnn embedding (``core.describe.transfer``; the network
 #: is the real-music genre model's, ``core.embed.genre.EMBED_MODEL``).
 MUSICNN_SET = "musicnn"
@@ -447,15 +450,48 @@ def find_model(name: str) -> Path:
 DEFAULT_MODEL_NAME = "hybrid"
 
 
+#: The user's pick of the default model (Models page), in ``$STUDIO_DATA_DIR/models``.
+CHOSEN_DEFAULT_FILE = "default_model.json"
+
+
+def _chosen_path() -> Path:
+    return default_data_dir() / "models" / CHOSEN_DEFAULT_FILE
+
+
+def chosen_default() -> str:
+    """The model the user made the default on the Models page ("" when none was chosen, or the
+    file is unreadable: then the shipped default applies, with a warning in the log)."""
+    path = _chosen_path()
+    if not path.is_file():
+        return ""
+    try:
+        name = json.loads(path.read_text()).get("model", "")
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("The default-model choice %s is unreadable (%s): the shipped default applies.", path, exc)
+        return ""
+    return name if isinstance(name, str) else ""
+
+
+def choose_default(name: str) -> None:
+    """Make ``name`` (a known model) the default of every page, for this data folder (the
+    commands keep :data:`DEFAULT_MODEL_NAME` unless ``--model`` says otherwise)."""
+    if name not in list_models():
+        raise ModelError(f"No model called '{name}'. Known models: {', '.join(list_models()) or 'none'}.")
+    path = _chosen_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps({"model": name}).encode())
+
+
 def default_model_name(names: list[str] | None = None, *, musicnn_ready: bool | None = None) -> str:
-    """:data:`DEFAULT_MODEL_NAME` when installed and runnable, else ``mlp``, else the first known
-    model ("" if none). A model that listens with musicnn is runnable only with its weights
-    (``musicnn_ready``: default, whether ``make weights`` has fetched them)."""
+    """The user's pick (:func:`choose_default`) when installed and runnable, else
+    :data:`DEFAULT_MODEL_NAME`, else ``mlp``, else the first known model ("" if none). A model
+    that listens with musicnn is runnable only with its weights (``musicnn_ready``: default,
+    whether ``make weights`` has fetched them)."""
     names = list_models() if names is None else list(names)
     if musicnn_ready is None:
         musicnn_ready = weights_present(EMBED_MODEL)
     usable = [n for n in names if musicnn_ready or MUSICNN_SET not in _feature_sets_of(n)]
-    for n in (DEFAULT_MODEL_NAME, "mlp"):
+    for n in (chosen_default(), DEFAULT_MODEL_NAME, "mlp"):
         if n in usable:
             return n
     return usable[0] if usable else (names[0] if names else "")
