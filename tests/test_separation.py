@@ -373,12 +373,13 @@ def song_and_instrumental():
     return acc, acc + voice
 
 
-def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path):
+@pytest.mark.parametrize("name", ["mlp", "hybrid"])  # hybrid: musicnn hears the accompaniment too
+def test_a_voice_is_found_and_removed_before_classifying(song_and_instrumental, tmp_path, name):
     from core.describe.describe import describe
     from core.describe.models import load_model
     from core.describe.predict import VOICE_FRAMES_MIN
 
-    model = load_model("mlp")
+    model = load_model(name)
     store = Store(tmp_path / "data")
     instrumental, song = (track_from_array(a, 44100, name=n) for a, n in zip(song_and_instrumental, ("inst", "song")))
     sung = describe(song, model=model, store=store)
