@@ -54,6 +54,8 @@ from core.io import atomic_write
 from core.paths import ASSETS
 from core.store.db import default_data_dir
 
+log = logging.getLogger(__name__)
+
 TARGETS = ("genre", "subgenre", "mood", "sentiment", "valence", "momentum")
 PARENT = {"genre": None, "sentiment": None, "subgenre": "genre", "mood": "subgenre", "valence": "sentiment",
           "momentum": "sentiment"}
@@ -249,8 +251,6 @@ def _mlps(est) -> list:
             out.append(last)
     return out
 
-
-log = logging.getLogger(__name__)
 
 #: The feature set of models on the musicnn embedding (``core.describe.transfer``; the network
 #: is the real-music genre model's, ``core.embed.genre.EMBED_MODEL``).
@@ -498,6 +498,8 @@ def default_model_name(names: list[str] | None = None, *, musicnn_ready: bool | 
 
 
 def _feature_sets_of(name: str) -> tuple[str, ...]:
+    """A bundle's feature sets from its meta.json (none when it cannot be read: loading that model
+    then says what is wrong with it)."""
     try:
         return tuple(json.loads((find_model(name) / "meta.json").read_text()).get("feature_sets", ()))
     except (ModelError, OSError, ValueError):

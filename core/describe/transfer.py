@@ -92,7 +92,8 @@ def fit_transfer(renders: pd.DataFrame, *, real: pd.DataFrame | None = None, kin
     x = np.nan_to_num(renders[cols].to_numpy(dtype=float), nan=0.0)
     estimators = fit_hierarchy(kind, x, renders, seed, progress)
     if real is not None and len(real):
-        xr, yr = _repeat(np.nan_to_num(real[cols].to_numpy(dtype=float), nan=0.0), real["genre"].astype(str).to_numpy(), real_weight)
+        xr, yr = _repeat(np.nan_to_num(real[cols].to_numpy(dtype=float), nan=0.0),
+                         real["genre"].astype(str).to_numpy(), real_weight)
         estimators["genre"] = fit_estimator(kind, np.concatenate([x, xr]),
                                             np.concatenate([renders["genre"].astype(str).to_numpy(), yr]), seed=seed)
     return estimators
