@@ -198,13 +198,15 @@ def test_weights_fingerprint_sees_added_and_renamed_files(weights):
 
 # ------------------------------------------------------------------ loop
 def test_loop_key_follows_every_input(monkeypatch, weights, catalog):
-    model = SimpleNamespace(name="mlp", fingerprint="f1")
+    model = SimpleNamespace(name="mlp", fingerprint="f1", feature_sets=("amper21", "gtzan", "tonal"))
     settings = dict(model=model, variations=3, seed=0, remove_vocals="auto", weights_dir=weights)
     key = loop_module.loop_key("h1", **settings)
     assert loop_module.loop_key("h1", **settings, options=AnalysisOptions()) == key
     others = [loop_module.loop_key("h2", **settings),
-              loop_module.loop_key("h1", **{**settings, "model": SimpleNamespace(name="mlp", fingerprint="f2")}),
-              loop_module.loop_key("h1", **{**settings, "model": SimpleNamespace(name="knn", fingerprint="f1")}),
+              loop_module.loop_key("h1", **{**settings, "model": SimpleNamespace(**{**vars(model), "fingerprint": "f2"})}),
+              loop_module.loop_key("h1", **{**settings, "model": SimpleNamespace(**{**vars(model), "name": "knn"})}),
+              loop_module.loop_key("h1", **{**settings, "model": SimpleNamespace(
+                  **{**vars(model), "feature_sets": ("amper21", "musicnn")})}),  # the renders heard by musicnn too
               loop_module.loop_key("h1", **{**settings, "variations": 2}),
               loop_module.loop_key("h1", **{**settings, "seed": 1}),
               loop_module.loop_key("h1", **{**settings, "remove_vocals": "off"}),
