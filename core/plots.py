@@ -338,7 +338,8 @@ def prediction_lanes_figure(windows, *, duration_s: float) -> go.Figure:
                          font=dict(size=10), title=dict(text=f"{target}:", font=dict(size=10)),
                          bgcolor="rgba(0,0,0,0)")})
         top += height
-    fig.update_layout(barmode="overlay", bargap=0.15, height=int(total) + LANES_TOP_PX + 40,
+    # showlegend: plotly hides the first legend when it holds one entry (a track all one genre)
+    fig.update_layout(barmode="overlay", bargap=0.15, height=int(total) + LANES_TOP_PX + 40, showlegend=True,
                       title="Predictions per window", xaxis={**clock_axis(duration_s), "anchor": f"y{len(lanes)}"},
                       margin=dict(l=80, r=20, t=LANES_TOP_PX, b=40))
     return fig

@@ -234,6 +234,9 @@ def test_prediction_lanes_have_one_legend_each_and_words():
         assert legend.y >= axis.domain[1]
         if i > 1:
             assert legend.y <= fig.layout[f"yaxis{i - 1 if i > 2 else ''}"].domain[0]
+    # a track all one genre still shows its genre legend (plotly hides a lone first legend by itself)
+    one = windows.assign(genre="rock")
+    assert prediction_lanes_figure(one, duration_s=100.0).layout.showlegend is True
 
 
 def test_descriptor_levels_are_words_with_the_numbers_on_hover():
