@@ -35,10 +35,7 @@ from core.describe.predict import (
     top_descriptors,
     voice_share,
 )
-from core.describe.transfer import needs_musicnn, with_musicnn
-from core.embed.genre import EMBED_MODEL
-from core.embed.weights import EMBED_VERSION
-from core.embed.weights import weights_fingerprint as embed_weights
+from core.describe.transfer import musicnn_key, needs_musicnn, with_musicnn
 from core.errors import OptionError, SeparationError
 from core.progress import scaled
 from core.separation import (
@@ -124,7 +121,7 @@ def description_key(track_hash: str, *, options: AnalysisOptions, model: Descrip
     parts = {"v": DESCRIBE_VERSION, "track": track_hash, "analysis": options.cache_key(), "model": model.name,
              "model_fingerprint": model.fingerprint, "remove_vocals": remove_vocals, "separation": separation}
     if needs_musicnn(model):  # the embedding's weights, by content
-        parts["musicnn"] = {"version": EMBED_VERSION, "weights": embed_weights(EMBED_MODEL)}
+        parts["musicnn"] = musicnn_key(model)
     calibration = load_calibration(model)
     if calibration is not None:  # only then: descriptions made without one keep their keys
         parts["calibration"] = calibration.fingerprint

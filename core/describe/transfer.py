@@ -34,6 +34,7 @@ from core.describe.models import (
 from core.embed.genre import EMBED_MODEL
 from core.embed.hear import heard_windows
 from core.embed.musicnn import column_names
+from core.embed.weights import EMBED_VERSION, weights_fingerprint
 from core.generate.catalog import load_catalog
 
 
@@ -124,6 +125,14 @@ def transfer_model(renders: pd.DataFrame, *, real: pd.DataFrame | None = None, k
 def needs_musicnn(model: DescriptorModel) -> bool:
     """Whether ``model`` reads the musicnn columns (which the analysis does not compute)."""
     return MUSICNN_SET in tuple(model.feature_sets)
+
+
+def musicnn_key(model: DescriptorModel) -> dict | None:
+    """What a cache key of results made with ``model`` must add when it listens with musicnn (the
+    embedding's version and weights, by content); None for the other models."""
+    if not needs_musicnn(model):
+        return None
+    return {"version": EMBED_VERSION, "weights": weights_fingerprint(EMBED_MODEL)}
 
 
 def with_musicnn(table: pd.DataFrame, track, *, store=None) -> pd.DataFrame:

@@ -27,12 +27,10 @@ from core.audio.load import track_from_array
 from core.bounds import MIN_REGION_S, clip_tempo
 from core.cachekey import library_versions, stage_key
 from core.describe.describe import Description, describe
-from core.describe.models import EMBED_MODEL, TARGETS, UNKNOWN
+from core.describe.models import TARGETS, UNKNOWN
 from core.describe.predict import known_labels, predict, top_descriptors
 from core.describe.study import amper_study
-from core.describe.transfer import needs_musicnn
-from core.embed.weights import EMBED_VERSION
-from core.embed.weights import weights_fingerprint as embed_weights
+from core.describe.transfer import musicnn_key, needs_musicnn
 from core.errors import OptionError, StudioError
 from core.generate.catalog import load_catalog
 from core.generate.render import LIBRARIES, RENDER_VERSION, data_fingerprint, render, render_key
@@ -273,7 +271,7 @@ def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocal
              (options or AnalysisOptions()).cache_key(), RENDER_VERSION, data_fingerprint(), weights,
              library_versions(*LIBRARIES, "torch")]
     if needs_musicnn(model):  # the renders are judged by what musicnn hears too
-        parts.append({"musicnn": EMBED_VERSION, "weights": embed_weights(EMBED_MODEL)})
+        parts.append(musicnn_key(model))
     return stage_key("loop", LOOP_VERSION, *parts)
 
 

@@ -167,12 +167,6 @@ def track_key(track_hash: str, models: TasteModels) -> str:
                      described)
 
 
-def window_features(track, windows: pd.DataFrame, *, options: AnalysisOptions, store=None) -> np.ndarray:
-    """(n_windows, 250) musicnn tags and embedding per window of ``windows``, heard once per track
-    and grid for every caller (:func:`core.embed.hear.heard_windows`)."""
-    return heard_windows(track, windows["start_s"].to_numpy(), windows["end_s"].to_numpy(), store=store)
-
-
 @dataclass(frozen=True)
 class TrackGenre:
     """A track's genre by its windows' majority (see the module docstring)."""
@@ -233,7 +227,8 @@ def taste_of_track(track, *, models: TasteModels, store=None, progress=None, fil
     analysis = described.analysis
     if progress:
         progress(0.5, "Listening with musicnn")
-    features = window_features(track, analysis.windows, options=opts.analysis, store=store)
+    features = heard_windows(track, analysis.windows["start_s"].to_numpy(), analysis.windows["end_s"].to_numpy(),
+                             store=store)
     heard = track_genre(models.genre.predict(features), models.genre.genres,
                         sounding=~analysis.windows["silent"].to_numpy(dtype=bool))
     tempo = float(analysis.tempo_bpm)
