@@ -50,7 +50,8 @@ run: $(STAMP)
 		--server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP) $(SPLEETER) $(MUSICNN) browser
-	$(PY) -m pytest
+	# two workers (pytest-xdist), a test file per worker at a time: module fixtures (a server, a browser) start once
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core pages tests bench app.py

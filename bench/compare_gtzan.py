@@ -13,7 +13,7 @@ window is tested once. Figures: accuracy, macro F1, coverage error and LRAP per 
 clip (mean of its windows' probabilities; ``clip_vote`` = majority of windows), train seconds
 per fold, predict ms per window, bundle size. Written to ``--out`` (table.csv, table.md,
 confusion matrices, summary.json). ``--cnn`` adds the CNNs of ``core.describe.cnn`` on 40 x 100
-MFCC tiles in the same folds (``cnn/``).
+MFCC tiles and 64 x 100 log-mel tiles in the same folds (``cnn/``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.audio.load import load_track  # noqa: E402
-from core.describe.cnn import CNNOptions, cross_validate, mfcc_tiles  # noqa: E402
+from core.describe.cnn import CNNOptions, cross_validate, logmel_tiles, mfcc_tiles  # noqa: E402
 from core.describe.compare import compare, read_labels, real_table  # noqa: E402
 from core.describe.models import ESTIMATORS  # noqa: E402
 
@@ -44,27 +44,34 @@ def _progress(label: str):
     return report
 
 
-def clip_tiles(path: Path, cache: Path) -> np.ndarray:
-    """The clip's 40 x 100 MFCC tiles (``core.describe.cnn.mfcc_tiles`` at 22,050 Hz), cached by content."""
+TILES = {"mfcc": ("tiles-v1", mfcc_tiles), "logmel": ("logmel-v1", logmel_tiles)}
+
+
+def clip_tiles(path: Path, cache: Path, kind: str = "mfcc") -> np.ndarray:
+    """The clip's 40 x 100 MFCC tiles (``core.describe.cnn.mfcc_tiles`` at 22,050 Hz) or its
+    64 x 100 log-mel tiles (``logmel_tiles``, cut alike), cached by content."""
     data = path.read_bytes()
-    cached = cache / f"tiles-v1-{hashlib.sha256(data).hexdigest()[:24]}.npy"
+    prefix, cut = TILES[kind]
+    cached = cache / f"{prefix}-{hashlib.sha256(data).hexdigest()[:24]}.npy"
     if cached.is_file():
         return np.load(cached)
-    tiles = mfcc_tiles(load_track(data, name=path.stem).mono(sr=22050), 22050)
+    tiles = cut(load_track(data, name=path.stem).mono(sr=22050), 22050)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(cached, tiles)
     return tiles
 
 
 def run_cnn(dataset: Path, labels, *, cache: Path, out: Path, folds: int, seed: int, epochs: int):
-    """The softmax CNN and the bagged binary ensemble in artist-disjoint folds; writes ``out``."""
+    """The softmax CNNs (MFCC and log-mel tiles) and the bagged binary ensemble in artist-disjoint
+    folds; writes ``out``."""
     genres = sorted(labels.genre.unique())
     parts = [(clip_tiles(dataset / row.file, cache), row) for row in labels.itertuples(index=False)]
     tiles = np.concatenate([t for t, _ in parts])
     y = np.concatenate([np.full(len(t), genres.index(r.genre)) for t, r in parts])
     tracks = np.concatenate([np.full(len(t), r.file) for t, r in parts])
     groups = np.concatenate([np.full(len(t), r.group) for t, r in parts])
-    result = cross_validate(tiles, y, tracks, groups, labels=genres, folds=folds, seed=seed,
+    logmel = np.concatenate([clip_tiles(dataset / row.file, cache, "logmel") for row in labels.itertuples(index=False)])
+    result = cross_validate(tiles, y, tracks, groups, labels=genres, logmel=logmel, folds=folds, seed=seed,
                             options=CNNOptions(epochs=epochs, seed=seed), progress=_progress("cnn"))
     result.write(out)
     return result

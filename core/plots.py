@@ -358,18 +358,41 @@ def metrics_figure(models) -> go.Figure:
     return fig
 
 
+def _confusion_heatmap(cm: np.ndarray, *, rows: list, columns: list, title: str) -> go.Figure:
+    """A confusion matrix (true labels down, predicted across), each row normalised to 1, counts written in."""
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig = go.Figure(go.Heatmap(z=norm, x=columns, y=rows, colorscale="Blues", zmin=0, zmax=1, text=cm.astype(int),
+                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z:.2f}"
+                               "<extra></extra>"))
+    fig.update_layout(title=title, height=120 + 28 * len(rows), xaxis_title="predicted", yaxis_title="true",
+                      yaxis=dict(autorange="reversed"), margin=dict(l=120, r=20, t=50, b=80))
+    return fig
+
+
 def confusion_figure(model, target: str) -> go.Figure:
     m = model.metrics[target]
     labels = m["labels"]
     cm = np.asarray(m["confusion"], dtype=float)[: len(labels)]
-    cols = labels + ["unknown"]
-    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig = go.Figure(go.Heatmap(z=norm, x=cols, y=labels, colorscale="Blues", zmin=0, zmax=1, text=cm.astype(int),
-                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z:.2f}"
-                               "<extra></extra>"))
-    fig.update_layout(title=f"{model.name}: {target} (held-out windows, rows sum to 1)", height=120 + 28 * len(labels),
-                      xaxis_title="predicted", yaxis_title="true", yaxis=dict(autorange="reversed"),
-                      margin=dict(l=120, r=20, t=50, b=80))
+    return _confusion_heatmap(cm, rows=labels, columns=labels + ["unknown"],
+                              title=f"{model.name}: {target} (held-out windows, rows sum to 1)")
+
+
+def comparison_confusion_figure(matrix: pd.DataFrame, *, title: str) -> go.Figure:
+    """A comparison's confusion matrix (``Comparison.confusion[model]``: rows true, columns predicted)."""
+    return _confusion_heatmap(matrix.to_numpy(dtype=float), rows=[str(v) for v in matrix.index],
+                              columns=[str(v) for v in matrix.columns], title=title)
+
+
+def comparison_figure(table: pd.DataFrame, *, title: str) -> go.Figure:
+    """Each model's held-out accuracy per window and per track, and its per-track LRAP, side by side."""
+    fig = go.Figure()
+    figures = (("window_accuracy", "accuracy per window"), ("track_accuracy", "accuracy per track"),
+               ("track_lrap", "LRAP per track"))
+    for i, (column, name) in enumerate(figures):
+        fig.add_trace(go.Bar(x=table["model"].astype(str), y=table[column], name=name, marker_color=PALETTE[i],
+                             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1], title="share"), height=360,
+                      margin=dict(l=60, r=20, t=50, b=60), legend=dict(orientation="h", y=-0.2))
     return fig
 
 

@@ -17,6 +17,7 @@ from core.describe.study import (
 )
 from core.generate.catalog import load_catalog
 from core.plots import confusion_figure, distance_figure, embedding_figure, metrics_figure
+from pages.ui.comparison import comparison_section
 from pages.ui.entry import through_navigation
 from pages.ui.media import CSV, download
 from pages.ui.model_default import default_model_form
@@ -66,6 +67,7 @@ if len(real):
     st.dataframe(real, hide_index=True, key="real_table")
     st.caption("Majority genre per real clip whose genre maps onto the catalog; the renders' figures above say "
                "little about a real record.")
+comparison_section()
 default_model_form(names)
 with st.expander("Training details"):
     for m in models:

@@ -12,8 +12,25 @@ import soundfile as sf
 
 from core.analysis.features import feature_columns
 from core.cli.compare import main as compare_main
-from core.describe.cnn import CNNOptions, cross_validate, mfcc_tiles, train_bagged, train_softmax
-from core.describe.compare import TABLE_COLUMNS, compare, plan_folds, real_table
+from core.describe.cnn import (
+    CNNError,
+    CNNOptions,
+    cross_validate,
+    logmel_tiles,
+    mfcc_tiles,
+    multilabel_scores,
+    train_bagged,
+    train_softmax,
+)
+from core.describe.compare import (
+    TABLE_COLUMNS,
+    CompareError,
+    compare,
+    comparison_folders,
+    plan_folds,
+    read_comparison,
+    real_table,
+)
 from core.describe.models import (
     DEFAULT_FEATURE_SETS,
     ESTIMATORS,
@@ -25,7 +42,12 @@ from core.describe.models import (
     fit_hierarchy,
     load_model,
 )
+from core.describe.transfer import musicnn_columns
+from core.embed.weights import weights_present
+from core.errors import OptionError
 from core.generate.catalog import load_catalog
+
+needs_musicnn = pytest.mark.skipif(not weights_present("MSD_musicnn"), reason="musicnn weights not fetched (make weights)")
 
 DESCRIPTORS = ("cinematic_ambient_sad", "cinematic_percussion_tense", "rock_indie_angry", "rock_post_rock_hopeful")
 COLUMNS = [c for s in DEFAULT_FEATURE_SETS for c in feature_columns(s)]
@@ -117,6 +139,22 @@ def test_compare_writes_every_figure_in_range(tmp_path):
     assert confusion.to_numpy().sum() == result.split["tested_windows"]
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["split"]["kind"] == "render" and len(summary["models"]) == 3
+    back = read_comparison(folder)  # what the Models page reads
+    pd.testing.assert_frame_equal(back.confusion["rf"], result.confusion["rf"], check_dtype=False)
+    assert back.labels == result.labels and back.split["tracks"] == result.split["tracks"]
+    assert list(back.table.model) == ["knn", "svm", "rf"] and comparison_folders(tmp_path) == [folder]
+
+
+def test_a_damaged_comparison_folder_is_refused_plainly(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "summary.json").write_text("{not json")
+    with pytest.raises(CompareError, match="not a readable comparison"):
+        read_comparison(tmp_path / "broken")
+    (tmp_path / "broken" / "summary.json").write_text(json.dumps({"labels": ["a"]}))
+    (tmp_path / "broken" / "table.csv").write_text("model,window_accuracy\nknn,0.5\n")
+    with pytest.raises(CompareError, match="lacks"):
+        read_comparison(tmp_path / "broken")
+    assert comparison_folders(tmp_path / "nowhere") == []
 
 
 def _tone_clips(folder, genres=("low", "high"), per_genre=3):
@@ -169,6 +207,39 @@ def test_cli_refuses_a_missing_corpus_plainly(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # an unknown estimator is a usage error
         compare_main(["--corpus", "x", "--out", "y", "--estimators", "svm,nope"])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):  # and an unknown feature set
+        compare_main(["--corpus", "x", "--out", "y", "--features", "amper21,mfccs"])
+    assert compare_main(["--corpus", "x", "--out", "y", "--backend", "dask"]) == 2
+    assert "--scheduler" in capsys.readouterr().err
+    assert compare_main(["--corpus", "x", "--out", "y", "--features", "musicnn"]) == 2
+    assert "--real only" in capsys.readouterr().err
+
+
+def test_compare_on_a_dask_cluster_gives_the_figures_it_gives_here():
+    from distributed import LocalCluster
+
+    table = synthetic_corpus(renders_per_descriptor=3, windows=4)
+    here = compare(table, estimators=["knn", "logreg"], split="render", seed=0)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        there = compare(table, estimators=["knn", "logreg"], split="render", seed=0, backend="dask",
+                        scheduler=cluster.scheduler_address)
+    figures = [c for c in TABLE_COLUMNS if c not in ("train_s", "predict_ms_per_window", "size_bytes")]
+    pd.testing.assert_frame_equal(here.table[figures], there.table[figures])
+    assert there.split["backend"] == "dask" and (there.table.size_bytes > 1000).all()
+    with pytest.raises(OptionError, match="scheduler"):
+        compare(table, estimators=["knn"], backend="dask")
+
+
+@needs_musicnn
+def test_real_recordings_heard_with_musicnn_compare_on_the_embedding(real_folder, tmp_path):
+    windows = real_table(real_folder, cache_dir=tmp_path / "cache", musicnn=True)
+    assert set(musicnn_columns()) <= set(windows.columns)
+    result = compare(windows, estimators=["logreg"], split="group", folds=3, seed=0, feature_sets=("musicnn",))
+    assert result.split["columns"] == 250 and result.table.track_accuracy.iloc[0] >= 0.8
+    plain = real_table(real_folder, cache_dir=tmp_path / "cache")  # another cache entry, no musicnn columns
+    assert not set(musicnn_columns()) & set(plain.columns)
+    with pytest.raises(CompareError, match="not heard with musicnn"):
+        compare(plain, estimators=["logreg"], split="group", folds=3, feature_sets=("musicnn",))
 
 
 def _tiles(n=48, seed=0):
@@ -195,13 +266,46 @@ def test_cnns_train_deterministically_on_tiny_tiles():
     assert bag.tags(tiles).any(axis=0).all()  # every label is tagged somewhere
 
 
-def test_cnn_cross_validation_reports_both_networks():
+def test_cnn_cross_validation_reports_every_network():
     tiles, y = _tiles(n=36)
     tracks = np.arange(len(y)) // 2
-    result = cross_validate(tiles, y, tracks, tracks % 6, labels=["a", "b", "c"], folds=3,
-                            options=CNNOptions(epochs=2, channels=(4,), dense=4))
-    assert list(result.table.model) == ["cnn_softmax", "cnn_bagged"]
+    options = CNNOptions(epochs=2, channels=(4,), dense=4)
+    logmel = tiles[:, :20, :] * 2.0
+    result = cross_validate(tiles, y, tracks, tracks % 6, labels=["a", "b", "c"], logmel=logmel, folds=3, options=options)
+    assert list(result.table.model) == ["cnn_softmax", "cnn_bagged", "cnn_logmel"]
     assert result.table.track_coverage.between(1, 3).all() and result.table.tag_recall.between(0, 1).all()
+    assert (result.table.size_bytes > 0).all()
+    with pytest.raises(CNNError, match="cut alike"):
+        cross_validate(tiles, y, tracks, tracks % 6, labels=["a", "b", "c"], logmel=logmel[:-1], folds=3, options=options)
+
+
+def test_bagged_ensemble_learns_several_labels_per_tile():
+    rng = np.random.default_rng(1)
+    n = 60
+    genre = np.arange(n) % 2  # labels 0/1: one of two "genres"
+    mood = (np.arange(n) // 2) % 2  # labels 2/3: one of two "moods", independent of the genre
+    truth = np.zeros((n, 4), dtype=bool)
+    truth[np.arange(n), genre] = True
+    truth[np.arange(n), 2 + mood] = True
+    tiles = rng.normal(size=(n, 40, 100)).astype(np.float32)
+    tiles[:, :5, :] += genre[:, None, None] * 2.0  # genre lives in the low coefficients
+    tiles[:, 30:35, :] += mood[:, None, None] * 2.0  # mood in the high ones
+    options = CNNOptions(epochs=15, channels=(8, 16), dense=16, batch_size=8, learning_rate=3e-3)
+    bag = train_bagged(tiles, truth, ["rock", "jazz", "calm", "angry"], validation=(tiles, truth), options=options)
+    score = bag.scores(tiles)
+    figures = multilabel_scores(truth, score, np.arange(n) // 3)
+    assert figures["best_coverage"] == 2.0 and figures["tracks"] == 20
+    assert figures["tile_lrap"] > 0.9 and figures["tile_coverage"] < 2.6
+    with pytest.raises(CNNError, match="columns"):
+        train_bagged(tiles, truth[:, :3], ["rock", "jazz", "calm", "angry"], options=options)
+
+
+def test_multilabel_scores_of_perfect_and_reversed_rankings():
+    truth = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 0]], dtype=bool)
+    perfect = multilabel_scores(truth, truth.astype(float), np.array(["a", "a", "b"]))
+    assert perfect["tile_lrap"] == 1.0 and perfect["tile_coverage"] == perfect["best_coverage"]
+    worst = multilabel_scores(truth, 1.0 - truth, np.array(["a", "b", "c"]))
+    assert worst["tile_lrap"] < 0.6 and worst["tile_coverage"] == 3.0
 
 
 def test_mfcc_tiles_are_40_by_100():
@@ -210,3 +314,6 @@ def test_mfcc_tiles_are_40_by_100():
     tiles = mfcc_tiles(y, sr)
     assert tiles.shape[1:] == (40, 100) and len(tiles) >= 2
     assert mfcc_tiles(y[: sr], sr).shape == (0, 40, 100)
+    mel = logmel_tiles(y, sr)
+    assert mel.shape == (len(tiles), 64, 100) and np.isfinite(mel).all()
+    assert logmel_tiles(y[: sr], sr).shape == (0, 64, 100)

@@ -18,9 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.describe.compare import compare, real_table
+from core.analysis.features import FEATURE_SETS
+from core.describe.compare import BACKENDS, compare, real_table
 from core.describe.corpus import load_corpora
-from core.describe.models import ESTIMATORS, TARGETS
+from core.describe.models import DEFAULT_FEATURE_SETS, ESTIMATORS, MUSICNN_SET, TARGETS
 from core.errors import OptionError, StudioError
 from core.progress import terminal_bar
 
@@ -31,6 +32,16 @@ def _estimators(text: str) -> list[str]:
     unknown = [n for n in names if n not in ESTIMATORS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"give estimators among {', '.join(ESTIMATORS)} separated by commas "
+                                         f"(got {text!r})")
+    return names
+
+
+def _feature_sets(text: str) -> tuple[str, ...]:
+    """``--features``: comma-separated feature sets (the analysis' sets and musicnn)."""
+    known = (*FEATURE_SETS, MUSICNN_SET)
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or any(n not in known for n in names):
+        raise argparse.ArgumentTypeError(f"give feature sets among {', '.join(known)} separated by commas "
                                          f"(got {text!r})")
     return names
 
@@ -56,7 +67,13 @@ def add_compare(sub) -> None:
     c.add_argument("--window-step", type=_whole(1, 10_000), default=3,
                    help="keep every n-th window of a render (default 3: neighbours overlap by 80 %%)")
     c.add_argument("--folds", type=_whole(2, 20), default=5, help="artist-disjoint folds for --real (default 5)")
+    c.add_argument("--features", type=_feature_sets, default=DEFAULT_FEATURE_SETS,
+                   help=f"feature sets the estimators read (default {','.join(DEFAULT_FEATURE_SETS)}; "
+                        f"{MUSICNN_SET}: the musicnn embedding, --real only)")
     c.add_argument("--cache", default=None, help="folder caching the features of each --real recording")
+    c.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="local: here, one estimator after another; dask: one task per estimator on --scheduler")
+    c.add_argument("--scheduler", default=None, help="Dask scheduler address for --backend dask (tcp://HOST:8786)")
     c.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_compare)
@@ -78,20 +95,25 @@ def cmd_compare(args) -> int:
     if args.real and not (Path(args.real) / "labels.csv").is_file():
         raise StudioError(f"No labels.csv in {args.real}: give a folder with labels.csv (columns file and genre, "
                           "optionally artist) beside its recordings.")
+    if args.backend == "dask" and not args.scheduler:
+        raise OptionError("--backend dask needs --scheduler tcp://HOST:8786 (the Dask scheduler's address).")
+    if MUSICNN_SET in args.features and args.corpus:
+        raise OptionError("The render corpus holds the Amper-study feature sets, not musicnn: give --features "
+                          f"musicnn with --real only, or --features {','.join(DEFAULT_FEATURE_SETS)}.")
+    run = {"estimators": args.estimators, "seed": args.seed, "feature_sets": args.features, "backend": args.backend,
+           "scheduler": args.scheduler}
     out = Path(args.out)
     corpus = load_corpora(args.corpus) if args.corpus else None  # a missing folder is refused before any work
     if corpus is not None:
         table = corpus[corpus.groupby("render_id").cumcount() % args.window_step == 0]
         with terminal_bar("compare renders", enabled=not args.quiet) as bar:
-            result = compare(table, estimators=args.estimators, target=args.target, split="render", seed=args.seed,
-                             progress=bar)
+            result = compare(table, target=args.target, split="render", progress=bar, **run)
         _print(f"renders -> {result.write(out / 'renders')}", result)
     if args.real:
         with terminal_bar("features", enabled=not args.quiet) as bar:
-            windows = real_table(args.real, cache_dir=args.cache, progress=bar)
+            windows = real_table(args.real, cache_dir=args.cache, musicnn=MUSICNN_SET in args.features, progress=bar)
         with terminal_bar("compare real", enabled=not args.quiet) as bar:
-            result = compare(windows, estimators=args.estimators, split="group", folds=args.folds, seed=args.seed,
-                             progress=bar)
+            result = compare(windows, split="group", folds=args.folds, progress=bar, **run)
         _print(f"real -> {result.write(out / 'real')}", result)
     return 0
 

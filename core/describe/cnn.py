@@ -1,17 +1,21 @@
-"""CNNs on 40 x 100 MFCC tiles: one softmax network, and the NYU thesis's bagged ensemble of
-binary one-vs-all networks with sigmoid outputs.
+"""CNNs on spectrogram tiles: one softmax network on 40 x 100 MFCC tiles (the NYU thesis's input)
+or on 64 x 100 log-mel tiles (the UT deck's), and the thesis's bagged ensemble of binary
+one-vs-all networks with sigmoid outputs.
 
-Input (the thesis's): tiles of the first 40 MFCCs (``librosa.feature.mfcc``, ``n_mfcc=40``)
-over 100 frames, cut every ``tile_hop`` frames (:func:`mfcc_tiles`); each coefficient is
-standardised with the training tiles' mean and spread. The network is smaller than the
-thesis's (three 3 x 3 convolution blocks with max-pooling and dropout, global average pooling,
-one dense layer) so that it trains in minutes on two CPU cores.
+Input: tiles of the first 40 MFCCs (``librosa.feature.mfcc``, ``n_mfcc=40``,
+:func:`mfcc_tiles`) or of a 64-band log-mel spectrogram (:func:`logmel_tiles`) over 100 frames,
+cut every ``tile_hop`` frames; both use the same hop, so the two kinds of tiles of a clip line up
+one to one. Each coefficient (band) is standardised with the training tiles' mean and spread.
+The network is smaller than the thesis's (three 3 x 3 convolution blocks with max-pooling and
+dropout, global average pooling, one dense layer) so that it trains in minutes on two CPU cores.
 
-- :func:`train_softmax`: one network, 10 outputs, cross-entropy.
+- :func:`train_softmax`: one network, one output per label, cross-entropy.
 - :func:`train_bagged`: one binary network per label, each trained on every positive tile and a
   uniform sample of the negatives (``negatives_per_positive`` times as many, drawn anew per
   network), sigmoid output; the per-label tagging threshold is the one that maximises F1 on the
-  validation tiles. Scores are each network's confidence, ranked across labels.
+  validation tiles. Scores are each network's confidence, ranked across labels. A tile may carry
+  several true labels at once (``y`` as a boolean matrix: a render's genre, subgenre, mood and
+  instruments), which is where the ensemble is natural (:func:`multilabel_scores`).
 
 Deterministic for a seed: ``torch.manual_seed`` before each network, one thread, seeded
 shuffling and sampling (:func:`cross_validate` restores the thread count it found).
@@ -32,6 +36,7 @@ from core.describe.compare import TABLE_COLUMNS, Comparison, confusion_table, sc
 from core.errors import OptionError, StudioError
 
 N_MFCC = 40
+N_MELS = 64
 TILE_FRAMES = 100
 
 
@@ -59,17 +64,30 @@ class CNNOptions:
             raise OptionError("negatives_per_positive must be above 0 and at most 100.")
 
 
+def _tile(rep: np.ndarray, tile_hop: int) -> np.ndarray:
+    starts = range(0, rep.shape[1] - TILE_FRAMES + 1, tile_hop)
+    return np.stack([rep[:, s:s + TILE_FRAMES] for s in starts]).astype(np.float32) if len(starts) else \
+        np.zeros((0, rep.shape[0], TILE_FRAMES), np.float32)
+
+
 def mfcc_tiles(samples: np.ndarray, sr: int, *, hop_length: int = 1024, tile_hop: int = 50) -> np.ndarray:
     """(n_tiles, 40, 100) float32 tiles of a mono signal's MFCCs (``hop_length`` 1024 at
     22,050 Hz: a tile is 4.6 s, about the UT deck's 5 s chunks); none when it is shorter than
     one tile."""
     import librosa
 
-    mfcc = librosa.feature.mfcc(y=np.asarray(samples, dtype=np.float32), sr=sr, n_mfcc=N_MFCC,
-                                n_fft=2 * hop_length, hop_length=hop_length)
-    starts = range(0, mfcc.shape[1] - TILE_FRAMES + 1, tile_hop)
-    return np.stack([mfcc[:, s:s + TILE_FRAMES] for s in starts]).astype(np.float32) if len(starts) else \
-        np.zeros((0, N_MFCC, TILE_FRAMES), np.float32)
+    return _tile(librosa.feature.mfcc(y=np.asarray(samples, dtype=np.float32), sr=sr, n_mfcc=N_MFCC,
+                                      n_fft=2 * hop_length, hop_length=hop_length), tile_hop)
+
+
+def logmel_tiles(samples: np.ndarray, sr: int, *, hop_length: int = 1024, tile_hop: int = 50) -> np.ndarray:
+    """(n_tiles, 64, 100) float32 tiles of a mono signal's log-mel spectrogram (power in dB,
+    64 bands up to half the sample rate), cut exactly where :func:`mfcc_tiles` cuts."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=np.asarray(samples, dtype=np.float32), sr=sr, n_fft=2 * hop_length,
+                                         hop_length=hop_length, n_mels=N_MELS)
+    return _tile(librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None), tile_hop)
 
 
 def build_cnn(n_outputs: int, *, options: CNNOptions) -> nn.Module:
@@ -184,31 +202,64 @@ def _best_threshold(score: np.ndarray, positive: np.ndarray) -> float:
     return cut
 
 
+def _multi_hot(y: np.ndarray, n_labels: int) -> np.ndarray:
+    """Label indices (n,) or a boolean matrix (n, n_labels) -> the boolean matrix."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != n_labels:
+            raise CNNError(f"The label matrix has {y.shape[1]} columns for {n_labels} labels.")
+        return y.astype(bool)
+    return np.eye(n_labels, dtype=bool)[y.astype(int)]
+
+
 def train_bagged(tiles: np.ndarray, y: np.ndarray, labels: list[str], *, validation: tuple | None = None,
                  options: CNNOptions = CNNOptions(), progress=None) -> TileModel:
     """One binary sigmoid network per label on all its positives and a uniform sample of the
-    negatives; thresholds chosen on ``validation`` (tiles, label indices), else 0.5."""
+    negatives; thresholds chosen on ``validation`` (tiles, labels), else 0.5. ``y`` (and the
+    validation labels) are label indices, or a boolean matrix with one column per label when a
+    tile has several true labels."""
     mean, std = _standardise(tiles)
+    truth = _multi_hot(y, len(labels))
     model = TileModel("bagged", list(labels), [], mean, std, np.full(len(labels), 0.5))
     x = model._x(tiles)
     rng = np.random.default_rng(options.seed)
     for j in range(len(labels)):
-        pos = np.flatnonzero(y == j)
-        neg = np.flatnonzero(y != j)
+        pos = np.flatnonzero(truth[:, j])
+        neg = np.flatnonzero(~truth[:, j])
         take = rng.choice(neg, size=min(neg.size, max(1, int(round(options.negatives_per_positive * max(pos.size, 1))))),
                           replace=False)
-        rows = torch.as_tensor(np.sort(np.concatenate([pos, take])))
+        rows = np.sort(np.concatenate([pos, take]))
         torch.manual_seed(options.seed + j)
-        target = torch.as_tensor((y[rows.numpy()] == j).astype(np.float32))[:, None]
-        net = _fit_net(build_cnn(1, options=options), x[rows], target, nn.BCEWithLogitsLoss(), options=options,
-                       seed=options.seed + j,
+        target = torch.as_tensor(truth[rows, j].astype(np.float32))[:, None]
+        net = _fit_net(build_cnn(1, options=options), x[torch.as_tensor(rows)], target, nn.BCEWithLogitsLoss(),
+                       options=options, seed=options.seed + j,
                        progress=(lambda f, m, j=j: progress((j + f) / len(labels), f"{labels[j]}: {m}"))
                        if progress else None)
         model.nets.append(net)
     if validation is not None and len(validation[0]):
-        s = model.scores(validation[0])
-        model.thresholds = np.array([_best_threshold(s[:, j], validation[1] == j) for j in range(len(labels))])
+        s, v = model.scores(validation[0]), _multi_hot(validation[1], len(labels))
+        model.thresholds = np.array([_best_threshold(s[:, j], v[:, j]) for j in range(len(labels))])
     return model
+
+
+def multilabel_scores(truth: np.ndarray, score: np.ndarray, tracks: np.ndarray) -> dict:
+    """Coverage error and LRAP (``sklearn.metrics``) of scores against a boolean label matrix,
+    per tile and per track (the mean of its tiles' scores; a track's labels are any of its tiles'),
+    as the NYU thesis reports them; coverage's best possible value is the mean number of true labels."""
+    from sklearn.metrics import coverage_error, label_ranking_average_precision_score
+
+    truth = np.asarray(truth, dtype=bool)
+    names, inverse = np.unique(np.asarray(tracks).astype(str), return_inverse=True)
+    per_track = np.zeros((names.size, score.shape[1]))
+    np.add.at(per_track, inverse, score)
+    per_track /= np.bincount(inverse)[:, None]
+    track_truth = np.zeros((names.size, truth.shape[1]), dtype=bool)
+    np.logical_or.at(track_truth, inverse, truth)
+    return {"tile_lrap": float(label_ranking_average_precision_score(truth, score)),
+            "tile_coverage": float(coverage_error(truth, score)),
+            "track_lrap": float(label_ranking_average_precision_score(track_truth, per_track)),
+            "track_coverage": float(coverage_error(track_truth, per_track)),
+            "best_coverage": float(truth.sum(axis=1).mean()), "tracks": int(names.size)}
 
 
 def _validation_split(groups: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,44 +282,54 @@ def _tile_metrics(truth, s, tiles_of, labels, tagged) -> dict:
     return out
 
 
+def _train(kind: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, labels: list[str], *, seed: int,
+           options: CNNOptions, progress) -> TileModel:
+    if kind == "softmax":
+        return train_softmax(x, y, labels, options=options, progress=progress)
+    fit, val = _validation_split(groups, y, seed=seed)
+    return train_bagged(x[fit], y[fit], labels, validation=(x[val], y[val]), options=options, progress=progress)
+
+
 def cross_validate(tiles: np.ndarray, y: np.ndarray, tracks: np.ndarray, groups: np.ndarray, *, labels: list[str],
-                   folds: int = 5, seed: int = 0, options: CNNOptions = CNNOptions(), progress=None) -> Comparison:
-    """The softmax CNN and the bagged ensemble in the same grouped folds (``StratifiedGroupKFold``
-    by ``groups``): per tile and per track (mean of its tiles' scores) accuracy, macro F1,
-    coverage error and LRAP, plus the ensemble's thresholded tags' precision and recall."""
+                   logmel: np.ndarray | None = None, folds: int = 5, seed: int = 0, options: CNNOptions = CNNOptions(),
+                   progress=None) -> Comparison:
+    """The softmax CNN and the bagged ensemble on MFCC ``tiles`` (and a softmax CNN on the
+    ``logmel`` tiles of the same cuts, when given) in the same grouped folds
+    (``StratifiedGroupKFold`` by ``groups``): per tile and per track (mean of its tiles' scores)
+    accuracy, macro F1, coverage error and LRAP, plus the ensemble's thresholded tags' precision
+    and recall."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    if logmel is not None and len(logmel) != len(tiles):
+        raise CNNError(f"{len(logmel)} log-mel tiles for {len(tiles)} MFCC tiles: they must be cut alike.")
     report = progress or (lambda f, m="": None)
-    out = {k: np.zeros((len(y), len(labels))) for k in ("cnn_softmax", "cnn_bagged")}
+    specs = {"cnn_softmax": (tiles, "softmax"), "cnn_bagged": (tiles, "bagged")}
+    if logmel is not None:
+        specs["cnn_logmel"] = (logmel, "softmax")
+    out = {k: np.zeros((len(y), len(labels))) for k in specs}
     tagged = np.zeros((len(y), len(labels)), dtype=bool)
-    cost = {k: 0.0 for k in out}  # training seconds
-    spent = {k: 0.0 for k in out}  # prediction seconds
+    cost, spent, size = dict.fromkeys(specs, 0.0), dict.fromkeys(specs, 0.0), dict.fromkeys(specs, 0)
     plan = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(y, y, groups))
+    steps = len(plan) * len(specs)
     with one_thread():
         for i, (tr, te) in enumerate(plan):
-            t0 = time.perf_counter()
-            soft = train_softmax(tiles[tr], y[tr], labels, options=options,
-                                 progress=lambda f, m: report((i + f / 3) / folds, f"fold {i + 1} softmax {m}"))
-            cost["cnn_softmax"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            out["cnn_softmax"][te] = soft.scores(tiles[te])
-            spent["cnn_softmax"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            fit, val = _validation_split(groups[tr], y[tr], seed=seed)
-            bag = train_bagged(tiles[tr][fit], y[tr][fit], labels, validation=(tiles[tr][val], y[tr][val]),
-                               options=options,
-                               progress=lambda f, m: report((i + 1 / 3 + 2 * f / 3) / folds, f"fold {i + 1} {m}"))
-            cost["cnn_bagged"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            out["cnn_bagged"][te] = bag.scores(tiles[te])
-            spent["cnn_bagged"] += time.perf_counter() - t0
-            tagged[te] = bag.tags(tiles[te])
+            for j, (name, (x, kind)) in enumerate(specs.items()):
+                t0 = time.perf_counter()
+                model = _train(kind, x[tr], y[tr], groups[tr], labels, seed=seed, options=options,
+                               progress=lambda f, m, step=i * len(specs) + j, name=name:
+                               report((step + f) / steps, f"fold {i + 1} {name} {m}"))
+                t1 = time.perf_counter()
+                out[name][te] = model.scores(x[te])
+                cost[name] += t1 - t0
+                spent[name] += time.perf_counter() - t1
+                if kind == "bagged":
+                    tagged[te] = model.tags(x[te])
+                size[name] = sum(p.numel() * 4 for net in model.nets for p in net.parameters())
     rows, confusion, track_confusion = [], {}, {}
     for name, s in out.items():
         m = _tile_metrics(y, s, tracks, labels, tagged if name == "cnn_bagged" else s >= s.max(axis=1, keepdims=True))
-        size = sum(p.numel() * 4 for p in (bag if name == "cnn_bagged" else soft).nets[0].parameters())
         rows.append({"model": name, **m, "train_s": cost[name] / folds, "predict_ms_per_window": 1000 * spent[name] / len(y),
-                     "size_bytes": size * (len(labels) if name == "cnn_bagged" else 1)})
+                     "size_bytes": size[name]})
         confusion[name], track_confusion[name] = confusion_table(y, s, tracks, labels)
     report(1.0, "Done")
     table = pd.DataFrame(rows)

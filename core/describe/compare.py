@@ -15,8 +15,14 @@ never by window (neighbouring windows overlap by 80 %):
 
 :func:`real_table` turns a folder of labelled recordings (``labels.csv``: ``file``, ``genre`` or
 ``label``, optionally ``artist``) into such a table on the studio's one window grid, caching the
-features of each file by its content. :meth:`Comparison.write` writes ``table.csv``,
+features of each file by its content; with ``musicnn=True`` it also hears each file with
+musicnn (``core.embed``), so the comparison can run on ``feature_sets=("musicnn",)``, the
+embedding real music is best described by. :meth:`Comparison.write` writes ``table.csv``,
 ``table.md``, ``confusion_<model>.csv`` (windows) and ``summary.json``.
+
+``backend="dask"`` with a ``scheduler`` address trains the estimators as separate tasks on a
+Dask cluster (joblib's dask backend, as the corpus does); the default runs them here, one after
+another, with progress inside each.
 """
 
 from __future__ import annotations
@@ -36,20 +42,26 @@ from core.cachekey import library_versions, stage_key
 from core.describe.models import (
     DEFAULT_FEATURE_SETS,
     ESTIMATORS,
+    MUSICNN_SET,
     estimator_bytes,
-    feature_columns_of,
     fit_estimator,
     split_by_render,
 )
+from core.describe.transfer import heard_key, set_columns, with_musicnn
 from core.errors import OptionError, StudioError, check_choice
 from core.io import atomic_write
+from core.paths import ASSETS
 
 SPLITS = ("render", "group")
+BACKENDS = ("local", "dask")
 #: The columns of :attr:`Comparison.table`, in order (one row per estimator).
 TABLE_COLUMNS = ("model", "window_accuracy", "window_macro_f1", "window_coverage", "window_lrap", "track_accuracy",
                  "track_vote_accuracy", "track_macro_f1", "track_coverage", "track_lrap", "train_s",
                  "predict_ms_per_window", "size_bytes")
-COMPARE_VERSION = 1
+COMPARE_VERSION = 2
+#: The comparisons the studio ships (one folder each, as :meth:`Comparison.write` makes them),
+#: shown on the Models page; ``README.md`` says which command made each.
+SHIPPED_COMPARISONS = ASSETS / "comparisons"
 
 
 class CompareError(StudioError):
@@ -88,6 +100,35 @@ class Comparison:
                    "version": COMPARE_VERSION}
         atomic_write(folder / "summary.json", (json.dumps(summary, indent=1, default=_plain) + "\n").encode())
         return folder
+
+
+def read_comparison(folder: str | Path) -> Comparison:
+    """The comparison :meth:`Comparison.write` put in ``folder``, checked (a clear
+    :class:`CompareError` when a file is missing or malformed)."""
+    folder = Path(folder)
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+        table = pd.read_csv(folder / "table.csv")
+    except (OSError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CompareError(f"{folder.name} is not a readable comparison (summary.json and table.csv): {exc}") from None
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing or not isinstance(summary, dict) or not isinstance(summary.get("labels"), list):
+        raise CompareError(f"{folder.name} is not a comparison: its table lacks {', '.join(missing) or 'nothing'} "
+                           "or its summary has no labels.")
+    confusion, tracks = {}, {}
+    for name in table["model"].astype(str):
+        for out, suffix in ((confusion, ""), (tracks, "_tracks")):
+            path = folder / f"confusion_{name}{suffix}.csv"
+            if path.is_file():
+                out[name] = pd.read_csv(path, index_col=0)
+    return Comparison(table=table, labels=[str(v) for v in summary["labels"]], confusion=confusion,
+                      track_confusion=tracks, split=dict(summary.get("split") or {}))
+
+
+def comparison_folders(root: str | Path = SHIPPED_COMPARISONS) -> list[Path]:
+    """The comparison folders under ``root`` (those holding a ``summary.json``), by name."""
+    root = Path(root)
+    return sorted(p.parent for p in root.glob("*/summary.json")) if root.is_dir() else []
 
 
 def _cell(v) -> str:
@@ -197,43 +238,76 @@ def _one_model(kind: str, x: np.ndarray, y: np.ndarray, folds: list, labels: lis
                    "size_bytes": estimator_bytes(est)}
 
 
+def _run_estimators(kinds: list[str], x, y, plan, labels, *, seed: int, backend: str, scheduler, report) -> list:
+    """``_one_model`` of every estimator: here one after another, or as tasks on a Dask cluster."""
+    if backend == "local":
+        return [_one_model(kind, x, y, plan, labels, seed=seed, progress=lambda f, m, i=i: report((i + f) / len(kinds), m))
+                for i, kind in enumerate(kinds)]
+    from distributed import Client
+    from joblib import Parallel, delayed, parallel_config
+
+    if scheduler is None:
+        raise OptionError("The dask backend needs the scheduler's address (--scheduler tcp://HOST:8786).")
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        with parallel_config(backend="dask", wait_for_workers_timeout=60):
+            runner = Parallel(n_jobs=-1, return_as="generator")
+            out = []
+            for i, result in enumerate(runner(delayed(_one_model)(kind, x, y, plan, labels, seed=seed,
+                                                                  progress=lambda f, m: None) for kind in kinds)):
+                out.append(result)
+                report((i + 1) / len(kinds), f"{kinds[i]} done")
+            return out
+    finally:
+        if not isinstance(scheduler, Client):
+            client.close()
+
+
 def compare(table: pd.DataFrame, *, estimators=None, target: str = "genre", split: str = "render", folds: int = 5,
             test_size: float = 0.3, seed: int = 0, feature_sets: tuple[str, ...] = DEFAULT_FEATURE_SETS,
-            progress=None) -> Comparison:
+            backend: str = "local", scheduler=None, progress=None) -> Comparison:
     """Train and measure every estimator in ``estimators`` (default: all registered) on the same
     split of ``table`` (windows with feature columns, ``target`` and a track column: ``render_id``
     for ``split="render"``, ``track`` for ``split="group"``, whose groups are the ``group`` column).
 
     ``train_s`` is the mean over folds; ``size_bytes`` that of the last fold's model.
+    ``backend="dask"`` trains each estimator as a task on the cluster at ``scheduler`` (an
+    address or a ``distributed.Client``); the figures are the same as here.
     """
     kinds = list(estimators or ESTIMATORS)
     for kind in kinds:
         check_choice(kind, ESTIMATORS, what="estimator")
+    check_choice(backend, BACKENDS, what="backend")
     if split == "group" and not 2 <= folds <= 20:
         raise OptionError(f"folds must be 2-20 (got {folds}).")
     track = "render_id" if split == "render" else "track"
     _check_table(table, target=target, split=split, track=track)
     report = progress or (lambda f, m="": None)
     table = table[~table.get("silent", pd.Series(False, index=table.index)).astype(bool)].reset_index(drop=True)
-    cols = feature_columns_of(table, feature_sets)
+    cols = set_columns(tuple(feature_sets))
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        hint = ("they were not heard with musicnn: give --real with --features musicnn (a render corpus holds "
+                "the Amper-study sets only)" if MUSICNN_SET in feature_sets else "rebuild the corpus")
+        raise CompareError(f"The windows lack {len(missing)} feature columns (e.g. {missing[0]}): {hint}.")
     x = np.nan_to_num(table[cols].to_numpy(dtype=float), nan=0.0)
     labels = sorted(table[target].astype(str).unique())
     y = table[target].astype(str).to_numpy()
     truth = np.searchsorted(labels, y)
     plan = plan_folds(table, y, split=split, folds=folds, test_size=test_size, seed=seed)
     tested = np.concatenate([t for _, t in plan])
+    results = _run_estimators(kinds, x, y, plan, labels, seed=seed, backend=backend, scheduler=scheduler,
+                              report=report)
     rows, confusion, track_confusion = [], {}, {}
-    for i, kind in enumerate(kinds):
-        proba, costs = _one_model(kind, x, y, plan, labels, seed=seed,
-                                  progress=lambda f, m: report((i + f) / len(kinds), m))
+    tracks = table[track].astype(str).to_numpy()[tested]
+    for kind, (proba, costs) in zip(kinds, results):
         p, t = proba[tested], truth[tested]
-        tracks = table[track].astype(str).to_numpy()[tested]
         rows.append({"model": kind, **scores(t, p, tracks, labels), **costs})
         confusion[kind], track_confusion[kind] = confusion_table(t, p, tracks, labels)
     report(1.0, "Done")
     info = {"kind": split, "folds": len(plan), "target": target, "feature_sets": list(feature_sets),
             "columns": len(cols), "windows": int(len(table)), "tracks": int(table[track].nunique()),
-            "tested_windows": int(tested.size), "seed": seed}
+            "tested_windows": int(tested.size), "seed": seed, "backend": backend}
     return Comparison(table=pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), labels=labels, confusion=confusion,
                       track_confusion=track_confusion, split=info)
 
@@ -255,24 +329,30 @@ def read_labels(folder: str | Path) -> pd.DataFrame:
     return labels.assign(group=artist.fillna(labels["file"]).astype(str))
 
 
-def _clip_features(path: Path, cache_dir: Path | None) -> pd.DataFrame:
-    """The per-window features of one file, cached under ``cache_dir`` by its content."""
+def _clip_features(path: Path, cache_dir: Path | None, *, musicnn: bool) -> pd.DataFrame:
+    """The per-window features of one file (and its musicnn columns), cached under
+    ``cache_dir`` by its content."""
     data = path.read_bytes()
+    heard = heard_key() if musicnn else None
     key = stage_key("compare-features", COMPARE_VERSION, hashlib.sha256(data).hexdigest(), ANALYSIS_VERSION,
-                    library_versions("librosa", "numpy"))
+                    library_versions("librosa", "numpy"), heard)
     cached = cache_dir / f"{key}.parquet" if cache_dir else None
     if cached is not None and cached.is_file():
         return pd.read_parquet(cached)
-    table = window_feature_table(load_track(data, name=path.stem))
+    track = load_track(data, name=path.stem)
+    table = window_feature_table(track)
+    if musicnn:
+        table = with_musicnn(table, track)
     if cached is not None:
         atomic_write(cached, table.to_parquet(index=False))
     return table
 
 
 def real_table(folder: str | Path, *, labels: pd.DataFrame | None = None, cache_dir: str | Path | None = None,
-               progress=None) -> pd.DataFrame:
+               musicnn: bool = False, progress=None) -> pd.DataFrame:
     """Windows of the labelled recordings in ``folder`` (``labels`` defaults to
-    :func:`read_labels`), with ``genre``, ``group`` and ``track`` (the file) columns."""
+    :func:`read_labels`), with ``genre``, ``group`` and ``track`` (the file) columns, and the
+    musicnn columns too with ``musicnn=True`` (about 3 s per minute of audio on 2 cores)."""
     folder = Path(folder)
     labels = read_labels(folder) if labels is None else labels
     if labels.empty:
@@ -285,6 +365,7 @@ def real_table(folder: str | Path, *, labels: pd.DataFrame | None = None, cache_
         path = folder / str(row.file)
         if not path.is_file():
             raise CompareError(f"{path} is listed in labels.csv but is not there.")
-        parts.append(_clip_features(path, cache).assign(genre=row.genre, group=row.group, track=str(row.file)))
+        parts.append(_clip_features(path, cache, musicnn=musicnn).assign(genre=row.genre, group=row.group,
+                                                                         track=str(row.file)))
     report(1.0, "Features done")
     return pd.concat(parts, ignore_index=True)

@@ -127,12 +127,16 @@ def needs_musicnn(model: DescriptorModel) -> bool:
     return MUSICNN_SET in tuple(model.feature_sets)
 
 
-def musicnn_key(model: DescriptorModel) -> dict | None:
-    """What a cache key of results made with ``model`` must add when it listens with musicnn (the
-    embedding's version and weights, by content); None for the other models."""
-    if not needs_musicnn(model):
-        return None
+def heard_key() -> dict:
+    """What a cache key of anything heard with musicnn must hold: the embedding's version and
+    its weights, by content."""
     return {"version": EMBED_VERSION, "weights": weights_fingerprint(EMBED_MODEL)}
+
+
+def musicnn_key(model: DescriptorModel) -> dict | None:
+    """What a cache key of results made with ``model`` must add when it listens with musicnn
+    (:func:`heard_key`); None for the other models."""
+    return heard_key() if needs_musicnn(model) else None
 
 
 def with_musicnn(table: pd.DataFrame, track, *, store=None) -> pd.DataFrame:
