@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.describe.compare import comparison_folders
 from core.describe.models import DEFAULT_MODEL_NAME
 from tests.conftest import ROOT, wav_bytes
 
@@ -157,6 +158,27 @@ def test_models_page_shows_the_shipped_models():
     at.selectbox(key="confusion_target").set_value("mood")
     at.run()
     assert not at.exception
+
+
+def test_models_page_shows_the_shipped_estimator_comparisons():
+    at = fresh_app()
+    at.switch_page("pages/models.py")
+    at.run()
+    names = [f.name for f in comparison_folders()]
+    assert {"real_gtzan_musicnn", "real_gtzan_cnn", "renders_amper"} <= set(names)
+    assert "real gtzan musicnn" in at.selectbox(key="comparison_pick").options  # shown in words
+    for name in names:
+        at.selectbox(key="comparison_pick").set_value(name)
+        at.run()
+        assert not at.exception and not at.error, name
+        table = next(d.value for d in at.dataframe if "accuracy (track)" in d.value.columns)
+        assert len(table) >= 3 and table["accuracy (track)"].between(0, 1).all(), name
+        charts = [c.proto.spec for c in at.get("plotly_chart")]
+        assert any("LRAP per track" in spec for spec in charts) and any("held-out windows" in spec for spec in charts)
+    at.selectbox(key="comparison_pick").set_value("real_gtzan_musicnn")
+    at.run()
+    best = next(d.value for d in at.dataframe if "accuracy (track)" in d.value.columns)["accuracy (track)"].max()
+    assert best > 0.6  # the embedding, on real recordings, artist-disjoint
 
 
 def test_the_default_model_picked_on_the_models_page_is_where_every_page_starts():
