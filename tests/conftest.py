@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# `make test` runs two pytest-xdist workers. librosa's numba functions cache their compiled code
+# (cache=True) beside the package; two fresh processes compiling and writing the same cache files
+# at once can load a half-written one and crash (seen on a clean checkout). Each worker, and the
+# app servers its browser tests start, gets its own cache folder; set before numba is imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "build" / "numba-cache" / os.environ["PYTEST_XDIST_WORKER"]))
 
 
 @pytest.fixture(autouse=True)
