@@ -58,6 +58,16 @@ def level_word(target: str, value) -> str:
     return words[level] if words and 0 <= level < len(words) and float(value) == level else str(value)
 
 
+def levels_in_words(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose numeric label columns (valence, momentum) read as words, as the
+    prediction lanes show them; for display (the CSV downloads keep the numbers)."""
+    shown = table.copy()
+    for target in label_words():
+        if target in shown.columns:
+            shown[target] = shown[target].map(lambda v, t=target: level_word(t, v))
+    return shown
+
+
 def describe_levels(*, valence: int, momentum: int) -> tuple[str, str]:
     """("bright · driving"-style words, "valence 2 of 0-2 · momentum 3 of 0-4") for a descriptor."""
     words = f"*{level_word('valence', valence)}* · *{level_word('momentum', momentum)}*"

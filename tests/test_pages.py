@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.describe.compare import comparison_folders
 from core.describe.models import DEFAULT_MODEL_NAME
+from core.plots import label_words
 from tests.conftest import ROOT, wav_bytes
 
 APP = str(ROOT / "app.py")
@@ -48,6 +49,10 @@ def test_upload_shows_player_charts_tables_and_downloads(clip):
     assert at.selectbox(key="model_pick").value == DEFAULT_MODEL_NAME == "hybrid"
     assert any("Predictions per window" in spec for spec in charts)
     assert len(at.dataframe) == 4  # segments, windows, majority, real-music genre
+    majority = next(d.value for d in at.dataframe if "momentum" in d.value.columns and "valence" in d.value.columns)
+    words = label_words()
+    assert set(majority["valence"]) <= set(words["valence"]) | {"unknown"}  # words, as the lanes show them
+    assert set(majority["momentum"]) <= set(words["momentum"]) | {"unknown"}
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"Segments CSV", "Windows CSV", "Summary JSON", "Majority table CSV"} <= set(labels)
 

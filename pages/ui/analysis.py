@@ -12,7 +12,7 @@ from core.analysis.analyze import BASE_COLUMNS, analyze
 from core.analysis.segment import BOUNDARY_METHODS
 from core.describe.describe import describe
 from core.errors import SeparationError
-from core.plots import chroma_figure, prediction_lanes_figure, tempo_key_figure
+from core.plots import chroma_figure, levels_in_words, prediction_lanes_figure, tempo_key_figure
 from core.workflow.overview import headline
 from pages.ui.media import CSV, JSON, download, download_buttons
 from pages.ui.players import waveform_player
@@ -65,7 +65,7 @@ def _predictions(track, analysis, *, store, options, model_name: str, vocal_mode
     st.plotly_chart(prediction_lanes_figure(description.windows, duration_s=analysis.duration_s), key=f"lanes-{key}")
     style_button(analysis, descriptor=description.fallback_descriptor)
     st.subheader("Segments: the majority of their windows")
-    st.dataframe(description.majority, hide_index=True, key=f"majority-{key}")
+    st.dataframe(levels_in_words(description.majority), hide_index=True, key=f"majority-{key}")
     download_buttons([
         ("Majority table CSV", description.majority.to_csv(index=False), f"{track.name}_majority.csv", CSV,
          f"dlmaj-{key}"),
