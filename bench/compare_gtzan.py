@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.audio.load import load_track  # noqa: E402
+from core.cachekey import library_versions, stage_key  # noqa: E402
 from core.describe.cnn import CNNOptions, cross_validate, logmel_tiles, mfcc_tiles  # noqa: E402
 from core.describe.compare import compare, read_labels, real_table  # noqa: E402
 from core.describe.models import ESTIMATORS  # noqa: E402
@@ -47,12 +48,13 @@ def _progress(label: str):
 TILES = {"mfcc": ("tiles-v1", mfcc_tiles), "logmel": ("logmel-v1", logmel_tiles)}
 
 
-def clip_tiles(path: Path, cache: Path, kind: str = "mfcc") -> np.ndarray:
+def clip_tiles(path: Path, cache: Path, *, kind: str = "mfcc") -> np.ndarray:
     """The clip's 40 x 100 MFCC tiles (``core.describe.cnn.mfcc_tiles`` at 22,050 Hz) or its
     64 x 100 log-mel tiles (``logmel_tiles``, cut alike), cached by content."""
     data = path.read_bytes()
     prefix, cut = TILES[kind]
-    cached = cache / f"{prefix}-{hashlib.sha256(data).hexdigest()[:24]}.npy"
+    versions = stage_key(prefix, 1, library_versions("librosa", "numpy"), length=8)  # a new librosa: new tiles
+    cached = cache / f"{prefix}-{versions}-{hashlib.sha256(data).hexdigest()[:24]}.npy"
     if cached.is_file():
         return np.load(cached)
     tiles = cut(load_track(data, name=path.stem).mono(sr=22050), 22050)
@@ -70,7 +72,7 @@ def run_cnn(dataset: Path, labels, *, cache: Path, out: Path, folds: int, seed: 
     y = np.concatenate([np.full(len(t), genres.index(r.genre)) for t, r in parts])
     tracks = np.concatenate([np.full(len(t), r.file) for t, r in parts])
     groups = np.concatenate([np.full(len(t), r.group) for t, r in parts])
-    logmel = np.concatenate([clip_tiles(dataset / row.file, cache, "logmel") for row in labels.itertuples(index=False)])
+    logmel = np.concatenate([clip_tiles(dataset / row.file, cache, kind="logmel") for row in labels.itertuples(index=False)])
     result = cross_validate(tiles, y, tracks, groups, labels=genres, logmel=logmel, folds=folds, seed=seed,
                             options=CNNOptions(epochs=epochs, seed=seed), progress=_progress("cnn"))
     result.write(out)

@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +29,22 @@ from joblib import Parallel, delayed
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.describe.cnn import CNNOptions, mfcc_tiles, multilabel_scores, train_bagged  # noqa: E402
+from core.cachekey import library_versions, stage_key  # noqa: E402
+from core.describe.cnn import N_MFCC, TILE_FRAMES, CNNOptions, mfcc_tiles, multilabel_scores, train_bagged  # noqa: E402
 from core.describe.corpus import CorpusSpec, plan  # noqa: E402
 from core.generate.catalog import band_words, load_catalog, load_descriptor_words  # noqa: E402
-from core.generate.render import render  # noqa: E402
+from core.generate.render import RENDER_VERSION, render  # noqa: E402
 from core.generate.timeline import single_region  # noqa: E402
 
 SR = 22050
 
 
 def render_tiles(job, cache: Path) -> np.ndarray:
-    """The MFCC tiles of one corpus render (rendered once, cached by render id)."""
-    out = cache / f"{job.render_id}.npy"
+    """The MFCC tiles of one corpus render, rendered once and cached by the job, the engine's
+    version, the rate and the libraries that cut the tiles."""
+    key = stage_key("render-tags-tiles", 1, asdict(job), RENDER_VERSION, SR, N_MFCC, TILE_FRAMES,
+                    library_versions("librosa", "numpy"), length=16)
+    out = cache / f"{job.render_id}-{key}.npy"
     if out.exists():
         return np.load(out)
     timeline = single_region(job.descriptor, duration_s=job.duration_s, tempo_bpm=job.tempo_bpm, tonic=job.tonic,

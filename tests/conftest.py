@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # at once can load a half-written one and crash (seen on a clean checkout). Each worker, and the
 # app servers its browser tests start, gets its own cache folder; set before numba is imported.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "build" / "numba-cache" / os.environ["PYTEST_XDIST_WORKER"]))
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("NUMBA_CACHE_DIR") or ROOT / "build" / "numba-cache")
+                                        / os.environ["PYTEST_XDIST_WORKER"])
 
 
 @pytest.fixture(autouse=True)

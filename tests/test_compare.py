@@ -142,7 +142,7 @@ def test_compare_writes_every_figure_in_range(tmp_path):
     back = read_comparison(folder)  # what the Models page reads
     pd.testing.assert_frame_equal(back.confusion["rf"], result.confusion["rf"], check_dtype=False)
     assert back.labels == result.labels and back.split["tracks"] == result.split["tracks"]
-    assert list(back.table.model) == ["knn", "svm", "rf"] and comparison_folders(tmp_path) == [folder]
+    assert list(back.table.model) == ["knn", "svm", "rf"] and comparison_folders(root=tmp_path) == [folder]
 
 
 def test_a_damaged_comparison_folder_is_refused_plainly(tmp_path):
@@ -152,9 +152,12 @@ def test_a_damaged_comparison_folder_is_refused_plainly(tmp_path):
         read_comparison(tmp_path / "broken")
     (tmp_path / "broken" / "summary.json").write_text(json.dumps({"labels": ["a"]}))
     (tmp_path / "broken" / "table.csv").write_text("model,window_accuracy\nknn,0.5\n")
-    with pytest.raises(CompareError, match="lacks"):
+    with pytest.raises(CompareError, match="lacks the columns"):
         read_comparison(tmp_path / "broken")
-    assert comparison_folders(tmp_path / "nowhere") == []
+    (tmp_path / "broken" / "table.csv").write_text("")  # an empty table
+    with pytest.raises(CompareError, match="not a readable comparison"):
+        read_comparison(tmp_path / "broken")
+    assert comparison_folders(root=tmp_path / "nowhere") == []
 
 
 def _tone_clips(folder, genres=("low", "high"), per_genre=3):
@@ -211,6 +214,8 @@ def test_cli_refuses_a_missing_corpus_plainly(tmp_path, capsys):
         compare_main(["--corpus", "x", "--out", "y", "--features", "amper21,mfccs"])
     assert compare_main(["--corpus", "x", "--out", "y", "--backend", "dask"]) == 2
     assert "--scheduler" in capsys.readouterr().err
+    assert compare_main(["--corpus", "x", "--out", "y", "--scheduler", "tcp://127.0.0.1:8786"]) == 2
+    assert "--backend dask" in capsys.readouterr().err
     assert compare_main(["--corpus", "x", "--out", "y", "--features", "musicnn"]) == 2
     assert "--real only" in capsys.readouterr().err
 
@@ -220,7 +225,7 @@ def test_compare_on_a_dask_cluster_gives_the_figures_it_gives_here():
 
     table = synthetic_corpus(renders_per_descriptor=3, windows=4)
     here = compare(table, estimators=["knn", "logreg"], split="render", seed=0)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:  # pickled
         there = compare(table, estimators=["knn", "logreg"], split="render", seed=0, backend="dask",
                         scheduler=cluster.scheduler_address)
     figures = [c for c in TABLE_COLUMNS if c not in ("train_s", "predict_ms_per_window", "size_bytes")]
@@ -298,6 +303,10 @@ def test_bagged_ensemble_learns_several_labels_per_tile():
     assert figures["tile_lrap"] > 0.9 and figures["tile_coverage"] < 2.6
     with pytest.raises(CNNError, match="columns"):
         train_bagged(tiles, truth[:, :3], ["rock", "jazz", "calm", "angry"], options=options)
+    lonely = np.column_stack([truth, np.zeros(n, dtype=bool)])  # a label no training tile carries
+    five = train_bagged(tiles[:20], lonely[:20], ["rock", "jazz", "calm", "angry", "harp"],
+                        options=CNNOptions(epochs=1, channels=(4,), dense=4))
+    assert five.nets[4] is None and (five.scores(tiles)[:, 4] == 0).all() and not five.tags(tiles)[:, 4].any()
 
 
 def test_multilabel_scores_of_perfect_and_reversed_rankings():

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from core.analysis.features import FEATURE_SETS
-from core.describe.compare import BACKENDS, compare, real_table
+from core.describe.compare import BACKENDS, compare, connect, real_table
 from core.describe.corpus import load_corpora
 from core.describe.models import DEFAULT_FEATURE_SETS, ESTIMATORS, MUSICNN_SET, TARGETS
 from core.errors import OptionError, StudioError
@@ -97,13 +97,24 @@ def cmd_compare(args) -> int:
                           "optionally artist) beside its recordings.")
     if args.backend == "dask" and not args.scheduler:
         raise OptionError("--backend dask needs --scheduler tcp://HOST:8786 (the Dask scheduler's address).")
+    if args.scheduler and args.backend != "dask":
+        raise OptionError("--scheduler is for --backend dask: give both, or neither.")
     if MUSICNN_SET in args.features and args.corpus:
         raise OptionError("The render corpus holds the Amper-study feature sets, not musicnn: give --features "
                           f"musicnn with --real only, or --features {','.join(DEFAULT_FEATURE_SETS)}.")
-    run = {"estimators": args.estimators, "seed": args.seed, "feature_sets": args.features, "backend": args.backend,
-           "scheduler": args.scheduler}
     out = Path(args.out)
     corpus = load_corpora(args.corpus) if args.corpus else None  # a missing folder is refused before any work
+    client = connect(args.scheduler) if args.backend == "dask" else None  # reached before the slow work
+    try:
+        _run(args, corpus, out, {"estimators": args.estimators, "seed": args.seed, "feature_sets": args.features,
+                                 "backend": args.backend, "scheduler": client})
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
+def _run(args, corpus, out: Path, run: dict) -> None:
     if corpus is not None:
         table = corpus[corpus.groupby("render_id").cumcount() % args.window_step == 0]
         with terminal_bar("compare renders", enabled=not args.quiet) as bar:
@@ -115,7 +126,6 @@ def cmd_compare(args) -> int:
         with terminal_bar("compare real", enabled=not args.quiet) as bar:
             result = compare(windows, split="group", folds=args.folds, progress=bar, **run)
         _print(f"real -> {result.write(out / 'real')}", result)
-    return 0
 
 
 def main(argv=None) -> int:

@@ -150,7 +150,7 @@ class TileModel:
 
     kind: str
     labels: list[str]
-    nets: list[nn.Module]
+    nets: list  # one network per label; None for a label no training tile carried (it scores 0)
     mean: np.ndarray  # (40, 1) per-coefficient mean of the training tiles
     std: np.ndarray
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bagged: per label
@@ -163,7 +163,8 @@ class TileModel:
         x = self._x(tiles)
         if self.kind == "softmax":
             return torch.softmax(_outputs(self.nets[0], x), dim=1).numpy().astype(float)
-        return np.column_stack([torch.sigmoid(_outputs(n, x))[:, 0].numpy() for n in self.nets]).astype(float)
+        return np.column_stack([torch.sigmoid(_outputs(n, x))[:, 0].numpy() if n is not None else np.zeros(len(x))
+                                for n in self.nets]).astype(float)
 
     def tags(self, tiles: np.ndarray) -> np.ndarray:
         """(n_tiles, n_labels) booleans: the labels whose confidence reaches their threshold."""
@@ -217,7 +218,8 @@ def train_bagged(tiles: np.ndarray, y: np.ndarray, labels: list[str], *, validat
     """One binary sigmoid network per label on all its positives and a uniform sample of the
     negatives; thresholds chosen on ``validation`` (tiles, labels), else 0.5. ``y`` (and the
     validation labels) are label indices, or a boolean matrix with one column per label when a
-    tile has several true labels."""
+    tile has several true labels. A label that no training tile carries gets no network: it
+    scores 0 everywhere."""
     mean, std = _standardise(tiles)
     truth = _multi_hot(y, len(labels))
     model = TileModel("bagged", list(labels), [], mean, std, np.full(len(labels), 0.5))
@@ -226,7 +228,10 @@ def train_bagged(tiles: np.ndarray, y: np.ndarray, labels: list[str], *, validat
     for j in range(len(labels)):
         pos = np.flatnonzero(truth[:, j])
         neg = np.flatnonzero(~truth[:, j])
-        take = rng.choice(neg, size=min(neg.size, max(1, int(round(options.negatives_per_positive * max(pos.size, 1))))),
+        if not pos.size:  # nothing to learn: the label scores 0 and is never tagged
+            model.nets.append(None)
+            continue
+        take = rng.choice(neg, size=min(neg.size, max(1, int(round(options.negatives_per_positive * pos.size)))),
                           replace=False)
         rows = np.sort(np.concatenate([pos, take]))
         torch.manual_seed(options.seed + j)
@@ -324,7 +329,7 @@ def cross_validate(tiles: np.ndarray, y: np.ndarray, tracks: np.ndarray, groups:
                 spent[name] += time.perf_counter() - t1
                 if kind == "bagged":
                     tagged[te] = model.tags(x[te])
-                size[name] = sum(p.numel() * 4 for net in model.nets for p in net.parameters())
+                size[name] = sum(p.numel() * 4 for net in model.nets if net is not None for p in net.parameters())
     rows, confusion, track_confusion = [], {}, {}
     for name, s in out.items():
         m = _tile_metrics(y, s, tracks, labels, tagged if name == "cnn_bagged" else s >= s.max(axis=1, keepdims=True))

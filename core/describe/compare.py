@@ -102,6 +102,13 @@ class Comparison:
         return folder
 
 
+def _read_matrix(path: Path) -> pd.DataFrame:
+    matrix = pd.read_csv(path, index_col=0)
+    if not all(pd.api.types.is_numeric_dtype(t) for t in matrix.dtypes):
+        raise ValueError(f"{path.name} holds cells that are not counts")
+    return matrix
+
+
 def read_comparison(folder: str | Path) -> Comparison:
     """The comparison :meth:`Comparison.write` put in ``folder``, checked (a clear
     :class:`CompareError` when a file is missing or malformed)."""
@@ -109,23 +116,26 @@ def read_comparison(folder: str | Path) -> Comparison:
     try:
         summary = json.loads((folder / "summary.json").read_text())
         table = pd.read_csv(folder / "table.csv")
-    except (OSError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CompareError(f"{folder.name} is not a readable comparison (summary.json and table.csv): {exc}") from None
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing or not isinstance(summary, dict) or not isinstance(summary.get("labels"), list):
-        raise CompareError(f"{folder.name} is not a comparison: its table lacks {', '.join(missing) or 'nothing'} "
-                           "or its summary has no labels.")
-    confusion, tracks = {}, {}
-    for name in table["model"].astype(str):
-        for out, suffix in ((confusion, ""), (tracks, "_tracks")):
-            path = folder / f"confusion_{name}{suffix}.csv"
-            if path.is_file():
-                out[name] = pd.read_csv(path, index_col=0)
+        if not isinstance(summary, dict) or not isinstance(summary.get("labels"), list) or \
+                not isinstance(summary.get("split", {}), dict):
+            raise ValueError("summary.json needs a list of labels and a split")
+        missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+        if missing:
+            raise ValueError(f"table.csv lacks the columns {', '.join(missing)}")
+        confusion, tracks = {}, {}
+        for name in table["model"].astype(str):
+            for out, suffix in ((confusion, ""), (tracks, "_tracks")):
+                path = folder / f"confusion_{name}{suffix}.csv"
+                if path.is_file():
+                    out[name] = _read_matrix(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # JSON, CSV and empty-file errors are ValueErrors
+        raise CompareError(f"{folder.name} is not a readable comparison (summary.json, table.csv and the "
+                           f"confusion CSVs python -m core compare writes): {exc}") from None
     return Comparison(table=table, labels=[str(v) for v in summary["labels"]], confusion=confusion,
                       track_confusion=tracks, split=dict(summary.get("split") or {}))
 
 
-def comparison_folders(root: str | Path = SHIPPED_COMPARISONS) -> list[Path]:
+def comparison_folders(*, root: str | Path = SHIPPED_COMPARISONS) -> list[Path]:
     """The comparison folders under ``root`` (those holding a ``summary.json``), by name."""
     root = Path(root)
     return sorted(p.parent for p in root.glob("*/summary.json")) if root.is_dir() else []
@@ -238,6 +248,24 @@ def _one_model(kind: str, x: np.ndarray, y: np.ndarray, folds: list, labels: lis
                    "size_bytes": estimator_bytes(est)}
 
 
+def _quiet(fraction: float, message: str = "") -> None:
+    """No progress from inside a Dask task (a plain function: it travels to the workers by name)."""
+
+
+def connect(scheduler: str | None):
+    """A ``distributed.Client`` of the Dask scheduler at ``scheduler`` (``tcp://HOST:8786``), or a
+    :class:`CompareError` that says it could not be reached."""
+    from distributed import Client
+
+    if not scheduler:
+        raise OptionError("The dask backend needs the scheduler's address (--scheduler tcp://HOST:8786).")
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CompareError(f"The Dask scheduler at {scheduler} could not be reached ({exc}). Start it with "
+                           "`dask scheduler` and workers that can import this project, or drop --backend dask.") from None
+
+
 def _run_estimators(kinds: list[str], x, y, plan, labels, *, seed: int, backend: str, scheduler, report) -> list:
     """``_one_model`` of every estimator: here one after another, or as tasks on a Dask cluster."""
     if backend == "local":
@@ -246,18 +274,19 @@ def _run_estimators(kinds: list[str], x, y, plan, labels, *, seed: int, backend:
     from distributed import Client
     from joblib import Parallel, delayed, parallel_config
 
-    if scheduler is None:
-        raise OptionError("The dask backend needs the scheduler's address (--scheduler tcp://HOST:8786).")
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    client = scheduler if isinstance(scheduler, Client) else connect(scheduler)
     try:
         with parallel_config(backend="dask", wait_for_workers_timeout=60):
             runner = Parallel(n_jobs=-1, return_as="generator")
             out = []
             for i, result in enumerate(runner(delayed(_one_model)(kind, x, y, plan, labels, seed=seed,
-                                                                  progress=lambda f, m: None) for kind in kinds)):
+                                                                  progress=_quiet) for kind in kinds)):
                 out.append(result)
                 report((i + 1) / len(kinds), f"{kinds[i]} done")
             return out
+    except TimeoutError:
+        raise CompareError("No Dask worker joined the scheduler within a minute: start workers (`dask worker "
+                           "ADDRESS`) that can import this project.") from None
     finally:
         if not isinstance(scheduler, Client):
             client.close()

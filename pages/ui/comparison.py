@@ -28,8 +28,8 @@ def comparison_section() -> None:
     folders = comparison_folders()
     st.subheader("Estimators side by side")
     if not folders:
-        st.info("No comparison is shipped here. Make one: `python -m core compare --real FOLDER --features "
-                "musicnn --out OUT` (see README).")
+        st.info("No comparison is shipped here. Make one with `python -m core compare --real FOLDER --features "
+                "musicnn --out OUT`, then put `OUT/real` in `assets/comparisons/NAME` (see README).")
         return
     names = [f.name for f in folders]
     name = st.selectbox("Comparison", names, key="comparison_pick", format_func=lambda n: n.replace("_", " "))
