@@ -151,7 +151,7 @@ class TileModel:
     kind: str
     labels: list[str]
     nets: list  # one network per label; None for a label no training tile carried (it scores 0)
-    mean: np.ndarray  # (40, 1) per-coefficient mean of the training tiles
+    mean: np.ndarray  # (n_coefficients, 1) per-coefficient (per-band) mean of the training tiles
     std: np.ndarray
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bagged: per label
 

@@ -47,7 +47,8 @@ from core.describe.models import (
     fit_estimator,
     split_by_render,
 )
-from core.describe.transfer import heard_key, set_columns, with_musicnn
+from core.describe.transfer import set_columns, with_musicnn
+from core.embed.hear import musicnn_versions
 from core.errors import OptionError, StudioError, check_choice
 from core.io import atomic_write
 from core.paths import ASSETS
@@ -362,7 +363,7 @@ def _clip_features(path: Path, cache_dir: Path | None, *, musicnn: bool) -> pd.D
     """The per-window features of one file (and its musicnn columns), cached under
     ``cache_dir`` by its content."""
     data = path.read_bytes()
-    heard = heard_key() if musicnn else None
+    heard = musicnn_versions() if musicnn else None
     key = stage_key("compare-features", COMPARE_VERSION, hashlib.sha256(data).hexdigest(), ANALYSIS_VERSION,
                     library_versions("librosa", "numpy"), heard)
     cached = cache_dir / f"{key}.parquet" if cache_dir else None

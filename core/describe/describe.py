@@ -120,8 +120,9 @@ def description_key(track_hash: str, *, options: AnalysisOptions, model: Descrip
                       "weights": weights_fingerprint(sep.model, weights_dir=default_weights_dir())}
     parts = {"v": DESCRIBE_VERSION, "track": track_hash, "analysis": options.cache_key(), "model": model.name,
              "model_fingerprint": model.fingerprint, "remove_vocals": remove_vocals, "separation": separation}
-    if needs_musicnn(model):  # the embedding's weights, by content
-        parts["musicnn"] = musicnn_key(model)
+    heard = musicnn_key(model)  # the embedding's version and weights, for a model that listens with it
+    if heard is not None:
+        parts["musicnn"] = heard
     calibration = load_calibration(model)
     if calibration is not None:  # only then: descriptions made without one keep their keys
         parts["calibration"] = calibration.fingerprint

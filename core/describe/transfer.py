@@ -32,9 +32,8 @@ from core.describe.models import (
     fit_hierarchy,
 )
 from core.embed.genre import EMBED_MODEL
-from core.embed.hear import heard_windows
+from core.embed.hear import heard_windows, musicnn_versions
 from core.embed.musicnn import column_names
-from core.embed.weights import EMBED_VERSION, weights_fingerprint
 from core.generate.catalog import load_catalog
 
 
@@ -127,16 +126,10 @@ def needs_musicnn(model: DescriptorModel) -> bool:
     return MUSICNN_SET in tuple(model.feature_sets)
 
 
-def heard_key() -> dict:
-    """What a cache key of anything heard with musicnn must hold: the embedding's version and
-    its weights, by content."""
-    return {"version": EMBED_VERSION, "weights": weights_fingerprint(EMBED_MODEL)}
-
-
 def musicnn_key(model: DescriptorModel) -> dict | None:
     """What a cache key of results made with ``model`` must add when it listens with musicnn
-    (:func:`heard_key`); None for the other models."""
-    return heard_key() if needs_musicnn(model) else None
+    (``core.embed.hear.musicnn_versions``); None for the other models."""
+    return musicnn_versions() if needs_musicnn(model) else None
 
 
 def with_musicnn(table: pd.DataFrame, track, *, store=None) -> pd.DataFrame:

@@ -31,6 +31,12 @@ STORE_KIND = "realmusic"
 HEARD_KIND = "musicnn-windows"
 
 
+def musicnn_versions() -> dict:
+    """What a cache key of anything heard with musicnn must hold: the embedding's version and its
+    weights, by content."""
+    return {"version": EMBED_VERSION, "weights": weights_fingerprint(EMBED_MODEL)}
+
+
 def heard_key(track_hash: str, starts_s, ends_s) -> str:
     """The store key of a track's musicnn window features: the track, the windows (their start and
     end times), the embedding's version and weights."""

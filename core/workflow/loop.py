@@ -30,7 +30,7 @@ from core.describe.describe import Description, describe
 from core.describe.models import TARGETS, UNKNOWN
 from core.describe.predict import known_labels, predict, top_descriptors
 from core.describe.study import amper_study
-from core.describe.transfer import musicnn_key, needs_musicnn
+from core.describe.transfer import musicnn_key
 from core.errors import OptionError, StudioError
 from core.generate.catalog import load_catalog
 from core.generate.render import LIBRARIES, RENDER_VERSION, data_fingerprint, render, render_key
@@ -270,8 +270,9 @@ def loop_key(track_hash: str, *, model, variations: int, seed: int, remove_vocal
     parts = [track_hash, model.name, model.fingerprint, variations, seed, remove_vocals,
              (options or AnalysisOptions()).cache_key(), RENDER_VERSION, data_fingerprint(), weights,
              library_versions(*LIBRARIES, "torch")]
-    if needs_musicnn(model):  # the renders are judged by what musicnn hears too
-        parts.append(musicnn_key(model))
+    heard = musicnn_key(model)  # the renders are judged by what musicnn hears too
+    if heard is not None:
+        parts.append(heard)
     return stage_key("loop", LOOP_VERSION, *parts)
 
 
