@@ -106,6 +106,12 @@ def _assert_no_traceback(page) -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
+#: ``streamlit`` as ``python -m streamlit`` runs it, with every thread's stack written to the log
+#: on SIGUSR1 (``_Server.stacks``: what a stuck page's server is doing).
+_SERVE = ("import faulthandler, runpy, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+          "sys.argv[0] = 'streamlit'; runpy.run_module('streamlit', run_name='__main__', alter_sys=True)")
+
+
 @dataclass
 class _Server:
     url: str
@@ -120,6 +126,15 @@ class _Server:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         return f"the server {how}; its log ends: {self.log.read_text(errors='replace')[-1500:]}"
 
+    def stacks(self) -> str:
+        """Every thread's Python stack, as the server prints it on SIGUSR1 (see ``_SERVE``)."""
+        if self.proc.poll() is not None:
+            return self.died()
+        size = self.log.stat().st_size
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+        return self.log.read_bytes()[size:].decode(errors="replace")
+
 
 @contextlib.contextmanager
 def _start(tmp_path_factory, *, data_dir: Path | None = None):
@@ -128,7 +143,7 @@ def _start(tmp_path_factory, *, data_dir: Path | None = None):
     data_dir = data_dir if data_dir is not None else tmp_path_factory.mktemp("studio-data")
     env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
     log = tmp_path_factory.mktemp("streamlit-log") / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+    cmd = [sys.executable, "-c", _SERVE, "run", "app.py",
            "--server.headless", "true", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
@@ -157,9 +172,15 @@ def _serve(tmp_path_factory, *, data_dir: Path | None = None):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with _serve(tmp_path_factory) as url:
-        yield url
+def served(tmp_path_factory):
+    """The module's app server (a _Server: its URL, process and log)."""
+    with _start(tmp_path_factory) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served.url
 
 
 @pytest.fixture(scope="module")
@@ -361,13 +382,30 @@ def test_covers_page_makes_a_cover_and_plays_it_beside_the_original(browser, ser
         context.close()
 
 
+def _wait_visible(page, locator, served: _Server, *, timeout_s: float, what: str) -> None:
+    """Wait for ``locator`` while checking, every 2 s, that the server still runs and the page
+    shows no exception; on a timeout, say what the page and the server log show."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if locator.count() and locator.first.is_visible():
+            return
+        assert not served.died(), served.died()
+        _assert_no_traceback(page)
+        page.wait_for_timeout(2000)
+    body = page.locator("body").inner_text()
+    log = served.log.read_text(errors="replace")[-1500:]
+    raise AssertionError(f"{what} did not appear in {timeout_s:.0f} s. The page ends: {body[-1500:]!r}. "
+                         f"The server log ends: {log!r}. Its threads:\n{served.stacks()[-12000:]}")
+
+
 @pytest.mark.browser
-def test_loop_page_runs_the_loop(browser, server, tmp_path):
+def test_loop_page_runs_the_loop(browser, served, tmp_path):
     """Upload a reference on the Loop page, run one variation, and see the charts and exports."""
     import soundfile as sf
 
     from core.generate.render import render
     from core.generate.timeline import multi_region
+    from core.workflow.loop_report import MOST_PER_VARIATION
 
     audio = render(multi_region([{"start_s": 0.0, "end_s": 14.0, "descriptor": "rock_indie_driving",
                                   "tempo_bpm": 124, "tonic": "E"}]), seed=5).audio
@@ -377,15 +415,18 @@ def test_loop_page_runs_the_loop(browser, server, tmp_path):
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        page.goto(f"{server}/loop")
+        page.goto(f"{served.url}/loop")
         page.get_by_role("heading", name="Loop").wait_for()
         page.locator(UPLOAD_INPUT).set_input_files(str(ref))
         variations = page.get_by_label("Variations")
         variations.fill("1")
         variations.press("Enter")
+        # the rerun with one variation has finished (a click during a rerun can be lost)
+        page.get_by_text(f"up to {MOST_PER_VARIATION} renders").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
         page.get_by_role("button", name="Run the loop").click()
         # the loop renders, analyses and classifies while the other test worker shares the two cores
-        page.get_by_role("button", name="Stitched renders CSV").wait_for(timeout=ANALYSIS_TIMEOUT_MS * 3)
+        _wait_visible(page, page.get_by_role("button", name="Stitched renders CSV"), served,
+                      timeout_s=ANALYSIS_TIMEOUT_MS * 3 / 1000, what="The loop's tables")
         charts = page.locator("[data-testid=stPlotlyChart]")
         charts.nth(2).wait_for(timeout=60_000)  # plotly draws after the script has finished
         assert charts.count() == 3

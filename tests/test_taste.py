@@ -33,6 +33,7 @@ from core.workflow.taste_library import (
     MAX_ZIP_ENTRIES,
     Library,
     LibraryItem,
+    Skipped,
     library_from_paths,
     library_from_uploads,
     library_from_zip,
@@ -98,6 +99,12 @@ def test_cover_targets_follow_the_taste_but_never_the_tracks_own_genre():
                                                                          "tracks": 2}
     assert "rock" not in [t["genre"] for t in doc["cover_targets"]]
     assert list(profile.table().columns) == list(COLUMNS)
+    # a skipped file's row leaves its numbers empty: the page's table converts them (no Arrow fallback)
+    import pyarrow as pa
+
+    table = build_profile(tracks, skipped=[Skipped("bad.wav", "not audio")]).table()
+    assert table["genre_prob"].isna().tolist() == [False, False, False, True]
+    assert pa.Table.from_pandas(table).column("genre_prob").type == pa.float64()
     with pytest.raises(TasteError, match="nothing to profile"):
         build_profile([])
 

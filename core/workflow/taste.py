@@ -322,10 +322,10 @@ class TasteProfile:
 
     def table(self) -> pd.DataFrame:
         """tracks.csv: one row per profiled track (:data:`COLUMNS`), then one per skipped file
-        with its ``error``."""
+        with its ``error`` (its other cells empty: None, so numeric columns stay numeric)."""
         rows = [dict({c: getattr(t, c, "") for c in COLUMNS}, cover_target=target, error="")
                 for t, target in zip(self.tracks, self.cover_targets)]
-        rows += [dict(dict.fromkeys(COLUMNS, ""), file=s.file, error=s.reason) for s in self.skipped]
+        rows += [dict(dict.fromkeys(COLUMNS, None), file=s.file, error=s.reason) for s in self.skipped]
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
     def genre_shares(self) -> list[dict]:
