@@ -51,7 +51,7 @@ run: $(STAMP)
 
 test: $(STAMP) $(SPLEETER) $(MUSICNN) browser
 	# two workers (pytest-xdist), a test file per worker at a time: module fixtures (a server, a browser) start once
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core pages tests bench app.py

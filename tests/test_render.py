@@ -535,3 +535,46 @@ def test_malformed_mix_rules_name_the_field(tmp_path):
     bad.write_text("{nope")
     with pytest.raises(StudioError, match="not valid JSON"):
         load_mix_rules(str(bad))
+
+
+def test_the_section_gain_lifts_the_climax_and_swells_into_it():
+    from core.generate.mix import load_mix_rules, section_gain
+
+    rules = load_mix_rules()
+    auto = rules.automation
+    sr, bar_s = 1000, 2.0
+    g = section_gain([0.7, 0.7, 1.0, 0.7], bar_s=bar_s, n=int(4 * bar_s * sr), sr=sr, rules=rules)
+    db = 20 * np.log10(g)
+    assert abs(db[int(0.5 * bar_s * sr)]) < 1e-6  # the body at 0 dB
+    assert abs(db[int(2.5 * bar_s * sr)] - auto.lift_db) < 1e-3 and auto.lift_db >= 3  # the climax lifted
+    swell = db[int(bar_s * sr):int(2 * bar_s * sr)]
+    assert np.all(np.diff(swell) >= 0) and swell[len(swell) // 2] > 0.3 * auto.lift_db  # a build, not a jump
+    assert abs(db[int((3 * bar_s + auto.fall_s + 0.05) * sr)]) < 1e-3  # the fall is quick
+    quiet = section_gain([0.0, 0.0], bar_s=bar_s, n=100, sr=sr, rules=rules)
+    assert np.allclose(20 * np.log10(quiet), auto.floor_db)  # never under the floor
+    assert np.array_equal(section_gain([], bar_s=bar_s, n=10, sr=sr, rules=rules), np.ones(10, np.float32))
+
+
+def test_malformed_automation_names_the_field(tmp_path):
+    from core.errors import StudioError
+    from core.generate.mix import MIX_RULES_PATH, load_mix_rules
+
+    raw = json.loads(MIX_RULES_PATH.read_text())
+    raw["automation"]["lift_db"] = 40
+    bad = tmp_path / "mix_rules.json"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(StudioError, match="automation/lift_db"):
+        load_mix_rules(str(bad))
+    del raw["automation"]
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(StudioError, match="automation"):
+        load_mix_rules(str(bad))
+
+
+def test_the_arrangement_carries_each_bars_intensity_for_the_section_gain():
+    d = CAT.get("rock_indie_driving")
+    arr = compose(d, duration_s=60, tempo_bpm=120, tonic="E", seed=3,
+                  options=ComposeOptions(intro_s=8, ending_s=4, climax_at=0.6))
+    assert len(arr.bar_intensity) == 30 and max(arr.bar_intensity) == 1.0
+    climax = next(s for s in arr.sections if s.name == "climax")
+    assert arr.bar_intensity[int(climax.start_s // 2.0) + 1] == 1.0 > arr.bar_intensity[0]

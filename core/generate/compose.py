@@ -97,6 +97,8 @@ class Arrangement:
     #: 16 power, 24 electronic, 25 TR-808, 32 jazz, 40 brush, 48 orchestra); the synthesiser
     #: needs it beside the MIDI, which has no field for it.
     drum_kit: int = 0
+    #: Each bar's intensity (0..1; the form plan's): the mix's section gain follows it.
+    bar_intensity: tuple[float, ...] = ()
 
 
 class _Ctx:
@@ -831,7 +833,8 @@ def _arrangement(d: Descriptor, band: str, programs: dict, parts: dict, form: Fo
     _tidy(pm.instruments, form.duration_s)
     kit = programs.get("drums")
     return Arrangement(pm, d.name, band, float(tempo_bpm), tonic, d.mode, float(form.duration_s),
-                       list(form.sections), parts, drum_kit=0 if kit is None else int(kit))
+                       list(form.sections), parts, drum_kit=0 if kit is None else int(kit),
+                       bar_intensity=tuple(form.intensity))
 
 
 # ------------------------------------------------------------------ a given song (covers)

@@ -45,7 +45,7 @@ from core.cachekey import canonical_json, fingerprint, library_versions, stage_k
 from core.errors import StudioError
 from core.generate.catalog import load_catalog
 from core.generate.compose import ComposeOptions
-from core.generate.mix import KICKS, _board, _eq_plugins, duck_envelope, load_mix_rules, place_role
+from core.generate.mix import KICKS, _board, _eq_plugins, duck_envelope, load_mix_rules, place_role, section_gain
 from core.generate.render import (
     PARALLEL_MIN_S,
     REGION_GAIN_DB,
@@ -371,8 +371,9 @@ def _gain(out: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def _region_stems(arr, d, sr: int, dry: list, jobs: list) -> dict:
     """The bus output of one region, one part per role: each role placed, ducked and sent to
-    the reverb as ``mix_region`` does, through the bus EQ, times the gain the bus's compressor
-    and saturation gave the whole region (so the parts add up to the region's mix)."""
+    the reverb as ``mix_region`` does, through the bus EQ and the section gain, times the gain
+    the bus's compressor and saturation gave the whole region (so the parts add up to the
+    region's mix)."""
     import pedalboard as pb
 
     rules = load_mix_rules()
@@ -398,6 +399,8 @@ def _region_stems(arr, d, sr: int, dry: list, jobs: list) -> dict:
         parts[role] = _board(_eq_plugins(bus["eq"]))(np.ascontiguousarray(part.T, dtype=np.float32), sr).T
     if not parts:
         return {}
+    section = section_gain(arr.bar_intensity, bar_s=240.0 / arr.tempo_bpm, n=n, sr=sr, rules=rules)[:, None]
+    parts = {role: part * section for role, part in parts.items()}  # the mix's section gain, after the bus
     gain = _gain(mixed, sum(parts.values()))
     return {role: (part * gain).astype(np.float32) for role, part in parts.items()}
 

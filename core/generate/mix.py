@@ -5,7 +5,8 @@ Each role arrives as its own stereo stem (synthesised with its MIDI volume and p
 sum, high-passed, added to the side channel only, so the mono sum, which the analysis hears,
 is unchanged), and a send to one reverb (pedalboard's Reverb, the descriptor's room, plate or
 hall). Then the genre's bus (pedalboard): EQ, compressor, light tanh saturation blended in,
-and, for dance genres, sidechain ducking of everything but the drums on each kick. Mastering
+and, for dance genres, sidechain ducking of everything but the drums on each kick; after the
+bus, the section gain (``section_gain``: the climax lifted, builds swelling into it). Mastering
 (-14 LUFS, limiter) stays in ``core.generate.render.master``.
 """
 
@@ -41,11 +42,24 @@ class RoleMix:
 
 
 @dataclass(frozen=True)
+class Automation:
+    """The section gain: intensity ``body_intensity`` plays at 0 dB, 1.0 (the climax) at
+    ``lift_db``, linear in between and below, never under ``floor_db``; a rise swells over the
+    bar before it, a fall takes ``fall_s``."""
+
+    body_intensity: float
+    lift_db: float
+    floor_db: float
+    fall_s: float
+
+
+@dataclass(frozen=True)
 class MixRules:
     width_hp_hz: float
     roles: dict  # role -> RoleMix
     reverbs: dict  # kind -> {room_size, damping, wet, width}
     genres: dict  # genre -> {eq, compressor, saturation, duck}
+    automation: Automation = Automation(0.7, 0.0, 0.0, 0.3)
 
 
 def _num(raw: dict, key: str, where: str, lo: float, hi: float) -> float:
@@ -107,7 +121,33 @@ def load_mix_rules(path: str = str(MIX_RULES_PATH)) -> MixRules:
     reverbs = {kind: {k: _num(v, k, f"reverbs/{kind}", 0, 1) for k in ("room_size", "damping", "wet", "width")}
                for kind, v in reverbs_raw.items()}
     genres = {g: _genre(v, f"genres/{g}") for g, v in genres_raw.items()}
-    return MixRules(_num(raw, "width_hp_hz", "", 20, 2000), roles, reverbs, genres)
+    auto = _section(raw, "automation", "")
+    automation = Automation(*(_num(auto, k, "automation", lo, hi) for k, lo, hi in
+                              (("body_intensity", 0.05, 0.95), ("lift_db", 0, 12), ("floor_db", -12, 0),
+                               ("fall_s", 0.01, 4))))
+    return MixRules(_num(raw, "width_hp_hz", "", 20, 2000), roles, reverbs, genres, automation)
+
+
+def section_gain(bar_intensity, *, bar_s: float, n: int, sr: int, rules: MixRules | None = None) -> np.ndarray:
+    """The per-sample gain (``n`` samples) of a region whose bars have ``bar_intensity`` (0..1)
+    under ``rules.automation``: the climax lifted, the intro and quiet sections lowered, a rise
+    swelling over the bar before it (a build), a fall quick; after the last bar it holds."""
+    auto = (rules or load_mix_rules()).automation
+    v = np.asarray(bar_intensity, dtype=np.float64)
+    if v.size == 0 or auto.lift_db == 0 and auto.floor_db == 0:
+        return np.ones(n, dtype=np.float32)
+    db = np.clip(auto.lift_db * (v - auto.body_intensity) / (1.0 - auto.body_intensity), auto.floor_db, auto.lift_db)
+    times, values = [0.0], [db[0]]
+    for b in range(1, db.size):
+        t = b * bar_s
+        if db[b] > db[b - 1]:  # swell through the previous bar into the rise
+            times += [t]
+        else:
+            times += [t, t + min(auto.fall_s, 0.5 * bar_s)]
+            values += [db[b - 1]]
+        values += [db[b]]
+    curve = np.interp(np.arange(n) / sr, times, values)
+    return (10.0 ** (curve / 20.0)).astype(np.float32)
 
 
 def _board(items: list):
@@ -166,8 +206,9 @@ def duck_envelope(n: int, kick_times_s, *, sr: int, depth_db: float, release_ms:
 
 
 def mix_region(stems: dict, *, genre: str, reverb: str, kick_times_s=(), sr: int,
-               rules: MixRules | None = None) -> np.ndarray:
-    """Stereo mix of one region from its role stems (``{role: (n, 2)}``, same length)."""
+               rules: MixRules | None = None, gain: np.ndarray | None = None) -> np.ndarray:
+    """Stereo mix of one region from its role stems (``{role: (n, 2)}``, same length), times
+    ``gain`` (per sample: :func:`section_gain`) after the bus."""
     import pedalboard as pb
 
     rules = rules or load_mix_rules()
@@ -196,4 +237,6 @@ def mix_region(stems: dict, *, genre: str, reverb: str, kick_times_s=(), sr: int
         drive = 10 ** (sat["drive_db"] / 20)
         driven = np.tanh(x * np.float32(drive / ref)) * np.float32(ref / drive)
         x = (1 - sat["mix"]) * x + np.float32(sat["mix"]) * driven.astype(np.float32)
+    if gain is not None:
+        x = x * gain[None, : x.shape[1]]
     return np.ascontiguousarray(x.T, dtype=np.float32)

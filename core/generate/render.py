@@ -26,14 +26,14 @@ from core.generate.catalog import CATALOG_PATH, load_catalog
 from core.generate.compose import Arrangement, ComposeOptions, Section, compose
 from core.generate.grooves import GROOVES_PATH
 from core.generate.levels import LEVELS_PATH, RANGES_PATH
-from core.generate.mix import KICKS, MIX_RULES_PATH, mix_region
+from core.generate.mix import KICKS, MIX_RULES_PATH, mix_region, section_gain
 from core.generate.synth import default_soundfont, render_midi
 from core.generate.timeline import Timeline
 from core.store.cache import fetch_or_compute
 from core.version import __version__
 
 #: Bump when a change to composing or mixing alters the audio (part of the render key).
-RENDER_VERSION = 6
+RENDER_VERSION = 7
 SAMPLE_RATE = 44100
 TARGET_LUFS = -14.0
 CEILING_DB = -1.0
@@ -214,7 +214,8 @@ def _region_audio(arr: Arrangement, d, sr: int, stems: list[np.ndarray] | None =
         return np.zeros((n, 2), dtype=np.float32)
     drums = arr.roles.get("drums")
     kicks = [note.start for note in drums.notes if note.pitch in KICKS] if drums is not None else []
-    return mix_region(placed, genre=d.genre, reverb=d.reverb, kick_times_s=kicks, sr=sr)
+    gain = section_gain(arr.bar_intensity, bar_s=240.0 / arr.tempo_bpm, n=n, sr=sr)
+    return mix_region(placed, genre=d.genre, reverb=d.reverb, kick_times_s=kicks, sr=sr, gain=gain)
 
 
 def mix_arrangement(arr: Arrangement, descriptor, *, sample_rate: int = SAMPLE_RATE, parallel: bool | None = None) -> np.ndarray:
