@@ -53,6 +53,8 @@ ROLE_ENTRY = {"lead": 0.32, "bass": 0.3, "drums": 0.42, "percussion": 0.5}
 POSITIONS = ("only", "first", "middle", "last")
 #: The longest a chord is held when the mood's harmonic rhythm is slow (seconds).
 LONGEST_CHORD_S = 5.5
+#: The shortest a detached (staccato) note sounds, seconds: shorter, a part is a row of clicks.
+MIN_DETACHED_S = 0.12
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +124,12 @@ class _Ctx:
         where it would rub against the next root."""
         f = self.art if intensity >= 0.5 else 1.0
         return min(f, 1.0) if bass else f
+
+    def held(self, written_s: float, intensity: float, *, bass: bool = False) -> float:
+        """Seconds a note of ``written_s`` sounds: the touch (:meth:`touch`), but a detached note
+        never shorter than :data:`MIN_DETACHED_S` (or 90 % of a shorter written note), so a
+        staccato part plays short notes rather than clicks."""
+        return max(written_s * self.touch(intensity, bass=bass), min(0.9 * written_s, MIN_DETACHED_S))
 
     def t(self, bar: int, beat: float, *, swing: bool = True) -> float:
         """Seconds of a position (bar, beat in 0..4), swung off-beats, humanised."""
@@ -364,7 +372,7 @@ class _Score:
     ctx: _Ctx
     form: FormPlan
     chords: ChordPlan
-    motifs: tuple[list, list]  # (the body's motif, the climax's)
+    motifs: tuple[tuple, tuple]  # the developments of the body's motif and the climax's (_motif)
     parts: dict[str, pretty_midi.Instrument]
     #: A given melody (a cover's): the lead plays it instead of the motifs (see :func:`compose_song`).
     melody: tuple | None = None
@@ -444,7 +452,7 @@ def _write_harmony(s: _Score, bar: int, half: Half) -> None:
         down = k % 2 == 0
         for j, p in enumerate(pitches if down or not strum else pitches[::-1]):
             off = 0.012 * j if strum else 0.0
-            _note(inst, p, t0 + off, t0 + length * ctx.beat_s * 0.97 * ctx.touch(intensity),
+            _note(inst, p, t0 + off, t0 + ctx.held(length * ctx.beat_s * 0.97, intensity),
                   ctx.vel(0.82 * accent, intensity))
 
 
@@ -480,7 +488,7 @@ def _write_bass(s: _Score, bar: int, half: Half) -> None:
             continue
         beat += half.beat0
         t0 = ctx.t(bar, beat)
-        _note(s.parts["bass"], pitch, t0, t0 + length * ctx.beat_s * ctx.touch(intensity, bass=True), vel)
+        _note(s.parts["bass"], pitch, t0, t0 + ctx.held(length * ctx.beat_s, intensity, bass=True), vel)
 
 
 def _bass_pattern(ctx: _Ctx, chord: Chord, root_pc: int, next_root_pc: int,
@@ -529,23 +537,65 @@ def _bass_pattern(ctx: _Ctx, chord: Chord, root_pc: int, next_root_pc: int,
     return notes
 
 
-def _motif(rng: np.random.Generator, rate: float) -> list[tuple[float, float, int]]:
-    """A one-bar motif: (beat, length, scale step). Rhythm from the lead rate."""
+def _cells(rate: float) -> list[list[tuple[float, float]]]:
+    """The one-bar rhythm cells of a lead rate: (beat, length in beats)."""
     if rate <= 0.5:
-        cells = [[(0, 2), (2, 2)], [(0, 3), (3, 1)], [(0, 1), (1, 3)]]
-    elif rate <= 1.0:
-        cells = [[(0, 1), (1, 1), (2, 1.5), (3.5, 0.5)], [(0, 1.5), (1.5, 0.5), (2, 2)],
-                 [(0, 0.5), (0.5, 0.5), (1, 1), (2, 1), (3, 1)], [(0, 1), (1.5, 0.5), (2, 1), (3, 1)]]
-    else:
-        cells = [[(b * 0.5, 0.5) for b in range(8)], [(0, 0.5), (0.5, 0.5), (1, 1), (2, 0.5), (2.5, 0.5), (3, 1)],
-                 [(0, 0.75), (0.75, 0.75), (1.5, 0.5), (2, 0.5), (2.5, 0.5), (3, 1)]]
-    rhythm = cells[rng.integers(len(cells))]
-    steps, s = [], int(rng.integers(0, 3)) * 2  # start on 1, 3 or 5 of the scale
-    for _ in rhythm:
+        return [[(0, 2), (2, 2)], [(0, 3), (3, 1)], [(0, 1), (1, 3)], [(0, 1.5), (1.5, 2.5)]]
+    if rate <= 1.0:
+        return [[(0, 1), (1, 1), (2, 1.5), (3.5, 0.5)], [(0, 1.5), (1.5, 0.5), (2, 2)],
+                [(0, 0.5), (0.5, 0.5), (1, 1), (2, 1), (3, 1)], [(0, 1), (1.5, 0.5), (2, 1), (3, 1)]]
+    return [[(b * 0.5, 0.5) for b in range(8)], [(0, 0.5), (0.5, 0.5), (1, 1), (2, 0.5), (2.5, 0.5), (3, 1)],
+            [(0, 0.75), (0.75, 0.75), (1.5, 0.5), (2, 0.5), (2.5, 0.5), (3, 1)]]
+
+
+def _contour(rng: np.random.Generator, n: int, start: int) -> list[int]:
+    steps, s = [], start
+    for _ in range(n):
         steps.append(s)
-        s += int(rng.choice([-2, -1, -1, 1, 1, 2, 3]))
-        s = int(np.clip(s, -2, 9))
-    return [(b, ln, st) for (b, ln), st in zip(rhythm, steps)]
+        s = int(np.clip(s + int(rng.choice([-2, -1, -1, 1, 1, 2, 3])), -2, 9))
+    return steps
+
+
+def _split(motif: list) -> list:
+    """The motif with its longest note split in two, the second half a step up (a variation)."""
+    i = max(range(len(motif)), key=lambda k: (motif[k][1], -k))
+    beat, length, step = motif[i]
+    first = max(0.25, round(length / 2 * 4) / 4)
+    if length < 0.5:  # nothing to split: a pickup into the next bar instead
+        return [(b, min(ln, 3.5 - b), st) for b, ln, st in motif if b < 3.5] + [(3.5, 0.5, motif[-1][2] + 1)]
+    return motif[:i] + [(beat, first, step), (beat + first, length - first, step + 1)] + motif[i + 1:]
+
+
+def _anticipate(motif: list) -> list:
+    """The motif with its last note half a beat early (a syncopation), or merged with the one
+    before it when there is no room."""
+    *head, (beat, length, step) = motif
+    if head and beat - 0.5 > head[-1][0]:
+        b0, l0, s0 = head[-1]
+        return head[:-1] + [(b0, min(l0, beat - 0.5 - b0), s0), (beat - 0.5, length + 0.5, step)]
+    if head:
+        b0, l0, s0 = head[-1]
+        return head[:-1] + [(b0, l0 + length, s0)]
+    return [(beat, length / 2, step), (beat + length / 2, length / 2, step - 1)]
+
+
+def _motif(rng: np.random.Generator, rate: float) -> tuple[list, ...]:
+    """A motif and its developments over a period: (beat, length, scale step) per note of one
+    bar. Index 0 is the motif, 1 its longest note split, 2 an answer (another rhythm on the
+    motif's contour), 3 the motif syncopated, 4 the answer split, 5 the answer syncopated;
+    :data:`PERIOD` orders them over 16 bars (issue 15: at least 6 rhythms in 20 bars)."""
+    cells = _cells(rate)
+    first = int(rng.integers(len(cells)))
+    other = (first + 1 + int(rng.integers(len(cells) - 1))) % len(cells)
+    contour = _contour(rng, 8, int(rng.integers(0, 3)) * 2)  # starts on 1, 3 or 5 of the scale
+    motif = [(b, ln, st) for (b, ln), st in zip(cells[first], contour)]
+    answer = [(b, ln, st) for (b, ln), st in zip(cells[other], contour[1:] + contour[:1])]
+    return motif, _split(motif), answer, _anticipate(motif), _split(answer), _anticipate(answer)
+
+
+#: Which development of the motif (see :func:`_motif`) each bar of a 16-bar period plays: a
+#: statement and its variation, the answer at each phrase's end, then the second half develops.
+PERIOD = (0, 1, 0, 2, 0, 3, 1, 2, 0, 4, 3, 5, 1, 3, 4, 2)
 
 
 def _scale_pitch(tonic: int, scale: tuple[int, ...], step: int, base: int) -> int:
@@ -565,7 +615,11 @@ def _write_lead(s: _Score, bar: int, half: Half) -> None:
     if s.ctx.d.lead_style == "arpeggio":
         _arpeggio(s.ctx, s.parts["lead"], bar, half.pcs, intensity, phrase_bar)
     else:
-        _melody(s.ctx, s.parts["lead"], bar, half.pcs, intensity, s.motifs[1 if intensity >= 0.99 else 0], phrase_bar)
+        developments = s.motifs[1 if intensity >= 0.99 else 0]
+        if not developments:  # a song without a melody: no lead
+            return
+        _melody(s.ctx, s.parts["lead"], bar, half.pcs, intensity, developments[PERIOD[phrase_bar % len(PERIOD)]],
+                phrase_bar)
 
 
 def _arpeggio(ctx: _Ctx, inst, bar, chord_pcs, intensity, phrase_bar):
@@ -584,12 +638,23 @@ def _arpeggio(ctx: _Ctx, inst, bar, chord_pcs, intensity, phrase_bar):
     elif shape == 2:
         pitches = pitches + pitches[-2:0:-1]
     n = int(round(4 / step))
+    rests = {int(f * n) for f in ARP_GATES[ARP_PERIOD[phrase_bar % len(ARP_PERIOD)]]} - {0}
     for i in range(n):
+        if i in rests:
+            continue
+        held = next((k for k in range(1, n - i) if i + k not in rests), n - i)  # steps: through the rests after it
         beat = i * step
         t0 = ctx.t(bar, beat)
         on_beat = abs(beat - round(beat)) < 1e-6
-        _note(inst, pitches[i % len(pitches)], t0, t0 + step * ctx.beat_s * 0.9 * ctx.touch(intensity),
+        _note(inst, pitches[i % len(pitches)], t0, t0 + ctx.held(held * step * ctx.beat_s * 0.9, intensity),
               ctx.vel(0.95 if on_beat else 0.62, intensity))
+
+
+#: Where an arpeggio holds its previous note instead of striking (fractions of the bar): the
+#: pattern evolves over the phrase as a gated synth line or a picked figure does.
+ARP_GATES = ((), (0.375,), (0.75,), (0.25, 0.625), (0.5, 0.875), (0.875,), (0.125, 0.625))
+#: Which gate each bar of a 16-bar period plays (:data:`ARP_GATES`).
+ARP_PERIOD = (0, 0, 1, 2, 0, 3, 1, 2, 0, 4, 5, 2, 6, 3, 4, 2)
 
 
 def _melody(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
@@ -608,7 +673,7 @@ def _melody(ctx: _Ctx, inst, bar, chord_pcs, intensity, motif, phrase_bar):
         if beat in (0, 2) or k == 0 or (float(beat).is_integer() and length >= 1):  # beats land on chord tones
             p = min((p + o for o in range(-2, 3)), key=lambda q: (q % 12 not in chord_pcs, abs(q - p)))
         t0 = ctx.t(bar, beat)
-        _note(inst, p, t0, t0 + length * ctx.beat_s * 0.92 * ctx.touch(intensity),
+        _note(inst, p, t0, t0 + ctx.held(length * ctx.beat_s * 0.92, intensity),
               ctx.vel(0.9 if beat == 0 else 0.8, intensity))
 
 
