@@ -228,3 +228,22 @@ def test_loop_key_follows_every_input(monkeypatch, weights, catalog):
     monkeypatch.undo()
     _bump_version(monkeypatch, "tinysoundfont")
     assert loop_module.loop_key("h1", **settings) != key
+
+
+# ------------------------------------------------------------------ covers
+def test_cover_key_follows_the_render_engine_and_the_options(monkeypatch):
+    """A composer or mixer change (render version) must not serve a cover made by the old engine."""
+    from core.covers import cover as cover_module
+    from core.covers.cover import CoverOptions, cover_key
+    from core.covers.leadsheet import LeadSheetOptions
+
+    options, sheet = CoverOptions(genre="jazz"), LeadSheetOptions()
+    key = cover_key("h1", options, sheet)
+    assert cover_key("h1", options, sheet) == key
+    others = [cover_key("h2", options, sheet), cover_key("h1", CoverOptions(genre="rock"), sheet),
+              cover_key("h1", CoverOptions(genre="jazz", seed=1), sheet)]
+    assert key not in others and len(set(others)) == len(others)
+    for name in ("COVER_VERSION", "RENDER_VERSION"):
+        monkeypatch.setattr(cover_module, name, getattr(cover_module, name) + 1)
+        assert cover_key("h1", options, sheet) != key, name
+        monkeypatch.undo()

@@ -47,7 +47,16 @@ from core.embed.weights import EmbeddingError, weights_fingerprint
 from core.errors import OptionError, SeparationError
 from core.generate.catalog import load_catalog
 from core.generate.compose import compose_song
-from core.generate.render import LIBRARIES, SAMPLE_RATE, RegionRender, Render, data_fingerprint, master, mix_arrangement
+from core.generate.render import (
+    LIBRARIES,
+    RENDER_VERSION,
+    SAMPLE_RATE,
+    RegionRender,
+    Render,
+    data_fingerprint,
+    master,
+    mix_arrangement,
+)
 from core.generate.timeline import single_region
 from core.progress import scaled
 from core.separation import DEFAULT_MODEL, model_availability, separate
@@ -111,8 +120,8 @@ class Cover:
 
 
 def cover_key(track_hash: str, options: CoverOptions, sheet_options: LeadSheetOptions) -> str:
-    """The cover's key: the track, the options, the lead sheet's key, the render data, the cover
-    rules and timbre profiles, and what names the original's genre (the real-music model's files
+    """The cover's key: the track, the options, the lead sheet's key, the render engine's version
+    and data, the cover rules and timbre profiles, and what names the original's genre (the real-music model's files
     and musicnn's weights, or their absence), all by content."""
     model_files = [GENRE_MODEL_DIR / f for f in ("model.skops", "meta.json", "novelty.npz")]
     try:
@@ -120,7 +129,7 @@ def cover_key(track_hash: str, options: CoverOptions, sheet_options: LeadSheetOp
     except EmbeddingError:
         embedding = "no musicnn weights"
     return stage_key("cover", COVER_VERSION, track_hash, asdict(options), leadsheet_key(track_hash, sheet_options),
-                     data_fingerprint(), fingerprint(COVER_RULES_PATH, TIMBRES_PATH, *model_files), embedding,
+                     RENDER_VERSION, data_fingerprint(), fingerprint(COVER_RULES_PATH, TIMBRES_PATH, *model_files), embedding,
                      TIMBRE_VERSION, library_versions(*LIBRARIES), length=24)
 
 
